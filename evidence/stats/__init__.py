@@ -1,0 +1,1 @@
+"""Pure statistics engine: numpy/scipy only, no Django imports."""
