@@ -1,0 +1,58 @@
+# The same targets run locally and in CI (.ci/run).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run migrate demo admin-user test test-fast lint typecheck migrations-check check-deploy bench ci clean
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(BIN)/activate
+
+install: $(BIN)/activate  ## create .venv and install the project with its dev tools
+
+migrate: install
+	DEBUG=1 $(MANAGE) migrate --noinput
+
+demo: migrate  ## load (or refresh) the demo map
+	DEBUG=1 $(MANAGE) load_demo
+
+admin-user: migrate  ## create the admin user (ADMIN_USERNAME / ADMIN_PASSWORD, or a printed random password)
+	DEBUG=1 $(MANAGE) ensure_admin
+
+run: demo admin-user  ## set up and serve the portal with the demo map on http://127.0.0.1:8000
+	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)
+
+test: install  ## the whole test suite (SQLite by default; PostgreSQL when DATABASE_URL is set)
+	$(BIN)/pytest
+
+test-fast: install  ## everything but the browser tests
+	$(BIN)/pytest -m "not browser"
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+migrations-check: install
+	DEBUG=1 $(MANAGE) makemigrations --check --dry-run
+
+check-deploy: install  ## Django's deployment checklist with production-like settings
+	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=egm.example.org \
+		$(MANAGE) check --deploy --fail-level WARNING
+
+bench: install  ## statistics benchmark (compares with R metafor when Rscript is installed)
+	$(PY) bench/stats.py
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .hypothesis

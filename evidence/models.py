@@ -1,0 +1,272 @@
+"""The map's framework: maps, their intervention rows and outcome columns, cell summaries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from evidence.stats.interpret import ConfidenceRules
+
+
+
+class PoolingMethod(models.TextChoices):
+    REML = "REML", "Restricted maximum likelihood (REML)"
+    DL = "DL", "DerSimonian-Laird"
+    PM = "PM", "Paule-Mandel"
+    ML = "ML", "Maximum likelihood"
+    HE = "HE", "Hedges"
+    SJ = "SJ", "Sidik-Jonkman"
+    HS = "HS", "Hunter-Schmidt"
+    EB = "EB", "Empirical Bayes"
+    EE = "EE", "Equal effects (fixed effect)"
+
+
+class PoolingTest(models.TextChoices):
+    Z = "z", "z test (normal)"
+    T = "t", "t test (k - 1 df)"
+    KNHA = "knha", "Hartung-Knapp-Sidik-Jonkman"
+
+
+class EffectLabelPreset(models.TextChoices):
+    KRAFT2020 = "kraft2020", "Kraft (2020): education and social interventions"
+    COHEN1988 = "cohen1988", "Cohen (1988)"
+    LOVAKOV2021 = "lovakov2021", "Lovakov & Agadullina (2021)"
+
+
+class EvidenceMap(models.Model):
+    """One evidence and gap map, with its methods text and synthesis settings."""
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True, help_text="Markdown.")
+    search_dates = models.CharField(
+        max_length=200, blank=True, help_text='For example "January 2000 to March 2024".'
+    )
+    inclusion_criteria = models.TextField(blank=True, help_text="Markdown.")
+    methods_notes = models.TextField(blank=True, help_text="Anything else about the methods. Markdown.")
+    last_search_update = models.DateField(null=True, blank=True)
+    is_published = models.BooleanField(default=False, db_index=True)
+
+    pooling_method = models.CharField(
+        max_length=8, choices=PoolingMethod.choices, default=PoolingMethod.REML
+    )
+    pooling_test = models.CharField(max_length=8, choices=PoolingTest.choices, default=PoolingTest.Z)
+    within_study_correlation = models.FloatField(
+        default=0.8,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Assumed correlation between effect sizes of one study (CHE working model).",
+    )
+    effect_label_preset = models.CharField(
+        max_length=16, choices=EffectLabelPreset.choices, default=EffectLabelPreset.KRAFT2020
+    )
+    min_studies_for_confidence = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1)],
+        help_text="Cells with fewer studies are rated low confidence.",
+    )
+    inconsistency_i2 = models.FloatField(
+        default=75.0, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="I² (%) at or above which inconsistency lowers confidence one level.",
+    )
+    egger_alpha = models.FloatField(
+        default=0.10, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Egger p below which small-study effects lower confidence one level.",
+    )
+    egger_min_k = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(3)],
+        help_text="Egger's test is run only with at least this many effect sizes.",
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(within_study_correlation__gte=0) & Q(within_study_correlation__lte=1),
+                name="map_rho_in_unit_interval",
+            ),
+            models.CheckConstraint(
+                condition=Q(inconsistency_i2__gte=0) & Q(inconsistency_i2__lte=100),
+                name="map_i2_threshold_is_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(egger_alpha__gte=0) & Q(egger_alpha__lte=1), name="map_egger_alpha_in_unit_interval"
+            ),
+            models.CheckConstraint(
+                condition=Q(pooling_method__in=PoolingMethod.values), name="map_pooling_method_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(pooling_test__in=PoolingTest.values), name="map_pooling_test_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(effect_label_preset__in=EffectLabelPreset.values), name="map_label_preset_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("evidence:map", kwargs={"slug": self.slug})
+
+    @property
+    def confidence_rules(self) -> ConfidenceRules:
+        from evidence.stats.interpret import ConfidenceRules
+
+        return ConfidenceRules(
+            min_studies=self.min_studies_for_confidence,
+            i2_threshold=self.inconsistency_i2,
+            egger_alpha=self.egger_alpha,
+            egger_min_k=self.egger_min_k,
+        )
+
+
+class FrameworkNode(models.Model):
+    """A node of a map's row or column tree (any depth: category, sub-category, ...)."""
+
+    evidence_map = models.ForeignKey(
+        EvidenceMap, on_delete=models.CASCADE, related_name="%(class)ss"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0, help_text="Order among its siblings.")
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.parent_id is None:
+            return
+        parent = self.parent
+        if parent.evidence_map_id != self.evidence_map_id:
+            raise ValidationError({"parent": "The parent belongs to another map."})
+        seen = {self.pk} if self.pk else set()
+        node = parent
+        while node is not None:
+            if node.pk in seen:
+                raise ValidationError({"parent": "A node cannot be its own ancestor."})
+            seen.add(node.pk)
+            node = node.parent
+
+
+class Intervention(FrameworkNode):
+    history = HistoricalRecords()
+
+    class Meta(FrameworkNode.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evidence_map", "parent", "name"], name="intervention_unique_name_per_parent"
+            ),
+            models.UniqueConstraint(
+                fields=["evidence_map", "name"],
+                condition=Q(parent__isnull=True),
+                name="intervention_unique_top_level_name",
+            ),
+            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="intervention_not_own_parent"),
+        ]
+
+
+class Direction(models.TextChoices):
+    HIGHER = "higher", "Higher is better"
+    LOWER = "lower", "Lower is better"
+
+
+class Outcome(FrameworkNode):
+    desirable_direction = models.CharField(
+        max_length=8, choices=Direction.choices, default=Direction.HIGHER
+    )
+    history = HistoricalRecords()
+
+    class Meta(FrameworkNode.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evidence_map", "parent", "name"], name="outcome_unique_name_per_parent"
+            ),
+            models.UniqueConstraint(
+                fields=["evidence_map", "name"],
+                condition=Q(parent__isnull=True),
+                name="outcome_unique_top_level_name",
+            ),
+            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="outcome_not_own_parent"),
+            models.CheckConstraint(
+                condition=Q(desirable_direction__in=Direction.values), name="outcome_direction_valid"
+            ),
+        ]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.desirable_direction == Direction.HIGHER
+
+
+class ConfidenceLevel(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class CellSummary(models.Model):
+    """What reviewers write about one cell; the numbers are always computed, never typed."""
+
+    evidence_map = models.ForeignKey(EvidenceMap, on_delete=models.CASCADE, related_name="cell_summaries")
+    intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE, related_name="cell_summaries")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="cell_summaries")
+    headline = models.TextField(blank=True)
+    short_summary = models.TextField(blank=True, help_text="Markdown.")
+    about_intervention = models.TextField("The intervention", blank=True, help_text="Markdown.")
+    mechanism = models.TextField("How the intervention is expected to work", blank=True, help_text="Markdown.")
+    evidence_base = models.TextField("The evidence base", blank=True, help_text="Markdown.")
+    findings = models.TextField("Evidence findings", blank=True, help_text="Markdown.")
+    confidence_assessment = models.TextField("Confidence assessment", blank=True, help_text="Markdown.")
+    confidence_override = models.CharField(
+        max_length=8, choices=ConfidenceLevel.choices, blank=True,
+        help_text="Leave empty to use the computed rating.",
+    )
+    override_justification = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "cell summaries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evidence_map", "intervention", "outcome"], name="one_summary_per_cell"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence_override="") | ~Q(override_justification=""),
+                name="override_needs_justification",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence_override__in=["", *ConfidenceLevel.values]),
+                name="override_level_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.intervention} × {self.outcome}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.confidence_override and not self.override_justification.strip():
+            errors["override_justification"] = "Say why the computed confidence rating is overridden."
+        if self.intervention_id and self.intervention.evidence_map_id != self.evidence_map_id:
+            errors["intervention"] = "This intervention belongs to another map."
+        if self.outcome_id and self.outcome.evidence_map_id != self.evidence_map_id:
+            errors["outcome"] = "This outcome belongs to another map."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,430 @@
+"""What reviewers enter: studies, their coding and appraisal, and effect sizes."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
+
+from studies.effect_sizes import INPUT_KINDS, OPTIONAL_INPUTS, ConversionError, compute_effect
+from studies.m49 import COUNTRY_SUBREGION, SUBREGIONS
+
+DOI_PATTERN = re.compile(r"^10\.\d{4,9}/\S+$")
+_DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
+
+
+def normalise_doi(raw: str) -> str:
+    """Strip resolver prefixes and whitespace; DOIs are case-insensitive, so store them lower-case."""
+    doi = raw.strip()
+    for prefix in _DOI_PREFIXES:
+        if doi.lower().startswith(prefix):
+            doi = doi[len(prefix):]
+            break
+    return doi.strip().lower()
+
+
+def validate_doi(value: str) -> None:
+    if value and not DOI_PATTERN.match(normalise_doi(value)):
+        raise ValidationError(
+            f"{value!r} is not a DOI; a DOI looks like 10.1234/abcd (with or without https://doi.org/).",
+            code="invalid_doi",
+        )
+
+
+def validate_not_future_year(value: int) -> None:
+    if value > date.today().year:
+        raise ValidationError(f"The year {value} is in the future.", code="future_year")
+
+
+class Region(models.TextChoices):
+    AFRICA = "Africa"
+    AMERICAS = "Americas"
+    ASIA = "Asia"
+    EUROPE = "Europe"
+    OCEANIA = "Oceania"
+    GLOBAL = "Global"
+
+
+SUBREGION_TO_REGION = {sub: region for region, subs in SUBREGIONS.items() for sub in subs}
+
+
+def region_for(countries: list[str], *, is_global: bool = False) -> str:
+    """UN M49 region of a set of countries: "Global" for a global study or several regions."""
+    if is_global:
+        return Region.GLOBAL
+    regions = {SUBREGION_TO_REGION[COUNTRY_SUBREGION[c]] for c in countries if c in COUNTRY_SUBREGION}
+    if len(regions) > 1:
+        return Region.GLOBAL
+    return regions.pop() if regions else ""
+
+
+class StudyDesign(models.TextChoices):
+    RCT = "rct", "Randomised controlled trial"
+    RDD = "rdd", "Regression discontinuity"
+    ITS = "its", "Interrupted time series"
+    IV = "iv", "Instrumental variables"
+    DID = "did", "Difference-in-differences"
+    MATCHING = "matching", "Matching"
+    OTHER_QED = "other_qed", "Other quasi-experimental"
+    QUALITATIVE = "qualitative", "Qualitative"
+    MIXED = "mixed", "Mixed methods"
+    SYSTEMATIC_REVIEW = "systematic_review", "Systematic review"
+    OTHER = "other", "Other"
+
+
+class Confidence(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class PublishedQuerySet(models.QuerySet["Study"]):
+    def published(self) -> PublishedQuerySet:
+        return self.filter(status=Status.PUBLISHED, evidence_map__is_published=True)
+
+
+class Study(models.Model):
+    """One included study, coded against a map's interventions and outcomes."""
+
+    evidence_map = models.ForeignKey("evidence.EvidenceMap", on_delete=models.CASCADE, related_name="studies")
+    external_id = models.CharField(
+        max_length=64, blank=True, help_text="Identifier in the source system (e.g. EPPI-Reviewer ItemId)."
+    )
+    authors = models.CharField(max_length=1000, help_text='Surname and initials, separated by ";".')
+    year = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1900), validate_not_future_year]
+    )
+    title = models.CharField(max_length=1000)
+    source = models.CharField(max_length=500, blank=True, help_text="Journal, or report series.")
+    doi = models.CharField("DOI", max_length=255, blank=True, validators=[validate_doi])
+    url = models.URLField("URL", max_length=1000, blank=True)
+    abstract = models.TextField(blank=True)
+    countries = CountryField(multiple=True, blank=True)
+    is_global = models.BooleanField("Global study", default=False)
+    region = models.CharField(
+        max_length=16, choices=Region.choices, blank=True, editable=False,
+        help_text="Derived from the countries (UN M49); Global for several regions.",
+    )
+    population = models.CharField(max_length=200, blank=True)
+    design = models.CharField(max_length=32, choices=StudyDesign.choices)
+    confidence = models.CharField(
+        "Study confidence", max_length=8, choices=Confidence.choices, blank=True,
+        help_text="Appraised confidence in the study's findings; empty until appraised.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    interventions = models.ManyToManyField("evidence.Intervention", related_name="studies", blank=True)
+    outcomes = models.ManyToManyField("evidence.Outcome", related_name="studies", blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(m2m_fields=[interventions, outcomes])
+
+    objects = PublishedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["authors", "year"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evidence_map", "doi"], condition=~Q(doi=""), name="study_doi_unique_per_map"
+            ),
+            models.UniqueConstraint(
+                fields=["evidence_map", "external_id"],
+                condition=~Q(external_id=""),
+                name="study_external_id_unique_per_map",
+            ),
+            models.CheckConstraint(condition=Q(year__gte=1900) & Q(year__lte=2100), name="study_year_plausible"),
+            models.CheckConstraint(condition=Q(design__in=StudyDesign.values), name="study_design_valid"),
+            models.CheckConstraint(
+                condition=Q(confidence__in=["", *Confidence.values]), name="study_confidence_valid"
+            ),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="study_status_valid"),
+            models.CheckConstraint(condition=Q(region__in=["", *Region.values]), name="study_region_valid"),
+        ]
+        indexes = [models.Index(fields=["evidence_map", "status", "year"])]
+
+    def __str__(self) -> str:
+        return f"{self.short_citation}: {self.title}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # The region is derived state: recompute it on every save so it never drifts.
+        self.region = region_for([str(c) for c in self.countries], is_global=self.is_global)
+        if self.doi:
+            self.doi = normalise_doi(self.doi)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def get_absolute_url(self) -> str:
+        return reverse("evidence:study", kwargs={"slug": self.evidence_map.slug, "pk": self.pk})
+
+    @property
+    def first_author_surname(self) -> str:
+        first = self.authors.split(";")[0].strip()
+        return first.split(",")[0].strip() if "," in first else first.split(" ")[0]
+
+    @property
+    def short_citation(self) -> str:
+        """ "Myrick (2021)", or "Smith et al. (2014)" with three or more authors."""
+        names = [a for a in self.authors.split(";") if a.strip()]
+        surname = self.first_author_surname
+        if len(names) == 2:
+            second = names[1].strip()
+            second = second.split(",")[0].strip() if "," in second else second.split(" ")[0]
+            return f"{surname} and {second} ({self.year})"
+        if len(names) > 2:
+            return f"{surname} et al. ({self.year})"
+        return f"{surname} ({self.year})"
+
+    def clean(self) -> None:
+        if self.doi:
+            self.doi = normalise_doi(self.doi)
+
+
+class AppraisalCriterion(models.TextChoices):
+    DESIGN = "design", "The design supports a causal claim"
+    COMPARABILITY = "comparability", "Comparison groups are comparable or confounding is addressed"
+    ATTRITION = "attrition", "Attrition and missing data are low or handled"
+    MEASUREMENT = "measurement", "Outcomes are measured validly and reliably"
+    ANALYSIS = "analysis", "The statistical analysis is appropriate"
+    SPILLOVER = "spillover", "Contamination and spill-overs are unlikely or addressed"
+    REPORTING = "reporting", "Results are reported completely"
+
+
+class AppraisalRating(models.TextChoices):
+    YES = "yes", "Yes"
+    PARTLY = "partly", "Partly"
+    NO = "no", "No"
+    UNCLEAR = "unclear", "Unclear"
+    NOT_APPLICABLE = "na", "Not applicable"
+
+
+class AppraisalItem(models.Model):
+    """One item of the critical appraisal that a study's confidence rating rests on."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="appraisal_items")
+    criterion = models.CharField(max_length=32, choices=AppraisalCriterion.choices)
+    rating = models.CharField(max_length=16, choices=AppraisalRating.choices)
+    note = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["criterion"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "criterion"], name="appraisal_one_rating_per_criterion"),
+            models.CheckConstraint(condition=Q(criterion__in=AppraisalCriterion.values), name="appraisal_criterion_valid"),
+            models.CheckConstraint(condition=Q(rating__in=AppraisalRating.values), name="appraisal_rating_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_criterion_display()}: {self.get_rating_display()}"
+
+
+class InputKind(models.TextChoices):
+    MEANS = "means", "Means, SDs and group sizes"
+    COUNTS = "counts_2x2", "2×2 counts (events and group sizes)"
+    ODDS_RATIO = "odds_ratio_ci", "Odds ratio with confidence interval"
+    RISK_RATIO = "risk_ratio_ci", "Risk ratio with confidence interval"
+    T_STAT = "t_stat", "t statistic with group sizes"
+    F_STAT = "f_stat", "F(1, df) with group sizes"
+    CORRELATION = "correlation", "Correlation r with sample size"
+    ES_SE = "es_se", "Hedges' g with its standard error"
+    ES_CI = "es_ci", "Hedges' g with its confidence interval"
+    ES_P = "es_p", "Hedges' g with its p-value"
+
+
+# Every numeric input field, in the order the admin shows them.
+INPUT_FIELDS = (
+    "mean_1", "sd_1", "n_1", "mean_2", "sd_2", "n_2", "events_1", "events_2", "ratio",
+    "ci_low", "ci_high", "ci_level", "baseline_risk", "t_value", "f_value", "direction",
+    "r_value", "n_total", "es_value", "es_se", "p_value",
+)
+
+
+def _null_or(field: str, condition: Q) -> Q:
+    return Q(**{f"{field}__isnull": True}) | condition
+
+
+def accepted_fields(kind: str) -> tuple[str, ...]:
+    """The input fields that an input kind reads: required first, then optional."""
+    return INPUT_KINDS.get(kind, ()) + OPTIONAL_INPUTS.get(kind, ())
+
+
+def _check(name: str, condition: Q, message: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=condition, name=name, violation_error_message=message)
+
+
+class EffectSize(models.Model):
+    """One effect estimate: the reviewer's input and the Hedges' g computed from it on save."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="effect_sizes")
+    intervention = models.ForeignKey("evidence.Intervention", on_delete=models.PROTECT, related_name="effect_sizes")
+    outcome = models.ForeignKey("evidence.Outcome", on_delete=models.PROTECT, related_name="effect_sizes")
+    label = models.CharField(max_length=300, help_text='e.g. "campaign vs comparison, 2015 cohort".')
+    input_kind = models.CharField(max_length=16, choices=InputKind.choices)
+
+    # group 1 = intervention, group 2 = comparison
+    mean_1 = models.FloatField(null=True, blank=True)
+    sd_1 = models.FloatField("SD 1", null=True, blank=True)
+    n_1 = models.PositiveIntegerField("n 1", null=True, blank=True)
+    mean_2 = models.FloatField(null=True, blank=True)
+    sd_2 = models.FloatField("SD 2", null=True, blank=True)
+    n_2 = models.PositiveIntegerField("n 2", null=True, blank=True)
+    events_1 = models.PositiveIntegerField(null=True, blank=True)
+    events_2 = models.PositiveIntegerField(null=True, blank=True)
+    ratio = models.FloatField(null=True, blank=True, help_text="Odds ratio or risk ratio.")
+    ci_low = models.FloatField("CI low", null=True, blank=True)
+    ci_high = models.FloatField("CI high", null=True, blank=True)
+    ci_level = models.FloatField("CI level (%)", null=True, blank=True, help_text="Default 95.")
+    baseline_risk = models.FloatField(null=True, blank=True, help_text="Comparison-group risk (0-1), for risk ratios.")
+    t_value = models.FloatField("t", null=True, blank=True)
+    f_value = models.FloatField("F", null=True, blank=True)
+    direction = models.SmallIntegerField(
+        null=True, blank=True, choices=[(1, "Favours intervention (+)"), (-1, "Favours comparison (−)")],
+        help_text="Sign of the effect, for an F statistic.",
+    )
+    r_value = models.FloatField("r", null=True, blank=True)
+    n_total = models.PositiveIntegerField("total n", null=True, blank=True)
+    es_value = models.FloatField("Hedges' g (reported)", null=True, blank=True)
+    es_se = models.FloatField("SE (reported)", null=True, blank=True)
+    p_value = models.FloatField("p", null=True, blank=True)
+
+    # Computed on save from the input above; the map reads these and never reconverts.
+    g = models.FloatField(editable=False, blank=True)
+    var_g = models.FloatField(editable=False, blank=True)
+    se_g = models.FloatField(editable=False, blank=True)
+    ci_low_g = models.FloatField(editable=False, blank=True)
+    ci_high_g = models.FloatField(editable=False, blank=True)
+    native_metric = models.CharField(max_length=8, editable=False, blank=True)
+    native_yi = models.FloatField(editable=False, blank=True)
+    native_vi = models.FloatField(editable=False, blank=True)
+    conversion_note = models.CharField(max_length=500, editable=False, blank=True)
+
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["study", "id"]
+        constraints = [
+            _check("es_input_kind_valid", Q(input_kind__in=InputKind.values), "Unknown input kind."),
+            _check("es_variance_positive", Q(var_g__gt=0) & Q(se_g__gt=0), "The variance of g must be positive."),
+            _check(
+                "es_ci_contains_g",
+                Q(ci_low_g__lte=F("g")) & Q(g__lte=F("ci_high_g")),
+                "The computed interval must contain g.",
+            ),
+            _check("es_sd_1_positive", _null_or("sd_1", Q(sd_1__gt=0)), "SD 1 must be greater than 0."),
+            _check("es_sd_2_positive", _null_or("sd_2", Q(sd_2__gt=0)), "SD 2 must be greater than 0."),
+            _check("es_n_1_at_least_2", _null_or("n_1", Q(n_1__gte=2)), "n 1 must be at least 2."),
+            _check("es_n_2_at_least_2", _null_or("n_2", Q(n_2__gte=2)), "n 2 must be at least 2."),
+            _check("es_n_total_at_least_4", _null_or("n_total", Q(n_total__gte=4)), "The total n must be at least 4."),
+            _check(
+                "es_events_1_within_group",
+                _null_or("events_1", Q(events_1__lte=F("n_1"))),
+                "Events in group 1 cannot exceed its size.",
+            ),
+            _check(
+                "es_events_2_within_group",
+                _null_or("events_2", Q(events_2__lte=F("n_2"))),
+                "Events in group 2 cannot exceed its size.",
+            ),
+            _check("es_ratio_positive", _null_or("ratio", Q(ratio__gt=0)), "A ratio must be greater than 0."),
+            _check(
+                "es_r_in_open_interval",
+                _null_or("r_value", Q(r_value__gt=-1) & Q(r_value__lt=1)),
+                "r must lie strictly between -1 and 1.",
+            ),
+            _check(
+                "es_p_in_open_interval",
+                _null_or("p_value", Q(p_value__gt=0) & Q(p_value__lt=1)),
+                "p must lie strictly between 0 and 1.",
+            ),
+            _check(
+                "es_ci_level_percent",
+                _null_or("ci_level", Q(ci_level__gt=0) & Q(ci_level__lt=100)),
+                "The CI level is a percentage between 0 and 100.",
+            ),
+            _check(
+                "es_baseline_risk_in_open_interval",
+                _null_or("baseline_risk", Q(baseline_risk__gt=0) & Q(baseline_risk__lt=1)),
+                "The baseline risk must lie strictly between 0 and 1.",
+            ),
+            _check("es_se_positive", _null_or("es_se", Q(es_se__gt=0)), "The SE must be greater than 0."),
+            _check("es_f_non_negative", _null_or("f_value", Q(f_value__gte=0)), "F cannot be negative."),
+            _check(
+                "es_ci_ordered",
+                Q(ci_low__isnull=True) | Q(ci_high__isnull=True) | Q(ci_low__lt=F("ci_high")),
+                "The lower CI bound must be below the upper bound.",
+            ),
+        ]
+        indexes = [models.Index(fields=["intervention", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"{self.study.short_citation}: {self.label}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        try:
+            study_map_id = self.study.evidence_map_id
+        except ObjectDoesNotExist:
+            study_map_id = None  # validated again by the service once the study exists
+        if study_map_id is not None:
+            if self.intervention_id and self.intervention.evidence_map_id != study_map_id:
+                errors["intervention"] = "This intervention belongs to another map than the study."
+            if self.outcome_id and self.outcome.evidence_map_id != study_map_id:
+                errors["outcome"] = "This outcome belongs to another map than the study."
+        if self.input_kind not in INPUT_KINDS:
+            errors["input_kind"] = "Choose what the study reports."
+        if errors:
+            raise ValidationError(errors)
+        self.compute()
+
+    def compute(self) -> None:
+        """Convert the reviewer's input to Hedges' g; a bad input raises on its own field."""
+        accepted = accepted_fields(self.input_kind)
+        unused = {
+            f: f"Not used for “{self.get_input_kind_display()}”; leave it empty."
+            for f in INPUT_FIELDS
+            if f not in accepted and getattr(self, f) is not None
+        }
+        if unused:
+            raise ValidationError(unused)
+        try:
+            est = compute_effect(self.input_kind, {f: getattr(self, f) for f in accepted})
+        except ConversionError as exc:
+            raise ValidationError({exc.field if exc.field in INPUT_FIELDS else "input_kind": exc.message}) from exc
+        self.g = est.g
+        self.var_g = est.vg
+        self.se_g = est.se_g
+        self.ci_low_g, self.ci_high_g = est.ci(0.95)
+        self.native_metric = est.native_metric
+        self.native_yi = est.native_yi
+        self.native_vi = est.native_vi
+        self.conversion_note = est.note[:500]
+
+

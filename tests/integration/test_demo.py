@@ -1,0 +1,60 @@
+"""The demo map loads, and loading it again changes nothing."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from evidence.demo import DIPLOMACY, POLITICAL_SECURITY
+from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
+from studies.models import EffectSize, Study
+
+pytestmark = pytest.mark.django_db
+
+MODELS = (EvidenceMap, Intervention, Outcome, Study, EffectSize, CellSummary)
+
+
+def counts() -> dict[str, int]:
+    return {m.__name__: m.objects.count() for m in MODELS} | {
+        f"history:{m.__name__}": m.history.count() for m in MODELS
+    }
+
+
+def test_the_demo_can_be_loaded_again_without_duplicates_or_new_history() -> None:
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    assert "ready" in out.getvalue()
+    first = counts()
+    call_command("load_demo", stdout=StringIO())
+    assert counts() == first
+    assert first["EvidenceMap"] == 1 and first["Study"] > 10
+
+
+def test_the_demo_repairs_a_changed_record(demo_map: EvidenceMap) -> None:
+    study = Study.objects.get(external_id="demo-myrick-2021")
+    Study.objects.filter(pk=study.pk).update(title="Vandalised")
+    EffectSize.objects.filter(study=study).first().delete()
+    call_command("load_demo", stdout=StringIO())
+    study.refresh_from_db()
+    assert study.title.startswith("Public and private diplomacy")
+    assert study.effect_sizes.count() == 2
+
+
+def test_the_example_cell_has_two_studies_and_four_effect_sizes(demo_map: EvidenceMap) -> None:
+    effects = EffectSize.objects.filter(
+        intervention__name=DIPLOMACY, outcome__name=POLITICAL_SECURITY, study__evidence_map=demo_map
+    )
+    assert effects.count() == 4
+    assert effects.values("study").distinct().count() == 2
+    myrick = effects.filter(study__external_id="demo-myrick-2021", ratio=1.58).get()
+    assert myrick.native_metric == "logOR"
+    assert Study.objects.get(external_id="demo-kahn-nisser-2018").region == "Global"
+
+
+def test_the_demo_has_gaps_and_a_draft(demo_map: EvidenceMap) -> None:
+    empty_rows = Intervention.objects.filter(evidence_map=demo_map, parent__isnull=False, studies=None)
+    assert empty_rows.exists()
+    assert Study.objects.filter(evidence_map=demo_map, status="draft").exists()
+    assert Study.objects.filter(evidence_map=demo_map, effect_sizes=None).exists()
