@@ -15,7 +15,13 @@ import numpy as np
 from evidence.filters import StudyFilters
 from evidence.models import CellSummary, Direction, EvidenceMap, Intervention, Outcome
 from evidence.stats.clustered import pool_cells_clustered
-from evidence.stats.interpret import CellConfidence, EffectLabel, apply_override, cell_confidence, effect_label
+from evidence.stats.interpret import (
+    CellConfidence,
+    EffectLabel,
+    apply_override,
+    cell_confidence,
+    effect_label,
+)
 from evidence.stats.pubbias import egger_test
 from evidence.stats.results import PoolResult
 from studies.models import EffectSize, Region, Status, Study
