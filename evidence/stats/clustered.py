@@ -81,6 +81,7 @@ _IMPUTED = ("CHE", "CE", "CORR")
 _LOG_2PI = math.log(2.0 * math.pi)
 _MAX_ITER = 100
 _MAX_HALVING = 40
+_MAX_DOUBLING = 6
 # Stop when a Newton/Fisher step changes no component by more than this, relative to
 # the component (plus a tiny absolute floor in units of the cell's mean vi).
 _STEP_TOL = 1e-10
@@ -559,42 +560,82 @@ class _Moments:
     diag_rows: FloatArray  # diag(W_j), per row
 
 
+_MOMENT_NAMES = (
+    "logdet", "a", "c", "yWy", "trW", "trWW", "ww", "wy", "yy", "wWw", "wWWy", "yWWWy"
+)  # fmt: skip
+
+
+def _marginal_block(
+    layout: _Layout, sampling: FloatArray, clusters: IntArray, tau2: FloatArray, omega2: FloatArray
+) -> FloatArray:
+    """M_j = V_j + tau2 J + omega2 I for a stack of clusters (tau2, omega2 per cell)."""
+    cell = layout.cluster_cell[clusters]
+    size = sampling.shape[1]
+    marg = sampling + tau2[cell][:, None, None]
+    diag = np.arange(size)
+    marg[:, diag, diag] += omega2[cell][:, None]
+    return marg
+
+
 def _marginal(
+    layout: _Layout, sampling: Sequence[FloatArray], tau2: FloatArray, omega2: FloatArray
+) -> list[FloatArray]:
+    return [
+        _marginal_block(layout, block, group.clusters, tau2, omega2)
+        for group, block in zip(layout.groups, sampling, strict=True)
+    ]
+
+
+def _inverse_and_logdet(marg: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Inverses and log-determinants of a stack of covariance blocks."""
+    if marg.shape[1] == 1:
+        # Singleton clusters are scalars; LAPACK calls would only add overhead.
+        if np.any(marg <= 0.0):
+            raise StatsError("the marginal covariance is not positive definite")
+        return 1.0 / marg, np.log(marg[:, 0, 0])
+    try:
+        chol = np.linalg.cholesky(marg)
+    except np.linalg.LinAlgError as exc:
+        raise StatsError("the marginal covariance is not positive definite") from exc
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    return np.asarray(np.linalg.inv(marg)), logdet
+
+
+def _moments(
     layout: _Layout,
     sampling: Sequence[FloatArray],
     tau2: FloatArray,
     omega2: FloatArray,
-) -> list[FloatArray]:
-    """M_j = V_j + tau2 J + omega2 I for each size group (tau2, omega2 per cell)."""
-    out = []
+    *,
+    update: BoolArray | None = None,
+    previous: _Moments | None = None,
+) -> _Moments:
+    """Moments at (tau2, omega2); with ``update`` (per cluster) and ``previous`` only
+    the flagged clusters are recomputed, so cells that have converged cost nothing."""
+    if previous is None or update is None:
+        n_cl = layout.cluster_size.size
+        acc = {name: np.empty(n_cl) for name in _MOMENT_NAMES}
+        w_rows = np.empty(layout.n_rows)
+        diag_rows = np.empty(layout.n_rows)
+        update = None
+    else:
+        acc = {name: getattr(previous, name).copy() for name in _MOMENT_NAMES}
+        w_rows = previous.w_rows.copy()
+        diag_rows = previous.diag_rows.copy()
     for group, block in zip(layout.groups, sampling, strict=True):
-        cell = layout.cluster_cell[group.clusters]
-        size = block.shape[1]
-        marg = block + tau2[cell][:, None, None]
-        diag = np.arange(size)
-        marg[:, diag, diag] += omega2[cell][:, None]
-        out.append(marg)
-    return out
-
-
-def _moments(layout: _Layout, marginal: Sequence[FloatArray]) -> _Moments:
-    n_cl = layout.cluster_size.size
-    names = ("logdet", "a", "c", "yWy", "trW", "trWW", "ww", "wy", "yy", "wWw", "wWWy", "yWWWy")
-    acc = {name: np.empty(n_cl) for name in names}
-    w_rows = np.empty(layout.n_rows)
-    diag_rows = np.empty(layout.n_rows)
-    for group, marg in zip(layout.groups, marginal, strict=True):
-        values, vectors = np.linalg.eigh(marg)
-        if np.any(values <= 0.0):
-            raise StatsError("the marginal covariance is not positive definite")
-        inv = (vectors / values[:, None, :]) @ np.swapaxes(vectors, 1, 2)
-        y = layout.y[group.rows]
+        ids, rows = group.clusters, group.rows
+        if update is not None:
+            chosen = update[ids]
+            if not chosen.any():
+                continue
+            ids, rows, block = ids[chosen], rows[chosen], block[chosen]
+        inv, logdet = _inverse_and_logdet(_marginal_block(layout, block, ids, tau2, omega2))
+        y = layout.y[rows]
         w = inv.sum(axis=2)
         wy_vec = _matvec(inv, y)
         ww_vec = _matvec(inv, w)
         wwy_vec = _matvec(inv, wy_vec)
-        ids = group.clusters
-        acc["logdet"][ids] = np.log(values).sum(axis=1)
+        acc["logdet"][ids] = logdet
         acc["a"][ids] = w.sum(axis=1)
         acc["c"][ids] = (w * y).sum(axis=1)
         acc["yWy"][ids] = (y * wy_vec).sum(axis=1)
@@ -606,8 +647,8 @@ def _moments(layout: _Layout, marginal: Sequence[FloatArray]) -> _Moments:
         acc["wWw"][ids] = (w * ww_vec).sum(axis=1)
         acc["wWWy"][ids] = (ww_vec * wy_vec).sum(axis=1)
         acc["yWWWy"][ids] = (wy_vec * wwy_vec).sum(axis=1)
-        w_rows[group.rows] = w
-        diag_rows[group.rows] = np.diagonal(inv, axis1=1, axis2=2)
+        w_rows[rows] = w
+        diag_rows[rows] = np.diagonal(inv, axis1=1, axis2=2)
     return _Moments(**acc, w_rows=w_rows, diag_rows=diag_rows)
 
 
@@ -699,11 +740,14 @@ def _is_pd2(h: FloatArray) -> BoolArray:
     )
 
 
-def _ascent_step(state: _RemlState, theta: FloatArray, free: BoolArray) -> FloatArray:
+def _ascent_step(
+    state: _RemlState, theta: FloatArray, free: BoolArray
+) -> tuple[FloatArray, BoolArray]:
     """Newton step (observed information) where it is positive definite, else Fisher.
 
     A component at zero whose score points below zero is held there (active set),
-    which is how the REML maximum on the boundary is found.
+    which is how the REML maximum on the boundary is found. Also returns which cells
+    took a Newton step.
     """
     held = ~free[None, :] | ((theta <= 0.0) & (state.score <= 0.0))
     grad = np.where(held, 0.0, state.score)
@@ -719,7 +763,8 @@ def _ascent_step(state: _RemlState, theta: FloatArray, free: BoolArray) -> Float
 
     observed = hold(state.observed)
     fisher = hold(state.fisher)
-    info = np.where(_is_pd2(observed)[:, None, None], observed, fisher)
+    newton = _is_pd2(observed)
+    info = np.where(newton[:, None, None], observed, fisher)
     bad = ~_is_pd2(info)
     if bad.any():
         # Unidentified direction (flat likelihood): scaled gradient ascent instead.
@@ -728,7 +773,21 @@ def _ascent_step(state: _RemlState, theta: FloatArray, free: BoolArray) -> Float
         info[bad] = 0.0
         info[bad, 0, 0] = diag[:, 0]
         info[bad, 1, 1] = diag[:, 1]
-    return np.asarray(np.linalg.solve(info, grad[:, :, None])[:, :, 0])
+    return np.asarray(np.linalg.solve(info, grad[:, :, None])[:, :, 0]), newton
+
+
+def _pick_moments(use_b: BoolArray, a: _Moments, b: _Moments, layout: _Layout) -> _Moments:
+    """Per-cell choice between two sets of moments (cells where use_b take b)."""
+    on_cluster = use_b[layout.cluster_cell]
+    on_row = use_b[layout.row_cell]
+    picked = {
+        name: np.where(on_cluster, getattr(b, name), getattr(a, name)) for name in _MOMENT_NAMES
+    }
+    return _Moments(
+        **picked,
+        w_rows=np.where(on_row, b.w_rows, a.w_rows),
+        diag_rows=np.where(on_row, b.diag_rows, a.diag_rows),
+    )
 
 
 @dataclass(frozen=True)
@@ -746,25 +805,41 @@ def _fit_reml(layout: _Layout, sampling: Sequence[FloatArray], free_omega: bool)
     free = np.array([True, free_omega])
     k = layout.k()
     mean_v = layout.cell_sum_rows(layout.v) / k
+    # Start above the moment estimates (Hedges, Tipton & Johnson's hierarchical ones,
+    # cheap and usually near REML): in the variance scale the restricted likelihood
+    # is close to quadratic above its maximum but steep below it, so Newton steps
+    # from above take far fewer iterations. The floor, half the excess of the
+    # observed variance over the mean vi, keeps both components inside the space.
+    start = _robu_hier(layout)
     spread = layout.cell_sum_rows(layout.y**2) / np.maximum(k - 1.0, 1.0)
-    # Start inside the parameter space: excess variance split between the components.
-    total = np.maximum(spread - mean_v, 0.1 * mean_v)
+    floor = 0.5 * np.maximum(spread - mean_v, 0.1 * mean_v)
     theta = np.zeros((layout.n_cells, 2))
-    theta[:, 0] = total / 2.0 if free_omega else total
-    theta[:, 1] = total / 2.0 if free_omega else 0.0
+    with np.errstate(invalid="ignore"):
+        if free_omega:
+            theta[:, 0] = np.fmax(3.0 * start.tau2, floor)
+            theta[:, 1] = np.fmax(3.0 * start.omega2, floor)
+        else:
+            theta[:, 0] = np.fmax(3.0 * (start.tau2 + start.omega2), floor)
 
-    def evaluate(th: FloatArray) -> tuple[_RemlState, list[FloatArray]]:
-        marg = _marginal(layout, sampling, th[:, 0], th[:, 1])
-        return _reml_state(layout, _moments(layout, marg)), marg
+    def evaluate(th: FloatArray, cells: BoolArray, previous: _RemlState) -> _RemlState:
+        moments = _moments(
+            layout,
+            sampling,
+            th[:, 0],
+            th[:, 1],
+            update=cells[layout.cluster_cell],
+            previous=previous.moments,
+        )
+        return _reml_state(layout, moments)
 
-    state, marg = evaluate(theta)
+    state = _reml_state(layout, _moments(layout, sampling, theta[:, 0], theta[:, 1]))
     converged = np.zeros(layout.n_cells, dtype=bool)
     iterations = np.zeros(layout.n_cells, dtype=np.intp)
     for _ in range(_MAX_ITER):
         active = ~converged
         if not active.any():
             break
-        step = _ascent_step(state, theta, free)
+        step, newton = _ascent_step(state, theta, free)
         step[~active] = 0.0
         full = np.maximum(theta + step, 0.0) - theta
         tol = _STEP_TOL * theta + _STEP_FLOOR * mean_v[:, None]
@@ -772,17 +847,31 @@ def _fit_reml(layout: _Layout, sampling: Sequence[FloatArray], free_omega: bool)
 
         scale = np.ones(layout.n_cells)
         trial = theta + full
-        new, new_marg = evaluate(trial)
+        new = evaluate(trial, active, state)
         for _ in range(_MAX_HALVING):
             # Accept any step that does not lower the likelihood beyond rounding.
             worse = active & (new.ll < state.ll - 1e-12 * (1.0 + np.abs(state.ll)))
             if not worse.any():
                 break
             scale[worse] /= 2.0
-            trial = np.maximum(theta + scale[:, None] * step, 0.0)
-            new, new_marg = evaluate(trial)
+            trial[worse] = np.maximum(theta[worse] + scale[worse, None] * step[worse], 0.0)
+            new = evaluate(trial, worse, new)
+        # Fisher steps are short where the likelihood is a flat, curved ridge (the
+        # observed information is indefinite there): keep doubling a full step while
+        # the likelihood still rises, instead of creeping along the ridge.
+        grow = active & ~final & ~newton & (scale == 1.0)
+        for _ in range(_MAX_DOUBLING):
+            if not grow.any():
+                break
+            scale[grow] *= 2.0
+            farther = trial.copy()
+            farther[grow] = np.maximum(theta[grow] + scale[grow, None] * step[grow], 0.0)
+            candidate = evaluate(farther, grow, new)
+            grow &= candidate.ll > new.ll
+            trial = np.where(grow[:, None], farther, trial)
+            new = _reml_state(layout, _pick_moments(grow, new.moments, candidate.moments, layout))
         theta = np.where(active[:, None], trial, theta)
-        state, marg = new, new_marg
+        state = new
         iterations[active] += 1
         converged |= final
     return _RemlFit(
@@ -791,7 +880,7 @@ def _fit_reml(layout: _Layout, sampling: Sequence[FloatArray], free_omega: bool)
         iterations=iterations,
         converged=converged,
         state=state,
-        marginal=marg,
+        marginal=_marginal(layout, sampling, theta[:, 0], theta[:, 1]),
     )
 
 
@@ -986,7 +1075,7 @@ def _heterogeneity(
     if sampling is None:
         return nan, nan, nan, nan
     zero = np.zeros(layout.n_cells)
-    state = _reml_state(layout, _moments(layout, _marginal(layout, sampling, zero, zero)))
+    state = _reml_state(layout, _moments(layout, sampling, zero, zero))
     q_df = layout.k() - 1.0
     q_p = np.where(q_df > 0, stats.chi2.sf(state.rss, np.maximum(q_df, 1.0)), 1.0)
     return state.rss, q_p, state.trace_p, state.logdet
