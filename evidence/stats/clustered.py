@@ -247,10 +247,14 @@ def pool_cells_clustered(
     and ``test`` come from the map's univariate settings and are used only for
     all-singleton cells (and ``test`` for the model-based test).
 
-    A cell that cannot be pooled (a single cluster, no convergence, all singletons
-    with ``singletons="raise"``) raises StatsError naming the cell, unless an
-    ``errors`` dict is given: then the cell's message is stored there under its label
-    and the cell is left out of the result.
+    Input that no cell can use (mismatched lengths, NaN, vi <= 0, unknown options)
+    raises StatsError. A single cell that cannot be pooled does not stop the map: it
+    is left out of the result, and when an ``errors`` dict is passed its reason
+    ("StatsError: ..." or "ConvergenceError: ...") is stored there under the cell's
+    label. Such cells are those with a single cluster of several effect sizes
+    (between-cluster variance and CR2 undefined), REML without convergence,
+    all-singleton cells with ``singletons="raise"`` and univariate fallbacks that
+    fail.
 
     Fields of each ClusteredResult:
 
@@ -1093,9 +1097,9 @@ def _fit_stats(ll: float, dev: float, parms: int, n: float) -> FitStats:
     )
 
 
-def _fit_cells(layout: _Layout, opts: _Options) -> tuple[_CellTable, dict[int, str]]:
-    """Fit every cell of the layout; returns the table and messages of failed cells."""
-    failures: dict[int, str] = {}
+def _fit_cells(layout: _Layout, opts: _Options) -> tuple[_CellTable, dict[int, StatsError]]:
+    """Fit every cell of the layout; returns the table and the errors of failed cells."""
+    failures: dict[int, StatsError] = {}
     k = layout.k()
     imputed_ok = opts.model in _IMPUTED and (opts.rho or 0.0) < 1.0
     sampling_v = _sampling_blocks(layout, opts.model, opts.rho)
@@ -1108,7 +1112,7 @@ def _fit_cells(layout: _Layout, opts: _Options) -> tuple[_CellTable, dict[int, s
     if opts.model in _REML_MODELS:
         fit = _fit_reml(layout, sampling_v, free_omega=opts.model != "CE")
         for stuck in np.flatnonzero(~fit.converged).tolist():
-            failures[stuck] = (
+            failures[stuck] = ConvergenceError(
                 f"REML did not converge in {_MAX_ITER} iterations "
                 f"(tau2={fit.tau2[stuck]:.6g}, omega2={fit.omega2[stuck]:.6g})"
             )
@@ -1156,7 +1160,9 @@ def _fit_cells(layout: _Layout, opts: _Options) -> tuple[_CellTable, dict[int, s
         method = "MoM"
         bad = ~np.isfinite(tau2) | ~np.isfinite(robu.omega2 if opts.model == "HIER" else tau2)
         for undefined in np.flatnonzero(bad).tolist():
-            failures[undefined] = "the moment estimators of the variance components are undefined"
+            failures[undefined] = StatsError(
+                "the moment estimators of the variance components are undefined"
+            )
 
     if opts.vcov == "model":
         se = 1.0 / np.sqrt(sum_w)
@@ -1312,17 +1318,17 @@ def _pool_cells(
     max_size = np.zeros(full.n_cells, dtype=np.intp)
     np.maximum.at(max_size, full.cluster_cell, full.cluster_size)
     n_cl = full.n_clusters()
-    messages: dict[int, str] = {}
+    problems: dict[int, StatsError] = {}
     singleton_cells = np.flatnonzero(max_size == 1)
     for one in np.flatnonzero((max_size > 1) & (n_cl == 1)).tolist():
-        messages[one] = (
+        problems[one] = StatsError(
             f"all {int(full.k()[one])} effect sizes come from a single cluster: the "
             "between-cluster variance is not identified and the cluster-robust (CR2) "
             "variance is undefined; at least two clusters are needed"
         )
     if options.singletons == "raise":
         for code in singleton_cells.tolist():
-            messages[code] = (
+            problems[code] = StatsError(
                 "every cluster holds a single effect size: this is a univariate "
                 "meta-analysis (the within-cluster variance is not identified)"
             )
@@ -1334,8 +1340,8 @@ def _pool_cells(
         sub_codes = np.searchsorted(fit_codes, cell_codes[keep]).astype(np.intp)
         layout = _layout(y[keep], v[keep], sub_codes, cluster_codes[keep])
         table, failures = _fit_cells(layout, options)
-        for sub, message in failures.items():
-            messages[int(fit_codes[sub])] = message
+        for sub, problem in failures.items():
+            problems[int(fit_codes[sub])] = problem
         fitted = _results(layout, table, options, skip=set(failures))
         for sub, res in fitted.items():
             results[cell_labels[int(fit_codes[sub])]] = res
@@ -1345,14 +1351,15 @@ def _pool_cells(
         bounds = np.searchsorted(cell_codes[by_cell], np.arange(len(cell_labels) + 1))
         for code in singleton_cells.tolist():
             rows = by_cell[bounds[code] : bounds[code + 1]]
-            results[cell_labels[code]] = _univariate(y[rows], v[rows], options)
+            try:
+                results[cell_labels[code]] = _univariate(y[rows], v[rows], options)
+            except StatsError as problem:
+                problems[code] = problem
 
-    for code in sorted(messages):
-        label = cell_labels[code]
-        if errors is None:
-            text = messages[code] if single else f"cell {label!r}: {messages[code]}"
-            failed_reml = messages[code].startswith("REML")
-            raise (ConvergenceError if failed_reml else StatsError)(text)
-        errors[label] = messages[code]
+    for code in sorted(problems):
+        if single:
+            raise problems[code]
+        if errors is not None:
+            errors[cell_labels[code]] = f"{type(problems[code]).__name__}: {problems[code]}"
     # Keep the cells in the order in which they first appear in the input.
     return {label: results[label] for label in cell_labels if label in results}
