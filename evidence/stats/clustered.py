@@ -333,7 +333,11 @@ class _Options:
             raise StatsError(
                 f"test {test!r} is not available for a multilevel model; use 'z' or 't'"
             )
-        if not (isinstance(level, float | int) and 0.0 < float(level) < 1.0):
+        try:
+            level_ok = 0.0 < float(level) < 1.0
+        except (TypeError, ValueError):
+            level_ok = False
+        if not level_ok:
             raise StatsError(f"level must be between 0 and 1, got {level!r}")
         if singletons not in ("univariate", "raise"):
             raise StatsError("singletons must be 'univariate' or 'raise'")

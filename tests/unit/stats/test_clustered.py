@@ -452,6 +452,7 @@ def test_all_singletons_fall_back_to_the_univariate_engine(model: str) -> None:
         ({"rho": -0.2}, "0 <= rho < 1"),
         ({"model": "CORR", "rho": 1.2}, "0 <= rho <= 1"),
         ({"level": 1.0}, "level must be between 0 and 1"),
+        ({"level": "high"}, "level must be between 0 and 1"),
         ({"singletons": "drop"}, "singletons must be"),
     ],
 )
