@@ -1281,15 +1281,41 @@ def _results(
     return out
 
 
-def _univariate(y: FloatArray, v: FloatArray, opts: _Options) -> ClusteredResult:
-    """A cell of singletons is an ordinary meta-analysis: use the univariate engine."""
-    from evidence.stats.univariate import pool  # lazy: a sibling module of the engine
-
-    res: PoolResult = pool(y, v, method=opts.method, test=opts.test, level=opts.level)
+def _as_clustered(res: PoolResult, n_clusters: int) -> ClusteredResult:
     values: dict[str, Any] = {f.name: getattr(res, f.name) for f in fields(PoolResult)}
     return ClusteredResult(
-        **values, model="univariate", vcov="model", n_clusters=int(y.size), rho=None, omega2=None
+        **values, model="univariate", vcov="model", n_clusters=n_clusters, rho=None, omega2=None
     )
+
+
+def _univariate_cells(
+    y: FloatArray, v: FloatArray, codes: IntArray, opts: _Options
+) -> tuple[dict[int, ClusteredResult], dict[int, StatsError]]:
+    """Cells of singletons are ordinary meta-analyses: pool them with the univariate
+    engine and the map's method and test (``codes``: cell code of each row)."""
+    # Lazy imports: sibling modules of the engine (cells.py also imports this module).
+    from evidence.stats.cells import pool_cells
+    from evidence.stats.univariate import pool
+
+    try:
+        pooled = pool_cells(y, v, codes, method=opts.method, test=opts.test, level=opts.level)
+    except StatsError:
+        pooled = {}  # some cell failed: pool them one by one below to tell which
+    done: dict[int, ClusteredResult] = {}
+    failed: dict[int, StatsError] = {}
+    if pooled:
+        for code in np.unique(codes).tolist():
+            done[code] = _as_clustered(pooled[code], pooled[code].k)
+        return done, failed
+    for code in np.unique(codes).tolist():
+        rows = codes == code
+        try:
+            res = pool(y[rows], v[rows], method=opts.method, test=opts.test, level=opts.level)
+        except StatsError as problem:
+            failed[code] = problem
+            continue
+        done[code] = _as_clustered(res, res.k)
+    return done, failed
 
 
 def _pool_cells(
@@ -1350,15 +1376,11 @@ def _pool_cells(
         for sub, res in fitted.items():
             results[cell_labels[int(fit_codes[sub])]] = res
     if options.singletons == "univariate" and singleton_cells.size:
-        # Rows of each cell in input order, found with one stable sort.
-        by_cell = np.argsort(cell_codes, kind="stable")
-        bounds = np.searchsorted(cell_codes[by_cell], np.arange(len(cell_labels) + 1))
-        for code in singleton_cells.tolist():
-            rows = by_cell[bounds[code] : bounds[code + 1]]
-            try:
-                results[cell_labels[code]] = _univariate(y[rows], v[rows], options)
-            except StatsError as problem:
-                problems[code] = problem
+        rows = np.isin(cell_codes, singleton_cells)
+        done, failed = _univariate_cells(y[rows], v[rows], cell_codes[rows], options)
+        problems.update(failed)
+        for code, res in done.items():
+            results[cell_labels[code]] = res
 
     for code in sorted(problems):
         if single:

@@ -424,9 +424,32 @@ def test_all_singletons_fall_back_to_the_univariate_engine(model: str) -> None:
     assert res.method == "DL" and res.test == "knha"
     assert res.n_clusters == 8 and res.omega2 is None and res.rho is None
     for name in ("estimate", "se", "statistic", "p_value", "ci_low", "ci_high", "tau2", "i2"):
-        assert getattr(res, name) == getattr(uni, name), name
+        assert getattr(res, name) == pytest.approx(getattr(uni, name), rel=1e-12), name
     with pytest.raises(StatsError, match="single effect size"):
         pool_clustered(y, v, range(8), model=model, singletons="raise")
+
+
+def test_a_failing_univariate_cell_does_not_take_the_others_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import evidence.stats.cells as cells_module
+    import evidence.stats.univariate as univariate_module
+
+    def all_at_once(*args: Any, **kwargs: Any) -> Any:
+        raise ConvergenceError("cell 1: no root")
+
+    def one_by_one(y: np.ndarray, v: np.ndarray, **kwargs: Any) -> Any:
+        if len(y) == 3:
+            raise ConvergenceError("no root")
+        return pool(y, v, **kwargs)
+
+    monkeypatch.setattr(cells_module, "pool_cells", all_at_once)
+    monkeypatch.setattr(univariate_module, "pool", one_by_one)
+    y, v, _ = random_clustered(4, [1] * 7)
+    errors: dict[Hashable, str] = {}
+    out = pool_cells_clustered(y, v, list("aaaabbb"), range(7), method="PM", errors=errors)
+    assert list(out) == ["a"] and errors == {"b": "ConvergenceError: no root"}
+    close(out["a"].estimate, pool(y[:4], v[:4], method="PM").estimate, "estimate")
 
 
 @pytest.mark.parametrize(
