@@ -1147,8 +1147,15 @@ def _fit_cells(layout: _Layout, opts: _Options) -> tuple[_CellTable, dict[int, S
         robu = _robu_corr(layout, opts.rho or 0.0) if opts.model == "CORR" else _robu_hier(layout)
         tau2 = robu.tau2
         omega2 = robu.omega2 if opts.model == "HIER" else None
-        row_weights = robu.weights
-        w_rows = robu.weights
+        bad = ~np.isfinite(tau2) | ~np.isfinite(robu.omega2 if opts.model == "HIER" else tau2)
+        for undefined in np.flatnonzero(bad).tolist():
+            failures[undefined] = StatsError(
+                "the moment estimators of the variance components are undefined"
+            )
+        # Such cells are dropped; finite stand-in weights keep NaN out of the batched
+        # linear algebra shared with the other cells.
+        row_weights = np.where(bad[layout.row_cell], 1.0 / layout.v, robu.weights)
+        w_rows = row_weights
         sum_w = layout.cell_sum_rows(row_weights)
         estimate = layout.cell_sum_rows(row_weights * layout.y) / sum_w
         resid = layout.y - estimate[layout.row_cell]
@@ -1162,11 +1169,6 @@ def _fit_cells(layout: _Layout, opts: _Options) -> tuple[_CellTable, dict[int, S
         converged = np.ones(layout.n_cells, dtype=bool)
         iterations = np.zeros(layout.n_cells, dtype=np.intp)
         method = "MoM"
-        bad = ~np.isfinite(tau2) | ~np.isfinite(robu.omega2 if opts.model == "HIER" else tau2)
-        for undefined in np.flatnonzero(bad).tolist():
-            failures[undefined] = StatsError(
-                "the moment estimators of the variance components are undefined"
-            )
 
     if opts.vcov == "model":
         se = 1.0 / np.sqrt(sum_w)

@@ -684,3 +684,26 @@ def test_map_scale_run_converges_everywhere() -> None:
     assert not errors
     assert len(out) == 300
     assert all(r.converged for r in out.values() if r.model == "CHE")
+
+
+def test_undefined_moment_estimate_drops_only_its_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evidence.stats.clustered as clustered
+
+    real = clustered._robu_hier
+
+    def first_cell_undefined(layout: Any) -> Any:
+        moments = real(layout)
+        moments.omega2[0] = math.nan
+        moments.tau2[0] = math.nan
+        return moments
+
+    y, v, district = data()
+    expected = fit("HIER")
+    monkeypatch.setattr(clustered, "_robu_hier", first_cell_undefined)
+    errors: dict[Hashable, str] = {}
+    out = pool_cells_clustered(
+        np.concatenate([y, y]), np.concatenate([v, v]), ["a"] * 56 + ["b"] * 56,
+        np.concatenate([district, district]), model="HIER", errors=errors,
+    )  # fmt: skip
+    assert list(out) == ["b"] and errors["a"].startswith("StatsError: the moment estimators")
+    assert_same(out["b"], expected, rel=1e-12)
