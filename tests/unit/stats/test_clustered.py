@@ -103,13 +103,28 @@ def test_model_based_matches_rma_mv(model: str, test: str) -> None:
 
 
 @pytest.mark.parametrize("model", list(WORKING))
-def test_reml_estimate_also_matches_default_tolerance_fit(model: str) -> None:
-    # metafor's own default fit is ~1e-8 from the exact root: still inside 1e-6.
-    ref = reference()[WORKING[model]]["metafor_fit"]
-    res = fit(model, vcov="model")
-    for got, want in zip([res.tau2, res.omega2], ref["sigma2"], strict=False):
-        close(got, want, "sigma2")
-    close(res.estimate, ref["b"], "b")
+def test_default_tolerance_fits_are_also_within_tolerance(model: str) -> None:
+    # metafor's own default fit is ~1e-8 from the exact root: still inside 1e-6, and so
+    # are clubSandwich's values computed on it.
+    ref = reference()[WORKING[model]]
+    for key, test in (("metafor_fit", "z"), ("metafor_fit_t", "t")):
+        res = fit(model, vcov="model", test=test)
+        got: dict[str, float | None] = {
+            "b": res.estimate, "se": res.se, "zval": res.statistic, "pval": res.p_value,
+            "ci.lb": res.ci_low, "ci.ub": res.ci_high,
+        }  # fmt: skip
+        for name, value in got.items():
+            close(value, ref[key][name], f"{key} {name}")
+        components = [res.tau2, res.omega2]
+        for component, want in zip(components, ref[key]["sigma2"], strict=False):
+            close(component, want, f"{key} sigma2")
+    res = fit(model)
+    got = {
+        "SE": res.se, "tstat": res.statistic, "df_Satt": res.df, "p_Satt": res.p_value,
+        "ci.lb": res.ci_low, "ci.ub": res.ci_high,
+    }  # fmt: skip
+    for name, value in got.items():
+        close(value, ref["clubSandwich_CR2"][name], f"clubSandwich_CR2 {name}")
 
 
 # --------------------------------------------------------------------------------------
