@@ -24,11 +24,11 @@ from scipy import special
 
 from .results import ConvergenceError, FitStats, FloatArray, PoolResult, StatsError
 from .univariate import (
-    _LL_TOL,
-    _RSS_ZERO,
-    _STEP_TOL,
     DEFAULT_MAX_ITER,
     FIXED_METHODS,
+    LL_TOL,
+    RSS_ZERO,
+    STEP_TOL,
     check_inputs,
     check_options,
 )
@@ -261,8 +261,8 @@ def _solve(
             below = ~positive_seen & (new < 0.0)
             if below.any():
                 new = np.where(below, _halve_to_nonnegative(t, new - t), new)
-            converged = np.abs(new - t) <= _STEP_TOL * (new + scale)
-        boundary = converged & ~positive_seen & (new <= _STEP_TOL * scale)
+            converged = np.abs(new - t) <= STEP_TOL * (new + scale)
+        boundary = converged & ~positive_seen & (new <= STEP_TOL * scale)
         finished = active & (exact | converged)
         if finished.any():
             value = np.where(exact, t, np.where(boundary, 0.0, new))
@@ -328,7 +328,7 @@ def _iterative(
         index = 1 if method == "REML" else 0
         ll_zero = _log_likelihoods(d, np.zeros(n_cells))[index]
         ll_root = _log_likelihoods(d, tau2)[index]
-        tau2 = np.where((tau2 > 0.0) & (ll_zero - ll_root > _LL_TOL), 0.0, tau2)
+        tau2 = np.where((tau2 > 0.0) & (ll_zero - ll_root > LL_TOL), 0.0, tau2)
 
     w = 1.0 / (d.v + d.seg.spread(tau2))
     w2 = w * w
@@ -426,7 +426,7 @@ def pool_cells(
         knha = test in ("knha", "adhoc")
         s2w = np.ones(n_cells)
         if knha:
-            s2w = np.where(rss <= _RSS_ZERO, 0.0, rss / (k - 1))
+            s2w = np.where(rss <= RSS_ZERO, 0.0, rss / (k - 1))
             if test == "adhoc":
                 s2w = np.maximum(s2w, 1.0)
             s2w[single] = 1.0

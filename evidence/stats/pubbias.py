@@ -15,10 +15,10 @@ from scipy import special, stats
 
 from .results import ConvergenceError, FloatArray, PoolResult, StatsError
 from .univariate import (
-    _LL_TOL,
-    _RSS_ZERO,
     DEFAULT_MAX_ITER,
     FIXED_METHODS,
+    LL_TOL,
+    RSS_ZERO,
     check_inputs,
     check_options,
     critical_value,
@@ -132,7 +132,7 @@ def _regression_tau2(
     at_zero = _regression_likelihood(y, v, X, 0.0, restricted=restricted)
     if (
         tau2 > 0.0
-        and at_zero - _regression_likelihood(y, v, X, tau2, restricted=restricted) > _LL_TOL
+        and at_zero - _regression_likelihood(y, v, X, tau2, restricted=restricted) > LL_TOL
     ):
         tau2 = 0.0
     return tau2
@@ -163,7 +163,7 @@ def _fit_regression(
     rss = float(w @ (residual * residual))
     s2w = 1.0
     if test in ("knha", "adhoc"):
-        s2w = 0.0 if rss <= _RSS_ZERO else rss / (k - p)
+        s2w = 0.0 if rss <= RSS_ZERO else rss / (k - p)
         if test == "adhoc":
             s2w = max(s2w, 1.0)
     se = np.sqrt(s2w * np.diag(inverse))

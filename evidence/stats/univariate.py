@@ -50,18 +50,18 @@ FIXED_METHODS = frozenset({"EE", "FE"})
 
 # metafor zeroes the Knapp-Hartung factor when the weighted RSS is at or below machine
 # epsilon (all yi equal), rather than printing a meaningless tiny scale factor.
-_RSS_ZERO = float(np.finfo(np.float64).eps)
+RSS_ZERO = float(np.finfo(np.float64).eps)
 
 # Stopping rule of the root finders: a step smaller than this fraction of
 # (tau² + a typical sampling variance).  Newton converges quadratically near the root,
 # so the answer is then exact to rounding error.
-_STEP_TOL = 1e-13
+STEP_TOL = 1e-13
 
 DEFAULT_MAX_ITER = 1000
 
 # metafor's "ll0check": tau2 = 0 replaces a root whose log-likelihood is lower by more
 # than this (its control tol; 1e-12 in the reference fits).
-_LL_TOL = 1e-12
+LL_TOL = 1e-12
 
 
 # --------------------------------------------------------------------------------------
@@ -186,8 +186,8 @@ def find_root(
             new = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * t + scale
         elif new < 0.0:
             new = _halve_to_nonnegative(t, new - t)
-        if abs(new - t) <= _STEP_TOL * (new + scale):
-            if not positive_seen and new <= _STEP_TOL * scale:
+        if abs(new - t) <= STEP_TOL * (new + scale):
+            if not positive_seen and new <= STEP_TOL * scale:
                 return 0.0, iteration  # walked down to the boundary
             return new, iteration
         t = new
@@ -353,7 +353,7 @@ def _maximum_likelihood(
     )
     index = 1 if restricted else 0
     if tau2 > 0.0 and (
-        log_likelihoods(y, v, 0.0)[index] - log_likelihoods(y, v, tau2)[index] > _LL_TOL
+        log_likelihoods(y, v, 0.0)[index] - log_likelihoods(y, v, tau2)[index] > LL_TOL
     ):
         tau2 = 0.0
     w = 1.0 / (v + tau2)
@@ -534,7 +534,7 @@ def summarise(
     # Knapp & Hartung 2003 scaling factor; metafor zeroes it when the RSS vanishes.
     s2w = 1.0
     if test in ("knha", "adhoc") and k > 1:
-        s2w = 0.0 if rss <= _RSS_ZERO else rss / (k - 1)
+        s2w = 0.0 if rss <= RSS_ZERO else rss / (k - 1)
         if test == "adhoc":
             s2w = max(s2w, 1.0)
     se = math.sqrt(s2w / sw)
@@ -634,7 +634,7 @@ class Tau2Interval:
 
 
 def _bracketed_root(f: Callable[[float], float], lo: float, hi: float, scale: float) -> float:
-    root = optimize.brentq(f, lo, hi, xtol=1e-15 * scale, rtol=4.0 * _RSS_ZERO, maxiter=1000)
+    root = optimize.brentq(f, lo, hi, xtol=1e-15 * scale, rtol=4.0 * RSS_ZERO, maxiter=1000)
     return float(root)
 
 
