@@ -87,13 +87,10 @@ class _Segments:
         return np.repeat(per_cell, self.counts)
 
 
-# --------------------------------------------------------------------------------------
-# closed-form tau² estimators, all cells at once (k >= 2 cells; others overwritten later)
-# --------------------------------------------------------------------------------------
-
-
 @dataclass
 class _Data:
+    """Effect sizes sorted by cell, with their segments and per-cell counts."""
+
     y: FloatArray
     v: FloatArray
     seg: _Segments
@@ -106,6 +103,11 @@ class _Data:
         keep = np.repeat(chosen, self.seg.counts)
         counts = self.seg.counts[cells]
         return _Data(self.y[keep], self.v[keep], _Segments.of(counts), self.k[cells])
+
+
+# --------------------------------------------------------------------------------------
+# closed-form tau² estimators, all cells at once (k >= 2 cells; others overwritten later)
+# --------------------------------------------------------------------------------------
 
 
 def _q_and_traces(d: _Data) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
