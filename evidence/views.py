@@ -1,23 +1,262 @@
-"""Public pages: thin views over selectors and the synthesis layer."""
+"""Public pages: thin views over selectors, the synthesis layer and the exports."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import math
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
-from evidence import selectors
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from evidence import exports, selectors
+from evidence.filters import FilterError, StudyFilters
+from evidence.models import EvidenceMap
+from evidence.stats.interpret import describe_preset, describe_rules
+from evidence.synthesis import Cell, MapEvidence, map_evidence, published_studies
+from studies.models import Confidence, Region, StudyDesign
+
+View = Callable[..., HttpResponse]
+
+
+def _bad_filter(request: HttpRequest, evidence_map: EvidenceMap, error: FilterError) -> HttpResponse:
+    context = {"map": evidence_map, "error": error, "clear_url": request.path}
+    return render(request, "evidence/bad_filter.html", context, status=400)
+
+
+def with_filters(view: View) -> View:
+    """Resolve the published map and the filters; a bad filter value gets a 400 page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
+        evidence_map = selectors.published_map(slug)
+        try:
+            filters = StudyFilters.from_query(request.GET)
+        except FilterError as error:
+            if request.path.endswith(".json"):
+                return JsonResponse({"error": error.message, "field": error.field}, status=400)
+            return _bad_filter(request, evidence_map, error)
+        return view(request, evidence_map, filters, **kwargs)
+
+    return require_GET(wrapper)
+
+
+def _with_query(url: str, filters: StudyFilters) -> str:
+    query = filters.to_query()
+    return f"{url}?{query}" if query else url
+
+
+def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "evidence/home.html", {"maps": selectors.published_maps()})
 
 
-def map_page(request: HttpRequest, slug: str) -> HttpResponse:
-    evidence_map = selectors.published_map(slug)
-    return render(request, "evidence/map.html", {"map": evidence_map})
+@with_filters
+def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    """The page shell: the filters form and the grid, which static/js/map.js fills from map_data."""
+    options = selectors.map_filter_options(evidence_map)
+    context = {
+        "map": evidence_map,
+        "filters": filters,
+        "regions": Region.values,
+        "designs": StudyDesign.choices,
+        "confidences": Confidence.choices,
+        "populations": options["populations"],
+        "countries": [(code, _country_name(code)) for code in options["countries"]],
+        "data_url": reverse("evidence:map_data", kwargs={"slug": evidence_map.slug}),
+    }
+    return render(request, "evidence/map.html", context)
+
+
+def _country_name(code: str) -> str:
+    from django_countries import countries
+
+    return str(countries.name(code)) or code
+
+
+def _cell_url_template(evidence_map: EvidenceMap) -> str:
+    url = reverse("evidence:cell", kwargs={"slug": evidence_map.slug, "intervention_id": 1, "outcome_id": 2})
+    return url.replace("/1/2/", "/{i}/{o}/")
+
+
+@with_filters
+def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> JsonResponse:
+    """Every cell of the filtered map as JSON (a fixed number of queries)."""
+    evidence = map_evidence(evidence_map, filters)
+    slug = {"slug": evidence_map.slug}
+    urls = {
+        "page": _with_query(reverse("evidence:map", kwargs=slug), filters),
+        "studies_csv": _with_query(reverse("evidence:studies_csv", kwargs=slug), filters),
+        "studies_ris": _with_query(reverse("evidence:studies_ris", kwargs=slug), filters),
+    }
+    return JsonResponse(exports.map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls))
+
+
+def _cell_evidence(
+    evidence_map: EvidenceMap, filters: StudyFilters, intervention_id: int, outcome_id: int
+) -> MapEvidence:
+    evidence = map_evidence(evidence_map, filters, only=(intervention_id, outcome_id))
+    if intervention_id not in evidence.interventions or outcome_id not in evidence.outcomes:
+        raise Http404("No such cell on this map.")
+    return evidence
+
+
+@with_filters
+def cell_page(
+    request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters, intervention_id: int, outcome_id: int
+) -> HttpResponse:
+    evidence = _cell_evidence(evidence_map, filters, intervention_id, outcome_id)
+    cell = evidence.cell(intervention_id, outcome_id)
+    intervention = evidence.interventions[intervention_id]
+    outcome = evidence.outcomes[outcome_id]
+    studies = selectors.studies_by_ids(evidence_map, cell.study_ids)
+    effects = selectors.effect_sizes_by_ids(cell.effect_ids)
+    citations = {s.pk: s.short_citation for s in studies}
+    effects_by_study: dict[int, list[Any]] = {}
+    for es in effects:
+        effects_by_study.setdefault(es.study_id, []).append(es)
+    others = selectors.outcomes_of_studies(cell.study_ids)
+    other_outcomes = [
+        {"node": node, "n_studies": len(others[node.id]),
+         "url": _with_query(reverse("evidence:cell", kwargs={
+             "slug": evidence_map.slug, "intervention_id": intervention_id, "outcome_id": node.id}), filters)}
+        for node in evidence.outcomes.values()
+        if node.id in others and node.id not in outcome.ancestors and outcome_id not in node.ancestors
+    ]
+    result = cell.result
+    context = {
+        **_cell_texts(cell),
+        "map": evidence_map,
+        "filters": filters,
+        "query": filters.to_query(),
+        "intervention": intervention,
+        "outcome": outcome,
+        "intervention_path": [evidence.interventions[a] for a in intervention.ancestors[:-1]],
+        "outcome_path": [evidence.outcomes[a] for a in outcome.ancestors[:-1]],
+        "cell": cell,
+        "result": result,
+        "model": _model_description(evidence_map, result),
+        "summary": selectors.cell_summary(evidence_map, intervention_id, outcome_id),
+        "studies": [{"study": s, "effects": effects_by_study.get(s.pk, [])} for s in studies],
+        "designs": [(StudyDesign(d).label, n) for d, n in cell.designs.items()],
+        "n_with_effects": len(effects_by_study),
+        "forest": exports.forest_json(effects, cell, citations=citations, egger_min_k=evidence_map.egger_min_k),
+        "show_funnel": result is not None and len(effects) >= evidence_map.egger_min_k,
+        "other_outcomes": other_outcomes,
+        "map_url": _with_query(evidence_map.get_absolute_url(), filters),
+        "effects_csv_url": _with_query(
+            reverse("evidence:cell_effects_csv", kwargs={
+                "slug": evidence_map.slug, "intervention_id": intervention_id, "outcome_id": outcome_id}),
+            filters,
+        ),
+    }
+    return render(request, "evidence/cell.html", context)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if value is not None and math.isfinite(value) else "not estimable"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _cell_texts(cell: Cell) -> dict[str, Any]:
+    """The cell's headline numbers as the page prints them, e.g. "Moderate effect (g = 0.139)"."""
+    counts = f"{_plural(cell.n_studies, 'study', 'studies')}; {cell.n_effects} ES"
+    texts: dict[str, Any] = {"counts_text": counts, "effect_text": "", "ci_text": "", "confidence_text": ""}
+    result = cell.result
+    if result is not None and cell.label is not None:
+        texts["effect_text"] = f"{cell.label.text} (g = {result.estimate:.3f})"
+        texts["ci_text"] = f"95% confidence interval {_fmt(result.ci_low)} to {_fmt(result.ci_high)}"
+        texts["pi_text"] = f"95% prediction interval {_fmt(result.pi_low)} to {_fmt(result.pi_high)}"
+        texts["heterogeneity"] = {
+            "tau2": _fmt(result.tau2),
+            "i2": f"{result.i2:.0f}%" if math.isfinite(result.i2) else "not estimable",
+            "q": _fmt(result.q, 2),
+            "q_df": result.q_df,
+            "q_p": _fmt(result.q_p),
+            "omega2": _fmt(getattr(result, "omega2", None)),
+            "has_omega2": getattr(result, "omega2", None) is not None,
+        }
+    if cell.confidence is not None:
+        texts["confidence_text"] = f"{cell.confidence.level.capitalize()} confidence ({counts})"
+    if cell.egger_p is not None:
+        texts["egger_text"] = f"Egger's test for small-study effects: p = {_fmt(cell.egger_p)}"
+    return texts
+
+
+def _model_description(evidence_map: EvidenceMap, result: Any) -> str:
+    """How this cell's pooled effect was computed, in words."""
+    if result is None:
+        return ""
+    model = getattr(result, "model", "")
+    if model == "CHE":
+        df = f", {result.df:.1f} df" if result.df is not None else ""
+        return (
+            f"Correlated and hierarchical effects (CHE) working model with ρ = {result.rho:g}, "
+            f"{result.n_clusters} studies; cluster-robust ({result.vcov}) inference{df}."
+        )
+    if model:
+        return f"{model} model, {result.vcov} inference, {getattr(result, 'n_clusters', result.k)} studies."
+    return f"Random-effects model ({evidence_map.get_pooling_method_display()}), {result.test} test."
+
+
+@with_filters
+def cell_effects_csv(
+    request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters, intervention_id: int, outcome_id: int
+) -> HttpResponse:
+    evidence = _cell_evidence(evidence_map, filters, intervention_id, outcome_id)
+    effects = selectors.effect_sizes_by_ids(evidence.cell(intervention_id, outcome_id).effect_ids)
+    name = f"{evidence_map.slug}-cell-{intervention_id}-{outcome_id}-effect-sizes.csv"
+    return _attachment(exports.effects_csv(effects), "text/csv; charset=utf-8", name)
+
+
+@with_filters
+def studies_csv(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    studies = selectors.studies_for_export(published_studies(evidence_map, filters))
+    return _attachment(exports.studies_csv(studies), "text/csv; charset=utf-8", f"{evidence_map.slug}-studies.csv")
+
+
+@with_filters
+def studies_ris(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    studies = list(published_studies(evidence_map, filters).order_by("authors", "year", "pk"))
+    urls = {
+        s.pk: request.build_absolute_uri(
+            reverse("evidence:study", kwargs={"slug": evidence_map.slug, "pk": s.pk})
+        )
+        for s in studies
+    }
+    body = exports.studies_ris(studies, study_url=urls)
+    return _attachment(body, "application/x-research-info-systems; charset=utf-8", f"{evidence_map.slug}-studies.ris")
 
 
 def study_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     evidence_map = selectors.published_map(slug)
     study = selectors.published_study(evidence_map, pk)
-    return render(request, "evidence/study.html", {"map": evidence_map, "study": study})
+    effects = [{"es": es, "inputs": exports.effect_inputs(es)} for es in study.effect_sizes.all()]
+    context = {
+        "map": evidence_map,
+        "study": study,
+        "effects": effects,
+        "doi_url": exports.doi_url(study.doi),
+    }
+    return render(request, "evidence/study.html", context)
+
+
+def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
+    evidence_map = selectors.published_map(slug)
+    context = {
+        "map": evidence_map,
+        "bands": describe_preset(evidence_map.effect_label_preset),
+        "rules": describe_rules(evidence_map.confidence_rules),
+    }
+    return render(request, "evidence/methods.html", context)

@@ -1,0 +1,399 @@
+"""The public pages through Django's test client: content, drafts, filters, exports, queries, CSP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from evidence.demo import DIPLOMACY, POLITICAL_SECURITY
+from evidence.models import Intervention, Outcome
+from studies.models import Status, Study
+from tests.factories import (
+    EffectSizeFactory,
+    EvidenceMapFactory,
+    InterventionFactory,
+    OutcomeFactory,
+    StudyFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+SLUG = "human-rights-diplomacy"
+
+
+def example_cell(demo_map):  # type: ignore[no-untyped-def]
+    intervention = Intervention.objects.get(evidence_map=demo_map, name=DIPLOMACY)
+    outcome = Outcome.objects.get(evidence_map=demo_map, name=POLITICAL_SECURITY)
+    return intervention, outcome
+
+
+def cell_url(demo_map, intervention, outcome, suffix: str = "") -> str:  # type: ignore[no-untyped-def]
+    kwargs = {"slug": demo_map.slug, "intervention_id": intervention.pk, "outcome_id": outcome.pk}
+    return reverse("evidence:cell", kwargs=kwargs) + suffix
+
+
+# --- map and its data -----------------------------------------------------------------------
+
+
+def test_map_page_is_a_shell_for_the_script(client, demo_map):  # type: ignore[no-untyped-def]
+    response = client.get(reverse("evidence:map", kwargs={"slug": SLUG}))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="map-grid"' in html
+    assert 'data-data-url="/maps/human-rights-diplomacy/data.json"' in html
+    assert "js/map.js" in html
+    assert 'name="design" value="rct"' in html
+
+
+def test_map_page_keeps_filters_from_the_url(client, demo_map):  # type: ignore[no-untyped-def]
+    response = client.get(reverse("evidence:map", kwargs={"slug": SLUG}), {"region": "Africa", "q": "aid"})
+    html = response.content.decode()
+    assert 'value="Africa" checked' in html
+    assert 'name="q" value="aid"' in html
+    assert "studies.csv?region=Africa&amp;q=aid" in html
+
+
+def test_map_data_has_every_cell_with_its_pooled_effect(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention, outcome = example_cell(demo_map)
+    data = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG})).json()
+    assert data["totals"] == {"studies": 24, "effects": 27}
+    cells = {(c["i"], c["o"]): c for c in data["cells"]}
+    cell = cells[(intervention.pk, outcome.pk)]
+    assert cell["studies"] == 2 and cell["effects"] == 4
+    assert cell["g"] == pytest.approx(0.139, abs=5e-4)
+    assert cell["label"] == "Moderate effect"
+    assert cell["confidence"] == "low"
+    assert cell["designs"] == {"mixed": 1, "other_qed": 1}
+    # The aggregate cell of both categories holds every study coded beneath them.
+    assert (intervention.parent_id, outcome.parent_id) in cells
+    assert [n["name"] for n in data["interventions"]][:2] == ["Diplomatic engagement", DIPLOMACY]
+    assert data["cell_url"] == "/maps/human-rights-diplomacy/cells/{i}/{o}/"
+
+
+def test_filters_recompute_the_cells_and_come_back_in_the_links(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention, outcome = example_cell(demo_map)
+    data = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG}), {"design": "mixed,other_qed"}).json()
+    assert data["query"] == "design=mixed&design=other_qed"
+    assert data["filtered"] is True
+    assert data["urls"]["page"] == "/maps/human-rights-diplomacy/?design=mixed&design=other_qed"
+    assert data["urls"]["studies_csv"].endswith("studies.csv?design=mixed&design=other_qed")
+    cells = {(c["i"], c["o"]): c for c in data["cells"]}
+    assert cells[(intervention.pk, outcome.pk)]["studies"] == 2
+    only_rct = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG}), {"design": "rct"}).json()
+    assert (intervention.pk, outcome.pk) not in {(c["i"], c["o"]) for c in only_rct["cells"]}
+    assert only_rct["totals"]["studies"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"design": "astrology"}, "unknown value(s) astrology"),
+        ({"year_min": "soon"}, "is not a year"),
+        ({"year_min": "2020", "year_max": "2010"}, "is after year_max"),
+        ({"country": "XX"}, "unknown value(s) XX"),
+    ],
+)
+def test_a_bad_filter_is_a_clear_400(client, demo_map, query, message):  # type: ignore[no-untyped-def]
+    page = client.get(reverse("evidence:map", kwargs={"slug": SLUG}), query)
+    assert page.status_code == 400
+    assert message in page.content.decode()
+    assert "Show it without filters" in page.content.decode()
+    data = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG}), query)
+    assert data.status_code == 400
+    assert message in data.json()["error"]
+    intervention, outcome = example_cell(demo_map)
+    cell = client.get(cell_url(demo_map, intervention, outcome), query)
+    assert cell.status_code == 400
+    assert message in cell.content.decode()
+
+
+# --- the cell page -------------------------------------------------------------------------
+
+
+def test_example_cell_page(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention, outcome = example_cell(demo_map)
+    response = client.get(cell_url(demo_map, intervention, outcome))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Effect of diplomatic recognition and other diplomatic efforts on political security" in html
+    assert "Moderate effect (g = 0.139)" in html
+    assert "Low confidence (2 studies; 4 ES)" in html
+    assert "limited number of studies (2 &lt; 3)" in html
+    assert "Geographical region</dt><dd>Global" in html
+    for heading in (
+        "Short summary", "The intervention", "How the intervention is expected to work",
+        "The evidence base", "Evidence findings", "Confidence assessment", "Included studies (2)",
+        "Other outcomes in these studies",
+    ):
+        assert heading in html
+    assert "Kahn-Nisser (2018)" in html and "Myrick (2021)" in html
+    assert "Algeria" in html  # countries by name
+    assert "τ²" in html and "I²" in html and "(df = 3," in html
+    assert "CR2" in html
+    # The plot data is a JSON block, not a script.
+    match = re.search(r'<script id="forest-data" type="application/json">(.*?)</script>', html, re.S)
+    assert match
+    forest = json.loads(match.group(1))
+    assert len(forest["rows"]) == 4
+    assert forest["pooled"]["g"] == pytest.approx(0.139, abs=5e-4)
+    assert forest["funnel"] is False  # 4 effect sizes: below the map's minimum for Egger's test
+    assert 'id="funnel-plot"' not in html
+    assert "effect-sizes.csv" in html
+
+
+def test_cell_with_many_effect_sizes_shows_a_funnel_plot(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention = Intervention.objects.get(evidence_map=demo_map, name="Human rights treaty ratification")
+    outcome = Outcome.objects.get(evidence_map=demo_map, name="Physical integrity rights")
+    html = client.get(cell_url(demo_map, intervention, outcome)).content.decode()
+    assert 'id="funnel-plot"' in html
+    assert "Egger&#x27;s test for small-study effects: p = " in html
+
+
+def test_cell_with_studies_but_no_effect_sizes(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention = Intervention.objects.get(evidence_map=demo_map, name="National human rights institutions")
+    outcome = Outcome.objects.get(evidence_map=demo_map, name="Rule of law")
+    html = client.get(cell_url(demo_map, intervention, outcome)).content.decode()
+    assert "No pooled effect: these studies report no effect sizes" in html
+    assert "Included studies (1)" in html
+    assert "forest-data" not in html
+
+
+def test_gap_cell_and_cells_of_other_maps(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention = Intervention.objects.get(evidence_map=demo_map, name="Human rights education")
+    outcome = Outcome.objects.get(evidence_map=demo_map, name="Rule of law")
+    html = client.get(cell_url(demo_map, intervention, outcome)).content.decode()
+    assert "this is a gap in the evidence" in html
+    other = OutcomeFactory()
+    assert client.get(cell_url(demo_map, intervention, other)).status_code == 404
+
+
+def test_cell_page_honours_the_filters(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention, outcome = example_cell(demo_map)
+    html = client.get(cell_url(demo_map, intervention, outcome), {"design": "mixed"}).content.decode()
+    assert "Included studies (1)" in html
+    assert "Myrick (2021)" in html and "Kahn-Nisser (2018)" not in html
+    assert "could not be pooled" in html  # one study's effect sizes are not pooled
+    assert "?design=mixed" in html  # links back to the filtered map
+
+
+def test_aggregate_cell_of_two_categories(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention, outcome = example_cell(demo_map)
+    html = client.get(cell_url(demo_map, intervention.parent, outcome.parent)).content.decode()
+    assert "Effect of diplomatic engagement on security and rights" in html
+    assert "Kahn-Nisser (2018)" in html and "Demo-Alpha" in html
+
+
+# --- drafts --------------------------------------------------------------------------------
+
+
+def test_drafts_are_never_shown(client, demo_map):  # type: ignore[no-untyped-def]
+    draft = Study.objects.get(evidence_map=demo_map, status=Status.DRAFT)
+    assert client.get(reverse("evidence:study", kwargs={"slug": SLUG, "pk": draft.pk})).status_code == 404
+    data = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG})).json()
+    assert data["totals"]["studies"] == Study.objects.filter(evidence_map=demo_map, status=Status.PUBLISHED).count()
+    exported = client.get(reverse("evidence:studies_csv", kwargs={"slug": SLUG})).content.decode()
+    assert "draft, not yet published" not in exported
+    assert draft.title not in client.get(reverse("evidence:studies_ris", kwargs={"slug": SLUG})).content.decode()
+    intervention = Intervention.objects.get(evidence_map=demo_map, name="Funding for human rights defenders")
+    outcome = Outcome.objects.get(evidence_map=demo_map, name="Political imprisonment")
+    assert "Included studies (2)" in client.get(cell_url(demo_map, intervention, outcome)).content.decode()
+
+
+def test_unpublished_maps_are_not_found(client):  # type: ignore[no-untyped-def]
+    hidden = EvidenceMapFactory(is_published=False)
+    for name in ("map", "map_data", "methods", "studies_csv", "studies_ris"):
+        assert client.get(reverse(f"evidence:{name}", kwargs={"slug": hidden.slug})).status_code == 404
+    study = StudyFactory(evidence_map=hidden)
+    assert client.get(reverse("evidence:study", kwargs={"slug": hidden.slug, "pk": study.pk})).status_code == 404
+
+
+# --- study and methods pages ---------------------------------------------------------------
+
+
+def test_study_page_shows_coding_and_every_effect_size_input(client, demo_map):  # type: ignore[no-untyped-def]
+    study = Study.objects.get(evidence_map=demo_map, external_id="demo-myrick-2021")
+    html = client.get(reverse("evidence:study", kwargs={"slug": SLUG, "pk": study.pk})).content.decode()
+    assert study.title in html
+    assert "Myanmar" in html and "Mixed methods" in html and "High" in html
+    assert "Odds ratio with confidence interval" in html
+    assert "1.58" in html and "CI low = 1.17" in html
+    es = study.effect_sizes.first()
+    assert es.conversion_note and es.conversion_note.split(";")[0] in html
+    assert f"{es.g:.3f}" in html
+
+
+def test_methods_page_in_plain_words(client, demo_map):  # type: ignore[no-untyped-def]
+    html = client.get(reverse("evidence:methods", kwargs={"slug": SLUG})).content.decode()
+    assert "January 2000 to June 2024" in html
+    assert "<li>Quantitative or mixed-methods evaluations" in html
+    assert "ρ = 0.8" in html and "CR2" in html and "Satterthwaite" in html
+    assert "Restricted maximum likelihood (REML)" in html
+    assert "Cells with fewer than 3 studies are rated low confidence." in html
+    assert "Kraft" in html or "Moderate" in html
+
+
+# --- exports -------------------------------------------------------------------------------
+
+
+def test_studies_csv_export_follows_the_filters(client, demo_map):  # type: ignore[no-untyped-def]
+    response = client.get(reverse("evidence:studies_csv", kwargs={"slug": SLUG}), {"design": "mixed,other_qed"})
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert {r["design"] for r in rows} == {"Mixed methods", "Other quasi-experimental"}
+    myrick = next(r for r in rows if r["authors"] == "Myrick, R.")
+    assert myrick["year"] == "2021"
+    assert myrick["interventions"] == DIPLOMACY
+    assert "MM" in myrick["countries"].split("; ")
+    assert myrick["region"] == "Global"
+
+
+def test_ris_export(client, demo_map):  # type: ignore[no-untyped-def]
+    body = client.get(reverse("evidence:studies_ris", kwargs={"slug": SLUG}), {"q": "Freethe20"}).content.decode()
+    records = [r for r in body.split("ER  - ") if r.strip()]
+    assert len(records) == 1
+    lines = body.splitlines()
+    assert lines[0] == "TY  - JOUR"
+    assert "AU  - Myrick, R." in lines
+    assert "PY  - 2021" in lines
+    assert any(line.startswith("TI  - Public and private diplomacy") for line in lines)
+    assert "T2  - Peer-reviewed journal article" in lines
+    assert any(line.startswith("UR  - http://testserver/maps/human-rights-diplomacy/studies/") for line in lines)
+    assert any(line.startswith("AB  - Studies a United States campaign") for line in lines)
+    assert lines[-2] == "ER  - " or lines[-1] == "ER  - "
+
+
+def test_cell_effect_sizes_csv(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention, outcome = example_cell(demo_map)
+    response = client.get(cell_url(demo_map, intervention, outcome, "effect-sizes.csv"))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 4
+    assert {r["study"] for r in rows} == {"Kahn-Nisser (2018)", "Myrick (2021)"}
+    odds = next(r for r in rows if r["input_kind"] == "Odds ratio with confidence interval")
+    assert "Odds ratio" in odds["inputs"] or "ratio = 1.5" in odds["inputs"]
+    assert float(odds["g"]) > 0 and float(odds["ci_low"]) < float(odds["g"]) < float(odds["ci_high"])
+
+
+def test_csv_cells_never_start_a_formula(client):  # type: ignore[no-untyped-def]
+    evidence_map = EvidenceMapFactory()
+    StudyFactory(evidence_map=evidence_map, title="=HYPERLINK(1)")
+    body = client.get(reverse("evidence:studies_csv", kwargs={"slug": evidence_map.slug})).content.decode()
+    assert "'=HYPERLINK(1)" in body
+
+
+# --- a fixed number of queries, whatever the map's size -------------------------------------
+
+
+def build_map(n_studies: int):  # type: ignore[no-untyped-def]
+    """A map with one category per axis and n studies (every third with two effect sizes)."""
+    evidence_map = EvidenceMapFactory()
+    parent_i = InterventionFactory(evidence_map=evidence_map)
+    parent_o = OutcomeFactory(evidence_map=evidence_map)
+    rows = [InterventionFactory(evidence_map=evidence_map, parent=parent_i) for _ in range(2)]
+    cols = [OutcomeFactory(evidence_map=evidence_map, parent=parent_o) for _ in range(2)]
+    for n in range(n_studies):
+        study = StudyFactory(evidence_map=evidence_map, population=f"Group {n % 3}")
+        for k in range(1 + (n % 3 == 0)):
+            EffectSizeFactory(
+                study=study, intervention=rows[n % 2], outcome=cols[(n // 2) % 2],
+                es_value=0.1 + 0.01 * n + 0.05 * k, es_se=0.1,
+            )
+    return evidence_map, rows[0], cols[0]
+
+
+# map_data: 1 the map, 2 interventions, 3 outcomes, 4 the filtered studies, 5 their intervention
+# codes, 6 their outcome codes, 7 their effect sizes, 8 the confidence overrides of cell summaries.
+MAP_DATA_QUERIES = 8
+# cell page: the same 8, then 9 the cell's studies, 10 its effect sizes (with study, row and
+# column joined), 11 the outcomes those studies are coded with, 12 the cell's summary.
+CELL_PAGE_QUERIES = 12
+
+
+@pytest.mark.parametrize("n_studies", [3, 30])
+def test_map_data_runs_a_fixed_number_of_queries(client, django_assert_num_queries, n_studies):  # type: ignore[no-untyped-def]
+    evidence_map, _, _ = build_map(n_studies)
+    url = reverse("evidence:map_data", kwargs={"slug": evidence_map.slug})
+    with django_assert_num_queries(MAP_DATA_QUERIES):
+        data = client.get(url, {"population": ["Group 0", "Group 1", "Group 2"]}).json()
+    assert data["totals"]["studies"] == n_studies
+
+
+@pytest.mark.parametrize("n_studies", [3, 30])
+def test_cell_page_runs_a_fixed_number_of_queries(client, django_assert_num_queries, n_studies):  # type: ignore[no-untyped-def]
+    evidence_map, row, col = build_map(n_studies)
+    with django_assert_num_queries(CELL_PAGE_QUERIES):
+        response = client.get(cell_url(evidence_map, row, col))
+    assert response.status_code == 200
+    assert "Included studies (" in response.content.decode()
+
+
+# --- Content-Security-Policy and markup ----------------------------------------------------
+
+
+def test_pages_send_a_strict_content_security_policy(client, demo_map):  # type: ignore[no-untyped-def]
+    intervention, outcome = example_cell(demo_map)
+    for url in (reverse("evidence:home"), reverse("evidence:map", kwargs={"slug": SLUG}),
+                cell_url(demo_map, intervention, outcome)):
+        policy = client.get(url)["Content-Security-Policy"]
+        assert "script-src 'self'" in policy
+        assert "style-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "object-src 'none'" in policy
+
+
+def test_markdown_is_sanitised(client, demo_map):  # type: ignore[no-untyped-def]
+    demo_map.description = 'Hello <script>alert(1)</script> [x](javascript:alert(1)) <b onclick="x()">b</b> **bold**'
+    demo_map.save()
+    html = client.get(reverse("evidence:map", kwargs={"slug": SLUG})).content.decode()
+    intro = html.split('class="map-intro"')[1].split("</div>")[0]
+    assert "<script" not in intro and "javascript:" not in intro and "onclick" not in intro
+    assert "<strong>bold</strong>" in intro
+
+
+TEMPLATE_DIRS = [Path(settings.BASE_DIR) / "templates", Path(settings.BASE_DIR) / "static"]
+INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\s(?:src=|type=\"application/json\"))[^>]*>", re.I)
+STYLE_ATTRIBUTE = re.compile(r"<[^>]+\sstyle\s*=", re.I)
+EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
+STYLE_ELEMENT = re.compile(r"<style\b", re.I)
+
+
+def our_markup() -> list[Path]:
+    return sorted(p for d in TEMPLATE_DIRS for p in d.rglob("*.html"))
+
+
+def test_templates_have_no_inline_script_style_or_handlers() -> None:
+    files = our_markup()
+    assert any(p.name == "cell.html" for p in files)
+    problems = []
+    for path in files:
+        text = path.read_text()
+        for name, pattern in (
+            ("inline <script>", INLINE_SCRIPT), ("style attribute", STYLE_ATTRIBUTE),
+            ("event handler attribute", EVENT_HANDLER), ("<style> element", STYLE_ELEMENT),
+        ):
+            problems += [f"{path}: {name}: {m.group(0)[:80]}" for m in pattern.finditer(text)]
+    assert problems == []
+
+
+def test_the_scan_finds_what_it_looks_for() -> None:
+    assert INLINE_SCRIPT.search("<script>alert(1)</script>")
+    assert not INLINE_SCRIPT.search('<script src="/static/js/map.js" defer></script>')
+    assert not INLINE_SCRIPT.search('<script id="x" type="application/json">{}</script>')
+    assert STYLE_ATTRIBUTE.search('<div class="a" style="color:red">')
+    assert EVENT_HANDLER.search('<button onclick="go()">')
+    assert not EVENT_HANDLER.search('<button data-one="1">')
+
+
+def test_our_scripts_set_no_inline_styles() -> None:
+    for path in (Path(settings.BASE_DIR) / "static" / "js").glob("*.js"):
+        text = path.read_text()
+        assert 'setAttribute("style"' not in text and "cssText" not in text and "innerHTML" not in text, path
+        assert "eval(" not in text and "new Function" not in text, path
