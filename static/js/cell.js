@@ -81,10 +81,10 @@
 
   const layout = {
     font,
-    height: Math.max(240, 90 + 30 * ticks.length),
-    margin: { l: 10, r: 20, t: 10, b: 50 },
+    height: Math.max(260, 120 + 30 * ticks.length),
+    margin: { l: 10, r: 20, t: 40, b: 50 },
     showlegend: true,
-    legend: { orientation: "h", y: -0.2 },
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
     xaxis: { title: { text: "Hedges' g (positive favours the intervention)" }, zeroline: false },
     yaxis: { tickvals: y, ticktext: ticks, automargin: true, zeroline: false, showgrid: false },
     shapes: [{ type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { color: "#888888", width: 1 } }],
@@ -121,11 +121,11 @@
   window.Plotly.newPlot(funnelDiv, funnel, {
     font,
     height: 360,
-    margin: { l: 60, r: 20, t: 10, b: 50 },
+    margin: { l: 60, r: 20, t: 40, b: 50 },
     xaxis: { title: { text: "Hedges' g" } },
     yaxis: { title: { text: "Standard error" }, autorange: "reversed" },
     shapes: [{ type: "line", x0: pooled.g, x1: pooled.g, y0: 0, y1: largest, line: { color: "#1d2433", width: 1 } }],
-    legend: { orientation: "h", y: -0.25 },
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
     paper_bgcolor: "#ffffff",
     plot_bgcolor: "#ffffff",
   }, config);

@@ -139,7 +139,7 @@
     if (cell.g === null || cell.g === undefined) {
       return "no g";
     }
-    const band = (cell.band || "").replace("Very small", "V.small").slice(0, 7);
+    const band = cell.band || "";
     if (cell.direction === "positive") {
       return `▲ ${band}`;
     }

@@ -1,0 +1,226 @@
+"""The map and cell pages in Debian's headless Chromium, driven by Playwright's sync API.
+
+Runs against pytest-django's live server with the demo map loaded. Never downloads a browser:
+without /usr/bin/chromium the tests are skipped, unless REQUIRE_BROWSER=1 makes that a failure.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from evidence.demo import DIPLOMACY, POLITICAL_SECURITY, load_demo
+from evidence.models import Intervention, Outcome
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+MAP = "/maps/human-rights-diplomacy/"
+TIMEOUT = 10_000  # ms
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch:
+        # Playwright's sync API keeps an asyncio loop in this thread; the tests' own database
+        # calls are synchronous and safe, so tell Django not to refuse them (only here).
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            yield instance
+            instance.close()
+
+
+@pytest.fixture
+def demo(transactional_db):  # type: ignore[no-untyped-def]
+    return load_demo()
+
+
+class Console:
+    """Console errors and uncaught exceptions of one page."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def csp_violations(self) -> list[str]:
+        return [e for e in self.errors if "Content Security Policy" in e or "Refused to" in e]
+
+
+@pytest.fixture
+def page(browser, live_server, demo):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT)
+    tab = context.new_page()
+    console = Console()
+    tab.on("console", lambda msg: console.errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: console.errors.append(f"uncaught: {exc}"))
+    tab.console = console
+    tab.base = live_server.url
+    yield tab
+    context.close()
+    assert console.csp_violations() == [], console.csp_violations()
+    # A rejected filter is a 400 from the data endpoint, which the browser logs; nothing else.
+    unexpected = [e for e in console.errors if "status of 400 (Bad Request)" not in e]
+    assert unexpected == [], unexpected
+
+
+def example_ids(demo) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    i = Intervention.objects.get(evidence_map=demo, name=DIPLOMACY).pk
+    o = Outcome.objects.get(evidence_map=demo, name=POLITICAL_SECURITY).pk
+    return i, o
+
+
+def expect(locator):  # type: ignore[no-untyped-def]
+    # Playwright's assertions poll from outside the page (wait_for_function would need eval,
+    # which the Content-Security-Policy rightly forbids).
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def open_map(page, query: str = ""):  # type: ignore[no-untyped-def]
+    page.goto(page.base + MAP + query)
+    page.wait_for_selector("#map-grid td.cell")
+    return page
+
+
+def row_header(page, name: str):  # type: ignore[no-untyped-def]
+    return page.locator("#map-grid tbody th", has_text=name)
+
+
+def test_map_grid_expand_collapse_and_keyboard(page, demo) -> None:  # type: ignore[no-untyped-def]
+    open_map(page)
+    i, o = example_ids(demo)
+    cell = page.locator(f'td[data-intervention="{i}"][data-outcome="{o}"]')
+    assert cell.get_attribute("aria-label").startswith(f"{DIPLOMACY} × {POLITICAL_SECURITY}. 2 studies; 4 effect sizes")
+    assert "Moderate effect (g = 0.139" in cell.get_attribute("aria-label")
+    assert cell.locator("svg circle").count() == 1
+    assert page.locator("#map-grid td.gap").count() > 0
+    assert page.locator("#map-legend").inner_text().count("Number of studies") == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=True)
+
+    # Collapse the row category: its rows go, one aggregate row shows every study beneath it.
+    toggle = page.locator('#map-grid button[data-axis="row"]', has_text="Diplomatic engagement")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    toggle.click()
+    assert row_header(page, DIPLOMACY).count() == 0
+    collapsed = page.locator('#map-grid button[data-axis="row"]', has_text="Diplomatic engagement")
+    assert collapsed.get_attribute("aria-expanded") == "false"
+    parent = Intervention.objects.get(pk=i).parent_id
+    aggregate = page.locator(f'td[data-intervention="{parent}"][data-outcome="{o}"]')
+    assert aggregate.get_attribute("aria-label").startswith(f"Diplomatic engagement × {POLITICAL_SECURITY}. 2 studies")
+    # And a column category.
+    page.locator('#map-grid button[data-axis="col"]', has_text="Security and rights").click()
+    assert page.locator("#map-grid thead th", has_text=POLITICAL_SECURITY).count() == 0
+    page.locator('#map-grid button[data-axis="row"]', has_text="Diplomatic engagement").click()
+    page.locator('#map-grid button[data-axis="col"]', has_text="Security and rights").click()
+    assert row_header(page, DIPLOMACY).count() == 1
+
+    # Arrow keys move between cells; Enter opens the cell.
+    first = page.locator('#map-grid td.cell[data-r="0"][data-c="0"]')
+    first.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.c") == "1"
+    assert not page.locator("#map-tooltip").is_hidden()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/cells/{i}/{o}/"))
+    assert "Moderate effect (g = 0.139)" in page.inner_text("#effect-text")
+
+
+def test_filter_updates_map_and_url_in_place(page, demo) -> None:  # type: ignore[no-untyped-def]
+    open_map(page)
+    i, o = example_ids(demo)
+    page.evaluate("window.loadedOnce = true")  # survives only if the page is not reloaded
+    page.check('input[name="design"][value="rct"]')
+    page.wait_for_url(re.compile(r"\?design=rct$"))
+    expect(page.locator("#map-status")).to_have_text(re.compile(r"^1 study"))
+    assert page.evaluate("window.loadedOnce") is True
+    assert page.locator(f'td[data-intervention="{i}"][data-outcome="{o}"]').get_attribute("class") == "cell gap"
+    assert page.get_attribute("#export-csv", "href").endswith("studies.csv?design=rct")
+
+    # The URL can be shared: loading it shows the filtered map.
+    page.goto(page.url)
+    expect(page.locator("#map-status")).to_have_text(re.compile(r"^1 study"))
+    assert page.is_checked('input[name="design"][value="rct"]')
+
+    # Free text and the year range.
+    page.uncheck('input[name="design"][value="rct"]')
+    page.fill("#filter-q", "Freethe20")
+    page.press("#filter-q", "Enter")
+    page.wait_for_url(re.compile(r"q=Freethe20"))
+    expect(page.locator("#map-status")).to_have_text(re.compile(r"^1 study"))
+
+    # A bad value gets a message, and the map stays as it was.
+    page.fill("#filter-year-min", "2024")
+    page.fill("#filter-year-max", "2010")
+    page.press("#filter-year-max", "Enter")
+    error = page.locator("#map-error")
+    error.wait_for(state="visible")
+    assert "Published from: 2024 is after year_max 2010" in error.inner_text()
+
+
+def test_cell_page_shows_the_pooled_effect_and_forest_plot(page, demo) -> None:  # type: ignore[no-untyped-def]
+    open_map(page)
+    i, o = example_ids(demo)
+    page.locator(f'td[data-intervention="{i}"][data-outcome="{o}"] a').click()
+    page.wait_for_url(re.compile(rf"/cells/{i}/{o}/$"))
+    assert page.inner_text("h1") == "Effect of diplomatic recognition and other diplomatic efforts on political security"
+    assert page.inner_text("#effect-text") == "Moderate effect (g = 0.139)"
+    assert page.inner_text("#confidence-text") == "Low confidence (2 studies; 4 ES)"
+    page.wait_for_selector("#forest-plot svg.main-svg")
+    # Four effect sizes and the pooled diamond are drawn.
+    assert page.locator("#forest-plot .scatterlayer .trace").count() == 3
+    assert page.locator("#forest-plot .scatterlayer .trace").first.locator(".point").count() == 4
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "cell.png"), full_page=True)
+
+    with page.expect_download() as info:
+        page.click("#export-effects")
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+    assert len(rows) == 4
+
+
+def test_csv_export_downloads_what_is_on_screen(page, demo) -> None:  # type: ignore[no-untyped-def]
+    open_map(page, "?design=mixed&design=other_qed")
+    with page.expect_download() as info:
+        page.click("#export-csv")
+    download = info.value
+    assert download.suggested_filename == "human-rights-diplomacy-studies.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    assert {r["design"] for r in rows} == {"Mixed methods", "Other quasi-experimental"}
+    assert any(r["authors"] == "Myrick, R." for r in rows)
+
+    with page.expect_download() as info:
+        page.click("#export-svg")
+    svg = Path(info.value.path()).read_text()
+    assert svg.startswith("<?xml") and "<circle" in svg and DIPLOMACY in svg
+
+
+def test_phone_width_scrolls_the_grid_not_the_page(page) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_map(page)
+    scroller = page.locator(".grid-scroll").first
+    assert scroller.evaluate("el => el.scrollWidth > el.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.screenshot(path=str(ARTIFACTS / "map-phone.png"))
