@@ -752,6 +752,12 @@
     image.src = url;
   });
 
+  // On a phone the filters start folded away so that the map is on the first screen.
+  const panel = document.getElementById("filters-panel");
+  if (panel && window.matchMedia("(max-width: 640px)").matches) {
+    panel.open = false;
+  }
+
   setForm(window.location.search.replace(/^\?/, ""));
   load(window.location.search.replace(/^\?/, ""), "replaceState");
 }());

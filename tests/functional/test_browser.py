@@ -216,6 +216,30 @@ def test_csv_export_downloads_what_is_on_screen(page, demo) -> None:  # type: ig
     svg = Path(info.value.path()).read_text()
     assert svg.startswith("<?xml") and "<circle" in svg and DIPLOMACY in svg
 
+    with page.expect_download() as info:
+        page.click("#export-png")
+    assert Path(info.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_colour_by_confidence_designs_and_table_view(page, demo) -> None:  # type: ignore[no-untyped-def]
+    open_map(page)
+    i, o = example_ids(demo)
+    cell = page.locator(f'td[data-intervention="{i}"][data-outcome="{o}"]')
+    assert "Moderate" in cell.locator(".cell-code").inner_text()
+    page.check('input[name="colour"][value="confidence"]')
+    assert cell.locator(".cell-code").inner_text() == "Low"  # text, not only colour
+    assert "Low confidence (Low)" in page.inner_text("#map-legend")
+    page.check("#show-designs")
+    assert cell.locator("svg path").count() == 2  # mixed methods and other quasi-experimental
+    assert "Mixed methods" in page.inner_text("#map-legend")
+
+    page.click("#table-view summary")
+    row = page.locator("#map-table tbody tr", has_text=DIPLOMACY)
+    cells = row.locator("td").all_inner_texts()
+    assert cells[:4] == [POLITICAL_SECURITY, "2", "4", "0.139"]
+    assert float(cells[4]) < 0.139 < float(cells[5])
+    assert cells[6:] == ["Moderate effect", "low"]
+
 
 def test_phone_width_scrolls_the_grid_not_the_page(page) -> None:  # type: ignore[no-untyped-def]
     page.set_viewport_size({"width": 390, "height": 844})
@@ -223,4 +247,7 @@ def test_phone_width_scrolls_the_grid_not_the_page(page) -> None:  # type: ignor
     scroller = page.locator(".grid-scroll").first
     assert scroller.evaluate("el => el.scrollWidth > el.clientWidth")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.locator("#filters-panel").get_attribute("open") is None  # folded away
+    page.locator("#map-grid").scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map-phone.png"))
