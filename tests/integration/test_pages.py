@@ -229,6 +229,16 @@ def test_study_page_shows_coding_and_every_effect_size_input(client, demo_map): 
     assert f"{es.g:.3f}" in html
 
 
+def test_study_page_shows_the_appraisal_items(client, demo_map):  # type: ignore[no-untyped-def]
+    from studies.models import AppraisalItem
+
+    study = Study.objects.get(evidence_map=demo_map, external_id="demo-kahn-nisser-2018")
+    AppraisalItem.objects.create(study=study, criterion="attrition", rating="partly", note="Two countries drop out.")
+    html = client.get(reverse("evidence:study", kwargs={"slug": SLUG, "pk": study.pk})).content.decode()
+    assert "Attrition and missing data are low or handled" in html
+    assert "Partly" in html and "Two countries drop out." in html
+
+
 def test_methods_page_in_plain_words(client, demo_map):  # type: ignore[no-untyped-def]
     html = client.get(reverse("evidence:methods", kwargs={"slug": SLUG})).content.decode()
     assert "January 2000 to June 2024" in html
@@ -359,6 +369,11 @@ def test_pages_send_a_strict_content_security_policy(client, demo_map):  # type:
         assert "unsafe-inline" not in policy
         assert "frame-ancestors 'none'" in policy
         assert "object-src 'none'" in policy
+
+
+def test_the_api_keeps_its_own_headers(client, demo_map):  # type: ignore[no-untyped-def]
+    response = client.get("/api/v1/")
+    assert "Content-Security-Policy" not in response.headers
 
 
 def test_markdown_is_sanitised(client, demo_map):  # type: ignore[no-untyped-def]
