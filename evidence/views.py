@@ -165,6 +165,13 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if value is not None and math.isfinite(value) else "not estimable"
 
 
+def _p(value: float | None) -> str:
+    """A p-value as printed: "= 0.256", "< 0.001"."""
+    if value is None or not math.isfinite(value):
+        return "not estimable"
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}"
+
+
 def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
@@ -183,14 +190,14 @@ def _cell_texts(cell: Cell) -> dict[str, Any]:
             "i2": f"{result.i2:.0f}%" if math.isfinite(result.i2) else "not estimable",
             "q": _fmt(result.q, 2),
             "q_df": result.q_df,
-            "q_p": _fmt(result.q_p),
+            "q_p": _p(result.q_p),
             "omega2": _fmt(getattr(result, "omega2", None)),
             "has_omega2": getattr(result, "omega2", None) is not None,
         }
     if cell.confidence is not None:
         texts["confidence_text"] = f"{cell.confidence.level.capitalize()} confidence ({counts})"
     if cell.egger_p is not None:
-        texts["egger_text"] = f"Egger's test for small-study effects: p = {_fmt(cell.egger_p)}"
+        texts["egger_text"] = f"Egger's test for small-study effects: p {_p(cell.egger_p)}"
     return texts
 
 
@@ -204,6 +211,12 @@ def _model_description(evidence_map: EvidenceMap, result: Any) -> str:
         return (
             f"Correlated and hierarchical effects (CHE) working model with ρ = {result.rho:g}, "
             f"{result.n_clusters} studies; cluster-robust ({result.vcov}) inference{df}."
+        )
+    if model == "univariate":
+        return (
+            f"Random-effects model, one effect size per study ({result.k} studies): between-study "
+            f"variance by {evidence_map.get_pooling_method_display()}, "
+            f"{evidence_map.get_pooling_test_display()}."
         )
     if model:
         return f"{model} model, {result.vcov} inference, {getattr(result, 'n_clusters', result.k)} studies."
