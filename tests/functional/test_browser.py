@@ -200,6 +200,13 @@ def test_cell_page_shows_the_pooled_effect_and_forest_plot(page, demo) -> None: 
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
     assert len(rows) == 4
 
+    # A cell with at least ten effect sizes also has a funnel plot and Egger's test.
+    treaties = Intervention.objects.get(evidence_map=demo, name="Human rights treaty ratification").pk
+    integrity = Outcome.objects.get(evidence_map=demo, name="Physical integrity rights").pk
+    page.goto(f"{page.base}{MAP}cells/{treaties}/{integrity}/")
+    page.wait_for_selector("#funnel-plot svg.main-svg")
+    assert page.locator("#funnel-plot .scatterlayer .point").count() == 12
+
 
 def test_csv_export_downloads_what_is_on_screen(page, demo) -> None:  # type: ignore[no-untyped-def]
     open_map(page, "?design=mixed&design=other_qed")
