@@ -209,6 +209,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": env_str("API_ANON_RATE", "120/minute")},
+    "EXCEPTION_HANDLER": "evidence.api.errors.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

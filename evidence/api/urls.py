@@ -1,5 +1,40 @@
-from django.urls import path
+from django.urls import path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView
+
+from evidence.api import docs, views
+
+
+class IdConverter:
+    """A database id: digits, small enough for every database's integer column."""
+
+    regex = "[0-9]{1,9}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 app_name = "api"
 
-urlpatterns: list[path] = []
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", docs.docs_page, name="docs"),
+    path("maps/", views.MapListView.as_view(), name="maps"),
+    path("maps/<slug:slug>/", views.MapDetailView.as_view(), name="map"),
+    path("maps/<slug:slug>/interventions/", views.InterventionListView.as_view(), name="interventions"),
+    path("maps/<slug:slug>/outcomes/", views.OutcomeListView.as_view(), name="outcomes"),
+    path("maps/<slug:slug>/cells/", views.CellListView.as_view(), name="cells"),
+    path(
+        "maps/<slug:slug>/cells/<id:intervention_id>/<id:outcome_id>/",
+        views.CellDetailView.as_view(), name="cell",
+    ),
+    path("studies/", views.StudyListView.as_view(), name="studies"),
+    path("studies/<id:pk>/", views.StudyDetailView.as_view(), name="study"),
+    path("effect-sizes/", views.EffectSizeListView.as_view(), name="effect-sizes"),
+    path("effect-sizes/<id:pk>/", views.EffectSizeDetailView.as_view(), name="effect-size"),
+    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+]

@@ -1,0 +1,72 @@
+"""CSV: one flat row per study, effect size or cell (nested objects become dotted columns)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework.renderers import BaseRenderer
+
+# Spreadsheet programs run cells that start with these as formulas; quote them as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"label": {"text": "Small"}} -> {"label.text": "Small"}; lists are joined with ";"."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            flat[name] = ";".join(str(v) for v in value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def rows_of(data: Any) -> list[Mapping[str, Any]]:
+    """The rows in a response body: a list, a page's results, a map's cells, or one object."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, Mapping):
+        for key in ("results", "cells"):
+            if isinstance(data.get(key), list):
+                return list(data[key])
+        if isinstance(data.get("error"), Mapping):
+            return [data["error"]]
+        return [data]
+    return []
+
+
+class CSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Mapping[str, Any] | None = None
+    ) -> bytes:
+        rows = [flatten(row) for row in rows_of(data)]
+        columns: dict[str, None] = {}
+        for row in rows:
+            columns.update(dict.fromkeys(row))
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        if columns:
+            writer.writerow(list(columns))
+        for row in rows:
+            writer.writerow([_cell(row.get(column)) for column in columns])
+        return out.getvalue().encode(self.charset)

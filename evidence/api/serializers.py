@@ -1,0 +1,302 @@
+"""Input and output shapes of the partner API.
+
+Output serializers only read. Input serializers only parse types: every rule about what a
+valid study or effect size is lives in the models' full_clean(), which the services run.
+"""
+
+from __future__ import annotations
+
+import math
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from evidence.models import EvidenceMap
+from studies.models import INPUT_FIELDS, EffectSize, InputKind, Study, StudyDesign
+
+# Input fields that hold counts (the others are real numbers).
+INTEGER_INPUTS = {"n_1", "n_2", "events_1", "events_2", "n_total", "direction"}
+# Bound for integers, so an absurd number is a 400 and never a database overflow.
+MAX_INT = 2**31 - 1
+
+
+def finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: report them as null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+# --- Errors (for the schema) ---
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    code = serializers.CharField(
+        help_text="Machine-readable: invalid, invalid_parameter, not_authenticated, "
+        "authentication_failed, permission_denied, not_found, method_not_allowed, "
+        "not_acceptable, unsupported_media_type, parse_error or throttled."
+    )
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation errors only: field or query parameter -> messages.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# --- Maps and their frameworks ---
+
+
+class MapOutputSerializer(serializers.ModelSerializer):
+    n_studies = serializers.IntegerField(
+        source="n_published_studies", help_text="Published studies on the map."
+    )
+
+    class Meta:
+        model = EvidenceMap
+        fields = [
+            "slug", "title", "description", "search_dates", "inclusion_criteria", "methods_notes",
+            "last_search_update", "is_published", "pooling_method", "pooling_test",
+            "within_study_correlation", "effect_label_preset", "min_studies_for_confidence",
+            "inconsistency_i2", "egger_alpha", "egger_min_k", "n_studies", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class NodeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    parent_id = serializers.IntegerField(allow_null=True, help_text="null for a top-level node.")
+    depth = serializers.IntegerField(help_text="0 for a top-level node, 1 for its children, ...")
+    position = serializers.IntegerField(help_text="Order among its siblings.")
+    children = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the child nodes, in order.")
+
+
+class OutcomeOutputSerializer(NodeOutputSerializer):
+    desirable_direction = serializers.CharField(help_text='"higher" or "lower" is better.')
+
+
+# --- Studies ---
+
+
+class StudyOutputSerializer(serializers.ModelSerializer):
+    map = serializers.SlugRelatedField(source="evidence_map", slug_field="slug", read_only=True,
+                                       help_text="Slug of the study's map.")
+    countries = serializers.SerializerMethodField(help_text="ISO 3166-1 alpha-2 codes.")
+    intervention_ids = serializers.SerializerMethodField(help_text="Interventions the study is coded with.")
+    outcome_ids = serializers.SerializerMethodField(help_text="Outcomes the study is coded with.")
+
+    class Meta:
+        model = Study
+        fields = [
+            "id", "map", "external_id", "authors", "year", "title", "source", "doi", "url", "abstract",
+            "countries", "is_global", "region", "population", "design", "confidence", "status",
+            "intervention_ids", "outcome_ids", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_countries(self, obj: Study) -> list[str]:
+        return [country.code for country in obj.countries]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_intervention_ids(self, obj: Study) -> list[int]:
+        return sorted(node.pk for node in obj.interventions.all())
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_outcome_ids(self, obj: Study) -> list[int]:
+        return sorted(node.pk for node in obj.outcomes.all())
+
+
+def _text(help_text: str = "") -> serializers.CharField:
+    return serializers.CharField(required=False, allow_blank=True, help_text=help_text)
+
+
+class StudyUpdateInputSerializer(serializers.Serializer):
+    """Fields of a study that a client may send; every one is optional here, the model decides."""
+
+    external_id = _text("Identifier in the source system.")
+    authors = _text('Surname and initials, separated by ";".')
+    year = serializers.IntegerField(required=False, max_value=MAX_INT, min_value=-MAX_INT)
+    title = _text()
+    source = _text("Journal, or report series.")
+    doi = _text("A DOI, with or without https://doi.org/.")
+    url = _text()
+    abstract = _text()
+    countries = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="ISO 3166-1 alpha-2 codes."
+    )
+    is_global = serializers.BooleanField(required=False)
+    population = _text()
+    design = _text(f"One of: {', '.join(StudyDesign.values)}.")
+    confidence = _text("high, medium, low, or empty until appraised.")
+    status = _text("draft or published.")
+    interventions = serializers.ListField(
+        child=serializers.IntegerField(max_value=MAX_INT, min_value=1), required=False,
+        help_text="Ids of the interventions of the study's map that the study is coded with.",
+    )
+    outcomes = serializers.ListField(
+        child=serializers.IntegerField(max_value=MAX_INT, min_value=1), required=False,
+        help_text="Ids of the outcomes of the study's map that the study is coded with.",
+    )
+
+
+class StudyCreateInputSerializer(StudyUpdateInputSerializer):
+    map = serializers.CharField(help_text="Slug of the map the study belongs to.")
+
+
+# --- Effect sizes ---
+
+
+class EffectSizeOutputSerializer(serializers.ModelSerializer):
+    map = serializers.CharField(source="study.evidence_map.slug", read_only=True, help_text="Slug of the map.")
+    study_id = serializers.IntegerField(read_only=True)
+    intervention_id = serializers.IntegerField(read_only=True)
+    outcome_id = serializers.IntegerField(read_only=True)
+    g = serializers.FloatField(read_only=True, help_text="Hedges' g, computed from the input.")
+    var_g = serializers.FloatField(read_only=True, help_text="Sampling variance of g.")
+    se_g = serializers.FloatField(read_only=True, help_text="Standard error of g.")
+    ci_low_g = serializers.FloatField(read_only=True, help_text="Lower bound of the 95% CI of g.")
+    ci_high_g = serializers.FloatField(read_only=True, help_text="Upper bound of the 95% CI of g.")
+    native_metric = serializers.CharField(
+        read_only=True, help_text="The metric the input was reported in (e.g. SMD, OR, RR, COR)."
+    )
+    native_yi = serializers.FloatField(read_only=True, help_text="The effect in its native metric.")
+    native_vi = serializers.FloatField(read_only=True, help_text="Its variance in the native metric.")
+    conversion_note = serializers.CharField(read_only=True, help_text="How g was obtained.")
+
+    class Meta:
+        model = EffectSize
+        fields = [
+            "id", "map", "study_id", "intervention_id", "outcome_id", "label", "input_kind",
+            *INPUT_FIELDS,
+            "g", "var_g", "se_g", "ci_low_g", "ci_high_g", "native_metric", "native_yi", "native_vi",
+            "conversion_note", "notes", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _effect_input_fields() -> dict[str, serializers.Field]:
+    out: dict[str, serializers.Field] = {}
+    for name in INPUT_FIELDS:
+        if name in INTEGER_INPUTS:
+            out[name] = serializers.IntegerField(
+                required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
+            )
+        else:
+            out[name] = serializers.FloatField(required=False, allow_null=True)
+    return out
+
+
+class EffectSizeUpdateInputSerializer(serializers.Serializer):
+    """The reviewer's input; which numeric fields an input kind needs is checked by the model."""
+
+    intervention = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT,
+                                            help_text="Intervention id (of the study's map).")
+    outcome = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT,
+                                       help_text="Outcome id (of the study's map).")
+    label = _text('e.g. "campaign vs comparison, 2015 cohort".')
+    input_kind = _text(f"What the study reports; one of: {', '.join(InputKind.values)}.")
+    notes = _text()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields.update(_effect_input_fields())
+        return fields
+
+
+class EffectSizeCreateInputSerializer(EffectSizeUpdateInputSerializer):
+    study = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="Id of the study.")
+
+
+# --- Cells ---
+
+
+class EffectLabelSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text='e.g. "Small positive effect".')
+    band = serializers.CharField(help_text="The size band of |g| under the map's label preset.")
+    direction = serializers.CharField(help_text="positive (desirable), negative (undesirable) or none.")
+    beneficial = serializers.BooleanField()
+
+
+class ConfidenceSerializer(serializers.Serializer):
+    level = serializers.CharField(help_text="high, medium or low.")
+    reasons = serializers.ListField(child=serializers.CharField(), help_text="Why the rating is what it is.")
+    overridden = serializers.BooleanField(help_text="True when a reviewer overrode the computed rating.")
+    justification = serializers.CharField(allow_blank=True, help_text="The reviewer's reason for an override.")
+    text = serializers.CharField(help_text="The sentence the map shows.")
+
+
+def _number(help_text: str) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+class CellOutputSerializer(serializers.Serializer):
+    intervention_id = serializers.IntegerField()
+    outcome_id = serializers.IntegerField()
+    aggregate = serializers.BooleanField(
+        help_text="True when the row or the column is a category with sub-categories."
+    )
+    n_studies = serializers.IntegerField()
+    n_effects = serializers.IntegerField()
+    designs = serializers.DictField(child=serializers.IntegerField(), help_text="Study design -> number of studies.")
+    region = serializers.CharField(allow_blank=True, help_text="UN M49 region of the studies, or Global.")
+    k = serializers.IntegerField(allow_null=True, help_text="Effect sizes pooled; null when none.")
+    model = serializers.CharField(allow_null=True, help_text="Working model of the pooled estimate (e.g. CHE).")
+    estimate = _number("Pooled Hedges' g.")
+    se = _number("Standard error of the pooled g.")
+    ci_low = _number("Lower bound of the confidence interval.")
+    ci_high = _number("Upper bound of the confidence interval.")
+    pi_low = _number("Lower bound of the 95% prediction interval.")
+    pi_high = _number("Upper bound of the 95% prediction interval.")
+    p_value = _number("p-value of the pooled estimate.")
+    tau2 = _number("Between-study variance τ².")
+    i2 = _number("I² (%).")
+    label = EffectLabelSerializer(allow_null=True)
+    confidence = ConfidenceSerializer(allow_null=True)
+
+
+class CellListOutputSerializer(serializers.Serializer):
+    map = serializers.CharField(help_text="Slug of the map.")
+    filters = serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string.")
+    n_studies = serializers.IntegerField(help_text="Published studies that pass the filters.")
+    n_effects = serializers.IntegerField(help_text="Their effect sizes.")
+    cells = CellOutputSerializer(many=True)
+
+
+class CellSummaryOutputSerializer(serializers.Serializer):
+    headline = serializers.CharField(allow_blank=True)
+    short_summary = serializers.CharField(allow_blank=True, help_text="Markdown.")
+    findings = serializers.CharField(allow_blank=True, help_text="Markdown.")
+    confidence_assessment = serializers.CharField(allow_blank=True, help_text="Markdown.")
+
+
+class CellDetailOutputSerializer(CellOutputSerializer):
+    map = serializers.CharField(help_text="Slug of the map.")
+    filters = serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string.")
+    summary = CellSummaryOutputSerializer(allow_null=True, help_text="What the reviewers wrote, if anything.")
+    studies = StudyOutputSerializer(many=True)
+    effect_sizes = EffectSizeOutputSerializer(many=True)
+
+
+# --- Pages ---
+
+
+def _page_of(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    fields = {
+        "count": serializers.IntegerField(help_text="Results on every page together."),
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
+        "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null."),
+        "results": item(many=True),
+    }
+    return type(name, (serializers.Serializer,), fields)
+
+
+StudyPageSerializer = _page_of(StudyOutputSerializer, "StudyPageSerializer")
+EffectSizePageSerializer = _page_of(EffectSizeOutputSerializer, "EffectSizePageSerializer")
