@@ -1,0 +1,76 @@
+"""Each list endpoint runs a fixed number of SQL queries, whatever the number of studies."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import (
+    EffectSizeFactory,
+    EvidenceMapFactory,
+    InterventionFactory,
+    OutcomeFactory,
+    StudyFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+class Grid:
+    def __init__(self) -> None:
+        self.map = EvidenceMapFactory(slug="grid")
+        self.row = InterventionFactory(evidence_map=self.map, name="Row")
+        self.child = InterventionFactory(evidence_map=self.map, name="Child", parent=self.row)
+        self.col = OutcomeFactory(evidence_map=self.map, name="Column")
+        self.n = 0
+
+    def grow_to(self, n: int) -> None:
+        while self.n < n:
+            study = StudyFactory(evidence_map=self.map, year=2000 + self.n % 20)
+            EffectSizeFactory(
+                study=study, intervention=self.child, outcome=self.col,
+                es_value=0.1 * (self.n % 5), es_se=0.1 + 0.01 * (self.n % 7),
+            )
+            self.n += 1
+
+
+# Anonymous requests: no authentication, session or permission queries; the throttle uses the cache.
+ENDPOINTS = [
+    # the maps, each annotated with its counts and latest changes
+    ("/api/v1/maps/", 1),
+    # the map with its version; the nodes
+    ("/api/v1/maps/grid/interventions/", 2),
+    ("/api/v1/maps/grid/outcomes/", 2),
+    # maps with versions; count; the page of studies (with maps); intervention codings; outcome codings
+    ("/api/v1/studies/?map=grid", 5),
+    # ... plus the tree of the intervention's map, for its sub-categories
+    ("/api/v1/studies/?map=grid&intervention={row}&design=rct", 6),
+    # CSV: as JSON without the count
+    ("/api/v1/studies/?map=grid&format=csv", 4),
+    # maps with versions; count; the page of effect sizes (with studies and maps)
+    ("/api/v1/effect-sizes/?map=grid", 3),
+    ("/api/v1/effect-sizes/?map=grid&format=csv", 2),
+    # the map with its version; map_evidence: interventions, outcomes, studies, the two
+    # codings, effect sizes, overridden summaries
+    ("/api/v1/maps/grid/cells/", 8),
+    ("/api/v1/maps/grid/cells/?year_min=2005&format=csv", 8),
+    # ... and for one cell: its summary, its studies and their two codings, its effect sizes
+    ("/api/v1/maps/grid/cells/{row}/{col}/", 13),
+]
+
+
+@pytest.mark.parametrize(("url", "queries"), ENDPOINTS)
+def test_list_endpoints_run_a_fixed_number_of_queries(
+    api: APIClient, django_assert_num_queries, url: str, queries: int  # type: ignore[no-untyped-def]
+) -> None:
+    grid = Grid()
+    url = url.format(row=grid.row.pk, col=grid.col.pk)
+    for n in (3, 30):
+        grid.grow_to(n)
+        with django_assert_num_queries(queries):
+            response = api.get(url)
+        assert response.status_code == 200
+    # A conditional request that matches stops after the version query (and the node tree
+    # when an intervention or outcome filter needs it).
+    with django_assert_num_queries(2 if "intervention=" in url else 1):
+        assert api.get(url, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
