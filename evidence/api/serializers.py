@@ -91,6 +91,7 @@ class StudyOutputSerializer(serializers.ModelSerializer):
     countries = serializers.SerializerMethodField(help_text="ISO 3166-1 alpha-2 codes.")
     intervention_ids = serializers.SerializerMethodField(help_text="Interventions the study is coded with.")
     outcome_ids = serializers.SerializerMethodField(help_text="Outcomes the study is coded with.")
+    url = serializers.CharField(read_only=True, help_text="A link to the study, or empty.")
 
     class Meta:
         model = Study
