@@ -28,7 +28,10 @@ def cell_data(evidence: MapEvidence, cell: Cell) -> dict[str, Any]:
         data[name] = finite(getattr(result, name)) if result is not None else None
     label = cell.label
     data["label"] = (
-        {"text": label.text, "band": label.band, "direction": str(label.direction), "beneficial": label.beneficial}
+        {
+            "text": label.text, "band": label.band, "direction": str(label.direction),
+            "beneficial": label.beneficial, "ci_includes_zero": label.ci_includes_zero,
+        }
         if label is not None else None
     )
     confidence = cell.confidence
@@ -39,6 +42,7 @@ def cell_data(evidence: MapEvidence, cell: Cell) -> dict[str, Any]:
             "reasons": list(confidence.reasons),
             "overridden": bool(fields.get("overridden", False)),
             "justification": str(fields.get("justification", "")),
+            "computed_level": str(fields.get("computed_level") or confidence.level),
             "text": confidence.text,
         }
     else:
@@ -67,9 +71,9 @@ def csv_row(data: dict[str, Any]) -> dict[str, Any]:
     row = {name: data[name] for name in CSV_COLUMNS}
     row["designs"] = ";".join(f"{design}:{n}" for design, n in data["designs"].items())
     label = data["label"] or {}
-    for name in ("text", "band", "direction", "beneficial"):
+    for name in ("text", "band", "direction", "beneficial", "ci_includes_zero"):
         row[f"label_{name}"] = label.get(name)
     confidence = data["confidence"] or {}
-    for name in ("level", "reasons", "overridden", "justification"):
+    for name in ("level", "reasons", "overridden", "computed_level", "justification"):
         row[f"confidence_{name}"] = confidence.get(name)
     return row

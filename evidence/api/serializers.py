@@ -223,13 +223,17 @@ class EffectLabelSerializer(serializers.Serializer):
     text = serializers.CharField(help_text='e.g. "Small positive effect".')
     band = serializers.CharField(help_text="The size band of |g| under the map's label preset.")
     direction = serializers.CharField(help_text="positive (desirable), negative (undesirable) or none.")
-    beneficial = serializers.BooleanField()
+    beneficial = serializers.BooleanField(help_text="True when the effect goes the outcome's desirable way.")
+    ci_includes_zero = serializers.BooleanField(
+        allow_null=True, help_text="True when the confidence interval also includes no effect."
+    )
 
 
 class ConfidenceSerializer(serializers.Serializer):
     level = serializers.CharField(help_text="high, medium or low.")
     reasons = serializers.ListField(child=serializers.CharField(), help_text="Why the rating is what it is.")
     overridden = serializers.BooleanField(help_text="True when a reviewer overrode the computed rating.")
+    computed_level = serializers.CharField(help_text="The rating the map's rules give, before any override.")
     justification = serializers.CharField(allow_blank=True, help_text="The reviewer's reason for an override.")
     text = serializers.CharField(help_text="The sentence the map shows.")
 

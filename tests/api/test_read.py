@@ -205,7 +205,7 @@ def test_cells_of_a_map(api: APIClient, world: World) -> None:
     assert a["ci_low"] < a["estimate"] < a["ci_high"]
     for name in ("se", "pi_low", "pi_high", "tau2", "i2", "p_value"):
         assert name in a
-    assert set(a["label"]) == {"text", "band", "direction", "beneficial"}
+    assert set(a["label"]) == {"text", "band", "direction", "beneficial", "ci_includes_zero"}
     # Outcome X: lower is better, so a positive g is not beneficial.
     assert a["label"]["beneficial"] is False
     assert a["confidence"]["level"] in {"high", "medium", "low"}
