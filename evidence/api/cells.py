@@ -66,6 +66,14 @@ CSV_COLUMNS = (
 )
 
 
+CELL_CSV_COLUMNS = (
+    *CSV_COLUMNS,
+    "label_text", "label_band", "label_direction", "label_beneficial", "label_ci_includes_zero",
+    "confidence_level", "confidence_reasons", "confidence_overridden", "confidence_computed_level",
+    "confidence_justification",
+)
+
+
 def csv_row(data: dict[str, Any]) -> dict[str, Any]:
     """A cell as one flat row with the same columns for every cell."""
     row = {name: data[name] for name in CSV_COLUMNS}

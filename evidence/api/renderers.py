@@ -38,17 +38,22 @@ def _cell(value: Any) -> Any:
 
 
 def rows_of(data: Any) -> list[Mapping[str, Any]]:
-    """The rows in a response body: a list, a page's results, a map's cells, or one object."""
+    """The rows in a response body: a list, a table, a page's results, a map's cells, or one object."""
     if isinstance(data, list):
         return data
     if isinstance(data, Mapping):
-        for key in ("results", "cells"):
+        for key in ("rows", "results", "cells"):
             if isinstance(data.get(key), list):
                 return list(data[key])
         if isinstance(data.get("error"), Mapping):
             return [data["error"]]
         return [data]
     return []
+
+
+def table(columns: list[str], rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a view returns for CSV: the columns are written even when there are no rows."""
+    return {"columns": columns, "rows": rows}
 
 
 class CSVRenderer(BaseRenderer):
@@ -61,6 +66,8 @@ class CSVRenderer(BaseRenderer):
     ) -> bytes:
         rows = [flatten(row) for row in rows_of(data)]
         columns: dict[str, None] = {}
+        if isinstance(data, Mapping) and isinstance(data.get("columns"), list):
+            columns.update(dict.fromkeys(data["columns"]))
         for row in rows:
             columns.update(dict.fromkeys(row))
         out = io.StringIO()

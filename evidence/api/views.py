@@ -23,9 +23,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evidence.api import selectors
-from evidence.api.cells import cell_data, cells_in_order, csv_row
+from evidence.api.cells import CELL_CSV_COLUMNS, cell_data, cells_in_order, csv_row
 from evidence.api.errors import InvalidParameter, model_errors
-from evidence.api.renderers import CSVRenderer
+from evidence.api.renderers import CSVRenderer, table
 from evidence.api.serializers import (
     MAX_INT,
     CellDetailOutputSerializer,
@@ -287,7 +287,7 @@ class StudyListView(ApiView):
 
     def page(self, request: Request, rows: QuerySet[Any], serializer: type[Any]) -> Response:
         if self.is_csv(request):
-            return Response(serializer(rows, many=True).data)
+            return Response(table(list(serializer().fields), serializer(rows, many=True).data))
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(serializer(page, many=True).data)
@@ -489,7 +489,7 @@ class CellListView(ApiView):
             evidence = map_evidence(evidence_map, filters)
             cells = [cell_data(evidence, cell) for cell in cells_in_order(evidence)]
             if self.is_csv(request):
-                return Response([csv_row(cell) for cell in cells])
+                return Response(table(list(CELL_CSV_COLUMNS), [csv_row(cell) for cell in cells]))
             return Response({
                 "map": evidence_map.slug,
                 "filters": filters.to_query(),

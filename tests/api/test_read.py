@@ -394,12 +394,23 @@ def test_anonymous_throttling(api: APIClient, world: World, monkeypatch: pytest.
 
 
 def test_unknown_api_path_is_a_json_404(api: APIClient) -> None:
-    response = api.get("/api/v1/nothing/here/")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    for url in ["/api/v1/nothing/here/", "/api/v1/maps/a%0Ab/", "/api/v1/studies/12345678901234567890/"]:
+        response = api.get(url)
+        assert response.status_code == 404, url
+        assert response.json()["error"]["code"] == "not_found"
 
 
 def test_method_not_allowed_has_the_error_format(api: APIClient, world: World) -> None:
     response = api.delete("/api/v1/maps/")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_empty_csv_still_has_its_header(api: APIClient, world: World) -> None:
+    for url in ["/api/v1/studies/?format=csv&year_min=2025", "/api/v1/effect-sizes/?format=csv&study=999",
+                "/api/v1/maps/open-map/cells/?format=csv&year_min=2025"]:
+        response = api.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Type"].startswith("text/csv"), url
+        header = response.content.decode().splitlines()
+        assert len(header) == 1 and header[0].startswith(("id,", "intervention_id,")), url
