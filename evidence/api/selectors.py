@@ -25,7 +25,8 @@ User = AbstractBaseUser | AnonymousUser
 
 def can_see_drafts(user: User | None) -> bool:
     """Reviewers who may view studies see drafts too; anonymous clients never do."""
-    return bool(user is not None and user.is_authenticated and user.has_perm("studies.view_study"))
+    has_perm = getattr(user, "has_perm", None)
+    return bool(user is not None and user.is_authenticated and has_perm and has_perm("studies.view_study"))
 
 
 def visible_maps(user: User | None) -> QuerySet[EvidenceMap]:

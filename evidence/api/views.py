@@ -111,6 +111,19 @@ def _id_parameter(params: Mapping[str, Any], name: str) -> int | None:
     return value
 
 
+def _nodes_below(
+    model: type[Intervention] | type[Outcome], params: Mapping[str, Any], name: str, map_ids: list[int]
+) -> set[int] | None:
+    """The node a filter names and its sub-categories (None without the filter)."""
+    node_id = _id_parameter(params, name)
+    if node_id is None:
+        return None
+    nodes = selectors.with_descendants(model, node_id, map_ids)
+    if not nodes:
+        raise InvalidParameter(name, f"No {name} {node_id} on the visible maps.")
+    return nodes
+
+
 class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
@@ -245,7 +258,7 @@ def _saved(call: Callable[[], Any]) -> Any:
 
 
 class StudyListView(ApiView):
-    queryset = Study.objects.all()  # for DjangoModelPermissions: POST needs studies.add_study
+    queryset: QuerySet[Any] = Study.objects.all()  # for DjangoModelPermissions: POST needs add_study
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     @extend_schema(
@@ -275,13 +288,9 @@ class StudyListView(ApiView):
             raise InvalidParameter("map", f"No map {params['map']!r}.")
         map_ids = [m.pk for m in maps]
         studies = selectors.visible_studies(request.user).filter(evidence_map__in=map_ids)
-        for name, model in (("intervention", Intervention), ("outcome", Outcome)):
-            node_id = _id_parameter(params, name)
-            if node_id is not None:
-                nodes = selectors.with_descendants(model, node_id, map_ids)
-                if not nodes:
-                    raise InvalidParameter(name, f"No {name} {node_id} on the visible maps.")
-                studies = selectors.studies_in_map(studies, **{f"{name}s": nodes})
+        interventions = _nodes_below(Intervention, params, "intervention", map_ids)
+        outcomes = _nodes_below(Outcome, params, "outcome", map_ids)
+        studies = selectors.studies_in_map(studies, interventions=interventions, outcomes=outcomes)
         studies = selectors.study_list(filters.apply(studies))
         return self.conditional(request, maps, lambda: self.page(request, studies, StudyOutputSerializer))
 
@@ -389,13 +398,12 @@ class EffectSizeListView(StudyListView):
         study_id = _id_parameter(params, "study")
         if study_id is not None:
             effects = effects.filter(study_id=study_id)
-        for name, model in (("intervention", Intervention), ("outcome", Outcome)):
-            node_id = _id_parameter(params, name)
-            if node_id is not None:
-                nodes = selectors.with_descendants(model, node_id, map_ids)
-                if not nodes:
-                    raise InvalidParameter(name, f"No {name} {node_id} on the visible maps.")
-                effects = effects.filter(**{f"{name}_id__in": nodes})
+        interventions = _nodes_below(Intervention, params, "intervention", map_ids)
+        if interventions is not None:
+            effects = effects.filter(intervention_id__in=interventions)
+        outcomes = _nodes_below(Outcome, params, "outcome", map_ids)
+        if outcomes is not None:
+            effects = effects.filter(outcome_id__in=outcomes)
         effects = selectors.effect_size_list(effects)
         return self.conditional(request, maps, lambda: self.page(request, effects, EffectSizeOutputSerializer))
 
