@@ -344,6 +344,7 @@ def test_etag_and_304(api: APIClient, world: World) -> None:
         again = api.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
         assert again.status_code == 304, url
         assert again["ETag"] == first["ETag"]
+        assert {"Accept", "Authorization"} <= {v.strip() for v in first["Vary"].split(",")}
         assert api.get(url, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"]).status_code == 304, url
 
 
