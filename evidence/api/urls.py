@@ -36,5 +36,5 @@ urlpatterns = [
     path("studies/<id:pk>/", views.StudyDetailView.as_view(), name="study"),
     path("effect-sizes/", views.EffectSizeListView.as_view(), name="effect-sizes"),
     path("effect-sizes/<id:pk>/", views.EffectSizeDetailView.as_view(), name="effect-size"),
-    re_path(r"^(?s:.*)$", views.NotFoundView.as_view(), name="not-found"),  # newlines too
+    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),  # newlines too
 ]

@@ -415,3 +415,13 @@ def test_empty_csv_still_has_its_header(api: APIClient, world: World) -> None:
         assert response["Content-Type"].startswith("text/csv"), url
         header = response.content.decode().splitlines()
         assert len(header) == 1 and header[0].startswith(("id,", "intervention_id,")), url
+
+
+def test_every_url_of_the_site_can_still_be_reversed() -> None:
+    from django.urls import reverse
+
+    assert reverse("api:cells", kwargs={"slug": "m"}) == "/api/v1/maps/m/cells/"
+    assert reverse("api:cell", kwargs={"slug": "m", "intervention_id": 1, "outcome_id": 2}) == (
+        "/api/v1/maps/m/cells/1/2/"
+    )
+    assert reverse("evidence:home") == "/"
