@@ -39,7 +39,7 @@ lint: install
 	$(BIN)/ruff check .
 
 typecheck: install
-	$(BIN)/mypy
+	DEBUG=1 $(BIN)/mypy
 
 migrations-check: install
 	DEBUG=1 $(MANAGE) makemigrations --check --dry-run

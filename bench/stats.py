@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evidence.stats import pool_cells, pool_clustered  # noqa: E402
+from evidence.stats import pool_cells, pool_clustered
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -23,7 +23,7 @@ from evidence.stats.interpret import (
     effect_label,
 )
 from evidence.stats.pubbias import egger_test
-from evidence.stats.results import PoolResult
+from evidence.stats.results import PoolResult, StatsError
 from studies.models import EffectSize, Region, Status, Study
 
 CellKey = tuple[int, int]
@@ -55,6 +55,7 @@ class Cell:
     label: EffectLabel | None = None
     confidence: CellConfidence | None = None
     egger_p: float | None = None
+    not_pooled_reason: str = ""
 
     @property
     def n_studies(self) -> int:
@@ -109,6 +110,15 @@ def _tree(rows: Iterable[dict[str, object]], *, outcomes: bool = False) -> dict[
 
     walk(None, ())
     return nodes
+
+
+def _plain_reason(message: str) -> str:
+    """The engine's reason for not pooling a cell, in words for the cell page."""
+    if not message:
+        return ""
+    if "single cluster" in message:
+        return "all its effect sizes come from one study, and a pooled effect needs at least two"
+    return message.partition(": ")[2] or message
 
 
 def _region(regions: Iterable[str]) -> str:
@@ -195,19 +205,27 @@ def map_evidence(
                 vi.append(var_g)
 
     results: dict[int, PoolResult] = {}
+    not_pooled: dict[int, str] = {}
     egger: dict[int, float] = {}
     if codes:
         code_arr = np.asarray(codes)
+        # A cell that cannot be pooled (one study with several effect sizes, no convergence)
+        # is left out of `results` and its reason kept, so one cell never breaks the map.
         results = pool_cells_clustered(
             np.asarray(yi), np.asarray(vi), code_arr, np.asarray(clusters),
             rho=evidence_map.within_study_correlation,
             method=evidence_map.pooling_method, test=evidence_map.pooling_test,
+            errors=not_pooled,  # type: ignore[arg-type]
         )
         counts = np.bincount(code_arr)
         y_arr, v_arr = np.asarray(yi), np.asarray(vi)
         for code in np.flatnonzero(counts >= evidence_map.egger_min_k):
             mask = code_arr == code
-            egger[int(code)] = egger_test(y_arr[mask], v_arr[mask]).p_value
+            try:
+                egger[int(code)] = egger_test(y_arr[mask], v_arr[mask]).p_value
+            except StatsError:
+                # e.g. equal sampling variances: the test has no predictor to regress on.
+                continue
 
     overrides = {
         (row["intervention_id"], row["outcome_id"]): row
@@ -251,6 +269,7 @@ def map_evidence(
             label=label,
             confidence=confidence,
             egger_p=egger_p,
+            not_pooled_reason=_plain_reason(not_pooled.get(code, "")) if code is not None else "",
         )
     return MapEvidence(
         evidence_map=evidence_map,

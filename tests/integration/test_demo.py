@@ -58,3 +58,18 @@ def test_the_demo_has_gaps_and_a_draft(demo_map: EvidenceMap) -> None:
     assert empty_rows.exists()
     assert Study.objects.filter(evidence_map=demo_map, status="draft").exists()
     assert Study.objects.filter(evidence_map=demo_map, effect_sizes=None).exists()
+
+
+def test_the_example_cell_pools_to_the_published_figures(demo_map: EvidenceMap) -> None:
+    from evidence.synthesis import map_evidence
+
+    row = Intervention.objects.get(evidence_map=demo_map, name=DIPLOMACY)
+    column = Outcome.objects.get(evidence_map=demo_map, name=POLITICAL_SECURITY)
+    cell = map_evidence(demo_map).cell(row.pk, column.pk)
+    assert (cell.n_studies, cell.n_effects) == (2, 4)
+    assert f"{cell.result.estimate:.3f}" == "0.139"
+    assert cell.result.model == "CHE" and cell.result.vcov == "CR2" and cell.result.n_clusters == 2
+    assert cell.label.text == "Moderate effect"
+    assert cell.confidence.level == "low"
+    assert any("limited number of studies" in reason for reason in cell.confidence.reasons)
+    assert cell.region == "Global"

@@ -344,9 +344,6 @@ def test_cell_page_runs_a_fixed_number_of_queries(client, django_assert_num_quer
     assert "Included studies (" in response.content.decode()
 
 
-@pytest.mark.xfail(
-    reason="evidence.synthesis lets egger_test's StatsError (equal sampling variances) escape", strict=False
-)
 def test_a_cell_of_equal_variances_still_shows(client):  # type: ignore[no-untyped-def]
     evidence_map = EvidenceMapFactory()
     row, col = InterventionFactory(evidence_map=evidence_map), OutcomeFactory(evidence_map=evidence_map)
