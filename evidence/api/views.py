@@ -257,6 +257,17 @@ def _saved(call: Callable[[], Any]) -> Any:
         raise model_errors(exc) from None
 
 
+def _requested_maps(request: Request, params: Any) -> list[EvidenceMap]:
+    """The maps a list covers (with their versions): the `map` parameter's, or all visible."""
+    maps_qs = selectors.with_versions(selectors.visible_maps(request.user))
+    if params.get("map"):
+        maps_qs = maps_qs.filter(slug=params["map"])
+    maps = list(maps_qs)
+    if params.get("map") and not maps:
+        raise InvalidParameter("map", f"No map {params['map']!r}.")
+    return maps
+
+
 class StudyListView(ApiView):
     queryset: QuerySet[Any] = Study.objects.all()  # for DjangoModelPermissions: POST needs add_study
     renderer_classes = [JSONRenderer, CSVRenderer]
@@ -280,12 +291,7 @@ class StudyListView(ApiView):
         params = request.query_params
         _check_parameters(params)
         filters = StudyFilters.from_query(params)
-        maps_qs = selectors.with_versions(selectors.visible_maps(request.user))
-        if params.get("map"):
-            maps_qs = maps_qs.filter(slug=params["map"])
-        maps = list(maps_qs)
-        if params.get("map") and not maps:
-            raise InvalidParameter("map", f"No map {params['map']!r}.")
+        maps = _requested_maps(request, params)
         map_ids = [m.pk for m in maps]
         studies = selectors.visible_studies(request.user).filter(evidence_map__in=map_ids)
         interventions = _nodes_below(Intervention, params, "intervention", map_ids)
@@ -387,12 +393,7 @@ class EffectSizeListView(StudyListView):
         # 1 page of effect sizes with their studies and maps. CSV has no count.
         params = request.query_params
         _check_parameters(params)
-        maps_qs = selectors.with_versions(selectors.visible_maps(request.user))
-        if params.get("map"):
-            maps_qs = maps_qs.filter(slug=params["map"])
-        maps = list(maps_qs)
-        if params.get("map") and not maps:
-            raise InvalidParameter("map", f"No map {params['map']!r}.")
+        maps = _requested_maps(request, params)
         map_ids = [m.pk for m in maps]
         effects = selectors.visible_effect_sizes(request.user).filter(study__evidence_map__in=map_ids)
         study_id = _id_parameter(params, "study")
