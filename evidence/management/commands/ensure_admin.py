@@ -21,4 +21,4 @@ class Command(BaseCommand):
         password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
         shown = password if "ADMIN_PASSWORD" not in os.environ else "(from ADMIN_PASSWORD)"
-        self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {shown}  ->  http://127.0.0.1:8000/admin/"))
+        self.stdout.write(self.style.SUCCESS(f"Admin login for /admin/: {username} / {shown}"))
