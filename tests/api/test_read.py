@@ -373,6 +373,8 @@ def test_etag_differs_for_reviewers(api: APIClient, reviewer_api: APIClient, wor
 def test_cors_on_reads(api: APIClient, world: World) -> None:
     response = api.get("/api/v1/maps/", HTTP_ORIGIN="https://partner.example")
     assert response["Access-Control-Allow-Origin"] == "*"
+    # Partners' browser code may read the caching headers it needs for conditional requests.
+    assert {"etag", "last-modified"} <= {h.strip().lower() for h in response["Access-Control-Expose-Headers"].split(",")}
     preflight = api.options(
         "/api/v1/studies/", HTTP_ORIGIN="https://partner.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
     )
