@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from studies.models import Confidence
+
 if TYPE_CHECKING:
     from evidence.stats.interpret import ConfidenceRules
 
@@ -214,12 +216,6 @@ class Outcome(FrameworkNode):
         return self.desirable_direction == Direction.HIGHER
 
 
-class ConfidenceLevel(models.TextChoices):
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
-
-
 class CellSummary(models.Model):
     """What reviewers write about one cell; the numbers are always computed, never typed."""
 
@@ -234,7 +230,7 @@ class CellSummary(models.Model):
     findings = models.TextField("Evidence findings", blank=True, help_text="Markdown.")
     confidence_assessment = models.TextField("Confidence assessment", blank=True, help_text="Markdown.")
     confidence_override = models.CharField(
-        max_length=8, choices=ConfidenceLevel.choices, blank=True,
+        max_length=8, choices=Confidence.choices, blank=True,
         help_text="Leave empty to use the computed rating.",
     )
     override_justification = models.TextField(blank=True)
@@ -252,7 +248,7 @@ class CellSummary(models.Model):
                 name="override_needs_justification",
             ),
             models.CheckConstraint(
-                condition=Q(confidence_override__in=["", *ConfidenceLevel.values]),
+                condition=Q(confidence_override__in=["", *Confidence.values]),
                 name="override_level_valid",
             ),
         ]
