@@ -167,21 +167,24 @@ class FrameworkNode(models.Model):
             node = node.parent
 
 
+def node_constraints(prefix: str) -> list[models.BaseConstraint]:
+    """The tree rules both kinds of node share: unique sibling names, no node its own parent."""
+    return [
+        models.UniqueConstraint(fields=["evidence_map", "parent", "name"], name=f"{prefix}_unique_name_per_parent"),
+        models.UniqueConstraint(
+            fields=["evidence_map", "name"],
+            condition=Q(parent__isnull=True),
+            name=f"{prefix}_unique_top_level_name",
+        ),
+        models.CheckConstraint(condition=~Q(parent=models.F("id")), name=f"{prefix}_not_own_parent"),
+    ]
+
+
 class Intervention(FrameworkNode):
     history = HistoricalRecords()
 
     class Meta(FrameworkNode.Meta):
-        constraints = [
-            models.UniqueConstraint(
-                fields=["evidence_map", "parent", "name"], name="intervention_unique_name_per_parent"
-            ),
-            models.UniqueConstraint(
-                fields=["evidence_map", "name"],
-                condition=Q(parent__isnull=True),
-                name="intervention_unique_top_level_name",
-            ),
-            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="intervention_not_own_parent"),
-        ]
+        constraints = node_constraints("intervention")
 
 
 class Direction(models.TextChoices):
@@ -197,15 +200,7 @@ class Outcome(FrameworkNode):
 
     class Meta(FrameworkNode.Meta):
         constraints = [
-            models.UniqueConstraint(
-                fields=["evidence_map", "parent", "name"], name="outcome_unique_name_per_parent"
-            ),
-            models.UniqueConstraint(
-                fields=["evidence_map", "name"],
-                condition=Q(parent__isnull=True),
-                name="outcome_unique_top_level_name",
-            ),
-            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="outcome_not_own_parent"),
+            *node_constraints("outcome"),
             models.CheckConstraint(
                 condition=Q(desirable_direction__in=Direction.values), name="outcome_direction_valid"
             ),

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db import transaction
-from django.db.models import Model
-
-from studies.services import User, actor_or_none
+from studies.services import ModelT, User, save_validated
 
 
-@transaction.atomic
-def framework_save(*, instance: Model, user: User) -> Model:
+def framework_save(*, instance: ModelT, user: User) -> ModelT:
     """Validate and save a map, intervention, outcome or cell summary, recording who changed it."""
-    instance._history_user = actor_or_none(user)  # type: ignore[attr-defined]
-    instance.full_clean()
-    instance.save()
-    return instance
-
-
-def framework_create(*, model: type[Model], user: User, **fields: Any) -> Model:
-    return framework_save(instance=model(**fields), user=user)
+    return save_validated(instance=instance, user=user)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
+from django.db.models import Model
 
 from studies.models import AppraisalItem, EffectSize, Status, Study
 
 User = AbstractBaseUser | AnonymousUser | None
+ModelT = TypeVar("ModelT", bound=Model)
 
 
 def actor_or_none(user: User) -> AbstractBaseUser | None:
@@ -75,11 +77,16 @@ def studies_set_status(*, studies: Iterable[Study], status: str, user: User) -> 
 
 
 @transaction.atomic
+def save_validated(*, instance: ModelT, user: User) -> ModelT:
+    """Validate and save any model whose history records who changed it."""
+    instance._history_user = actor_or_none(user)  # type: ignore[attr-defined]
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
 def appraisal_item_save(*, item: AppraisalItem, user: User) -> AppraisalItem:
-    item._history_user = actor_or_none(user)  # type: ignore[attr-defined]
-    item.full_clean()
-    item.save()
-    return item
+    return save_validated(instance=item, user=user)
 
 
 @transaction.atomic
