@@ -3,10 +3,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config ./config
-COPY evidence ./evidence
 COPY studies ./studies
-COPY templates ./templates
-COPY static ./static
+COPY evidence ./evidence
+COPY portal ./portal
+COPY api ./api
+COPY interchange ./interchange
 COPY manage.py ./
 RUN pip install --no-cache-dir . && \
     SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --noinput

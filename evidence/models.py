@@ -118,7 +118,7 @@ class EvidenceMap(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("evidence:map", kwargs={"slug": self.slug})
+        return reverse("portal:map", kwargs={"slug": self.slug})
 
     @property
     def confidence_rules(self) -> ConfidenceRules:

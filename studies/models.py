@@ -173,7 +173,7 @@ class Study(models.Model):
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def get_absolute_url(self) -> str:
-        return reverse("evidence:study", kwargs={"slug": self.evidence_map.slug, "pk": self.pk})
+        return reverse("portal:study", kwargs={"slug": self.evidence_map.slug, "pk": self.pk})
 
     @property
     def first_author_surname(self) -> str:

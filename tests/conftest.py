@@ -38,7 +38,7 @@ def admin_user(db):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def demo_map(db):  # type: ignore[no-untyped-def]
-    from evidence.demo import load_demo
+    from interchange.demo import load_demo
 
     return load_demo()
 

@@ -326,7 +326,7 @@ def test_csv_is_not_offered_for_maps(api: APIClient, world: World) -> None:
 
 
 def test_csv_neutralises_formulas() -> None:
-    from evidence.api.renderers import CSVRenderer
+    from api.renderers import CSVRenderer
 
     text = CSVRenderer().render([{"title": "=HYPERLINK(1)", "g": -0.2}]).decode()
     assert "'=HYPERLINK(1)" in text and ",-0.2" in text
@@ -426,4 +426,4 @@ def test_every_url_of_the_site_can_still_be_reversed() -> None:
     assert reverse("api:cell", kwargs={"slug": "m", "intervention_id": 1, "outcome_id": 2}) == (
         "/api/v1/maps/m/cells/1/2/"
     )
-    assert reverse("evidence:home") == "/"
+    assert reverse("portal:home") == "/"

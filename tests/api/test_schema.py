@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from schemathesis import checks as sm_checks
 
-from evidence.demo import DEMO_SLUG
+from interchange.demo import DEMO_SLUG
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from evidence.demo import DIPLOMACY, POLITICAL_SECURITY, load_demo
 from evidence.models import Intervention, Outcome
+from interchange.demo import DIPLOMACY, POLITICAL_SECURITY, load_demo
 
 pytestmark = pytest.mark.browser
 

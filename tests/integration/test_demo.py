@@ -7,8 +7,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from evidence.demo import DIPLOMACY, POLITICAL_SECURITY
 from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
+from interchange.demo import DIPLOMACY, POLITICAL_SECURITY
 from studies.models import EffectSize, Study
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from evidence.demo import DIPLOMACY, POLITICAL_SECURITY
 from evidence.models import Intervention, Outcome
+from interchange.demo import DIPLOMACY, POLITICAL_SECURITY
 from studies.models import Status, Study
 from tests.factories import (
     EffectSizeFactory,
@@ -36,14 +36,14 @@ def example_cell(demo_map):  # type: ignore[no-untyped-def]
 
 def cell_url(demo_map, intervention, outcome, suffix: str = "") -> str:  # type: ignore[no-untyped-def]
     kwargs = {"slug": demo_map.slug, "intervention_id": intervention.pk, "outcome_id": outcome.pk}
-    return reverse("evidence:cell", kwargs=kwargs) + suffix
+    return reverse("portal:cell", kwargs=kwargs) + suffix
 
 
 # --- map and its data -----------------------------------------------------------------------
 
 
 def test_map_page_is_a_shell_for_the_script(client, demo_map):  # type: ignore[no-untyped-def]
-    response = client.get(reverse("evidence:map", kwargs={"slug": SLUG}))
+    response = client.get(reverse("portal:map", kwargs={"slug": SLUG}))
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="map-grid"' in html
@@ -53,7 +53,7 @@ def test_map_page_is_a_shell_for_the_script(client, demo_map):  # type: ignore[n
 
 
 def test_map_page_keeps_filters_from_the_url(client, demo_map):  # type: ignore[no-untyped-def]
-    response = client.get(reverse("evidence:map", kwargs={"slug": SLUG}), {"region": "Africa", "q": "aid"})
+    response = client.get(reverse("portal:map", kwargs={"slug": SLUG}), {"region": "Africa", "q": "aid"})
     html = response.content.decode()
     assert 'value="Africa" checked' in html
     assert 'name="q" value="aid"' in html
@@ -62,7 +62,7 @@ def test_map_page_keeps_filters_from_the_url(client, demo_map):  # type: ignore[
 
 def test_map_data_has_every_cell_with_its_pooled_effect(client, demo_map):  # type: ignore[no-untyped-def]
     intervention, outcome = example_cell(demo_map)
-    data = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG})).json()
+    data = client.get(reverse("portal:map_data", kwargs={"slug": SLUG})).json()
     assert data["totals"] == {"studies": 24, "effects": 27}
     cells = {(c["i"], c["o"]): c for c in data["cells"]}
     cell = cells[(intervention.pk, outcome.pk)]
@@ -79,14 +79,14 @@ def test_map_data_has_every_cell_with_its_pooled_effect(client, demo_map):  # ty
 
 def test_filters_recompute_the_cells_and_come_back_in_the_links(client, demo_map):  # type: ignore[no-untyped-def]
     intervention, outcome = example_cell(demo_map)
-    data = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG}), {"design": "mixed,other_qed"}).json()
+    data = client.get(reverse("portal:map_data", kwargs={"slug": SLUG}), {"design": "mixed,other_qed"}).json()
     assert data["query"] == "design=mixed&design=other_qed"
     assert data["filtered"] is True
     assert data["urls"]["page"] == "/maps/human-rights-diplomacy/?design=mixed&design=other_qed"
     assert data["urls"]["studies_csv"].endswith("studies.csv?design=mixed&design=other_qed")
     cells = {(c["i"], c["o"]): c for c in data["cells"]}
     assert cells[(intervention.pk, outcome.pk)]["studies"] == 2
-    only_rct = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG}), {"design": "rct"}).json()
+    only_rct = client.get(reverse("portal:map_data", kwargs={"slug": SLUG}), {"design": "rct"}).json()
     assert (intervention.pk, outcome.pk) not in {(c["i"], c["o"]) for c in only_rct["cells"]}
     assert only_rct["totals"]["studies"] == 1
 
@@ -101,11 +101,11 @@ def test_filters_recompute_the_cells_and_come_back_in_the_links(client, demo_map
     ],
 )
 def test_a_bad_filter_is_a_clear_400(client, demo_map, query, message):  # type: ignore[no-untyped-def]
-    page = client.get(reverse("evidence:map", kwargs={"slug": SLUG}), query)
+    page = client.get(reverse("portal:map", kwargs={"slug": SLUG}), query)
     assert page.status_code == 400
     assert message in page.content.decode()
     assert "Show it without filters" in page.content.decode()
-    data = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG}), query)
+    data = client.get(reverse("portal:map_data", kwargs={"slug": SLUG}), query)
     assert data.status_code == 400
     assert message in data.json()["error"]
     intervention, outcome = example_cell(demo_map)
@@ -195,12 +195,12 @@ def test_aggregate_cell_of_two_categories(client, demo_map):  # type: ignore[no-
 
 def test_drafts_are_never_shown(client, demo_map):  # type: ignore[no-untyped-def]
     draft = Study.objects.get(evidence_map=demo_map, status=Status.DRAFT)
-    assert client.get(reverse("evidence:study", kwargs={"slug": SLUG, "pk": draft.pk})).status_code == 404
-    data = client.get(reverse("evidence:map_data", kwargs={"slug": SLUG})).json()
+    assert client.get(reverse("portal:study", kwargs={"slug": SLUG, "pk": draft.pk})).status_code == 404
+    data = client.get(reverse("portal:map_data", kwargs={"slug": SLUG})).json()
     assert data["totals"]["studies"] == Study.objects.filter(evidence_map=demo_map, status=Status.PUBLISHED).count()
-    exported = client.get(reverse("evidence:studies_csv", kwargs={"slug": SLUG})).content.decode()
+    exported = client.get(reverse("portal:studies_csv", kwargs={"slug": SLUG})).content.decode()
     assert "draft, not yet published" not in exported
-    assert draft.title not in client.get(reverse("evidence:studies_ris", kwargs={"slug": SLUG})).content.decode()
+    assert draft.title not in client.get(reverse("portal:studies_ris", kwargs={"slug": SLUG})).content.decode()
     intervention = Intervention.objects.get(evidence_map=demo_map, name="Funding for human rights defenders")
     outcome = Outcome.objects.get(evidence_map=demo_map, name="Political imprisonment")
     assert "Included studies (2)" in client.get(cell_url(demo_map, intervention, outcome)).content.decode()
@@ -209,9 +209,9 @@ def test_drafts_are_never_shown(client, demo_map):  # type: ignore[no-untyped-de
 def test_unpublished_maps_are_not_found(client):  # type: ignore[no-untyped-def]
     hidden = EvidenceMapFactory(is_published=False)
     for name in ("map", "map_data", "methods", "studies_csv", "studies_ris"):
-        assert client.get(reverse(f"evidence:{name}", kwargs={"slug": hidden.slug})).status_code == 404
+        assert client.get(reverse(f"portal:{name}", kwargs={"slug": hidden.slug})).status_code == 404
     study = StudyFactory(evidence_map=hidden)
-    assert client.get(reverse("evidence:study", kwargs={"slug": hidden.slug, "pk": study.pk})).status_code == 404
+    assert client.get(reverse("portal:study", kwargs={"slug": hidden.slug, "pk": study.pk})).status_code == 404
 
 
 # --- study and methods pages ---------------------------------------------------------------
@@ -219,7 +219,7 @@ def test_unpublished_maps_are_not_found(client):  # type: ignore[no-untyped-def]
 
 def test_study_page_shows_coding_and_every_effect_size_input(client, demo_map):  # type: ignore[no-untyped-def]
     study = Study.objects.get(evidence_map=demo_map, external_id="demo-myrick-2021")
-    html = client.get(reverse("evidence:study", kwargs={"slug": SLUG, "pk": study.pk})).content.decode()
+    html = client.get(reverse("portal:study", kwargs={"slug": SLUG, "pk": study.pk})).content.decode()
     assert study.title in html
     assert "Myanmar" in html and "Mixed methods" in html and "High" in html
     assert "Odds ratio with confidence interval" in html
@@ -234,13 +234,13 @@ def test_study_page_shows_the_appraisal_items(client, demo_map):  # type: ignore
 
     study = Study.objects.get(evidence_map=demo_map, external_id="demo-kahn-nisser-2018")
     AppraisalItem.objects.create(study=study, criterion="attrition", rating="partly", note="Two countries drop out.")
-    html = client.get(reverse("evidence:study", kwargs={"slug": SLUG, "pk": study.pk})).content.decode()
+    html = client.get(reverse("portal:study", kwargs={"slug": SLUG, "pk": study.pk})).content.decode()
     assert "Attrition and missing data are low or handled" in html
     assert "Partly" in html and "Two countries drop out." in html
 
 
 def test_methods_page_in_plain_words(client, demo_map):  # type: ignore[no-untyped-def]
-    html = client.get(reverse("evidence:methods", kwargs={"slug": SLUG})).content.decode()
+    html = client.get(reverse("portal:methods", kwargs={"slug": SLUG})).content.decode()
     assert "January 2000 to June 2024" in html
     assert "<li>Quantitative or mixed-methods evaluations" in html
     assert "ρ = 0.8" in html and "CR2" in html and "Satterthwaite" in html
@@ -253,7 +253,7 @@ def test_methods_page_in_plain_words(client, demo_map):  # type: ignore[no-untyp
 
 
 def test_studies_csv_export_follows_the_filters(client, demo_map):  # type: ignore[no-untyped-def]
-    response = client.get(reverse("evidence:studies_csv", kwargs={"slug": SLUG}), {"design": "mixed,other_qed"})
+    response = client.get(reverse("portal:studies_csv", kwargs={"slug": SLUG}), {"design": "mixed,other_qed"})
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
@@ -266,7 +266,7 @@ def test_studies_csv_export_follows_the_filters(client, demo_map):  # type: igno
 
 
 def test_ris_export(client, demo_map):  # type: ignore[no-untyped-def]
-    body = client.get(reverse("evidence:studies_ris", kwargs={"slug": SLUG}), {"q": "Freethe20"}).content.decode()
+    body = client.get(reverse("portal:studies_ris", kwargs={"slug": SLUG}), {"q": "Freethe20"}).content.decode()
     records = [r for r in body.split("ER  - ") if r.strip()]
     assert len(records) == 1
     lines = body.splitlines()
@@ -294,7 +294,7 @@ def test_cell_effect_sizes_csv(client, demo_map):  # type: ignore[no-untyped-def
 def test_csv_cells_never_start_a_formula(client):  # type: ignore[no-untyped-def]
     evidence_map = EvidenceMapFactory()
     StudyFactory(evidence_map=evidence_map, title="=HYPERLINK(1)")
-    body = client.get(reverse("evidence:studies_csv", kwargs={"slug": evidence_map.slug})).content.decode()
+    body = client.get(reverse("portal:studies_csv", kwargs={"slug": evidence_map.slug})).content.decode()
     assert "'=HYPERLINK(1)" in body
 
 
@@ -329,7 +329,7 @@ CELL_PAGE_QUERIES = 12
 @pytest.mark.parametrize("n_studies", [3, 30])
 def test_map_data_runs_a_fixed_number_of_queries(client, django_assert_num_queries, n_studies):  # type: ignore[no-untyped-def]
     evidence_map, _, _ = build_map(n_studies)
-    url = reverse("evidence:map_data", kwargs={"slug": evidence_map.slug})
+    url = reverse("portal:map_data", kwargs={"slug": evidence_map.slug})
     with django_assert_num_queries(MAP_DATA_QUERIES):
         data = client.get(url, {"population": ["Group 0", "Group 1", "Group 2"]}).json()
     assert data["totals"]["studies"] == n_studies
@@ -350,7 +350,7 @@ def test_a_cell_of_equal_variances_still_shows(client):  # type: ignore[no-untyp
     for n in range(10):
         study = StudyFactory(evidence_map=evidence_map)
         EffectSizeFactory(study=study, intervention=row, outcome=col, es_value=0.1 * n, es_se=0.1)
-    assert client.get(reverse("evidence:map_data", kwargs={"slug": evidence_map.slug})).status_code == 200
+    assert client.get(reverse("portal:map_data", kwargs={"slug": evidence_map.slug})).status_code == 200
 
 
 # --- Content-Security-Policy and markup ----------------------------------------------------
@@ -358,7 +358,7 @@ def test_a_cell_of_equal_variances_still_shows(client):  # type: ignore[no-untyp
 
 def test_pages_send_a_strict_content_security_policy(client, demo_map):  # type: ignore[no-untyped-def]
     intervention, outcome = example_cell(demo_map)
-    for url in (reverse("evidence:home"), reverse("evidence:map", kwargs={"slug": SLUG}),
+    for url in (reverse("portal:home"), reverse("portal:map", kwargs={"slug": SLUG}),
                 cell_url(demo_map, intervention, outcome)):
         policy = client.get(url)["Content-Security-Policy"]
         assert "script-src 'self'" in policy
@@ -376,13 +376,14 @@ def test_the_api_keeps_its_own_headers(client, demo_map):  # type: ignore[no-unt
 def test_markdown_is_sanitised(client, demo_map):  # type: ignore[no-untyped-def]
     demo_map.description = 'Hello <script>alert(1)</script> [x](javascript:alert(1)) <b onclick="x()">b</b> **bold**'
     demo_map.save()
-    html = client.get(reverse("evidence:map", kwargs={"slug": SLUG})).content.decode()
+    html = client.get(reverse("portal:map", kwargs={"slug": SLUG})).content.decode()
     intro = html.split('class="map-intro"')[1].split("</div>")[0]
     assert "<script" not in intro and "javascript:" not in intro and "onclick" not in intro
     assert "<strong>bold</strong>" in intro
 
 
-TEMPLATE_DIRS = [Path(settings.BASE_DIR) / "templates", Path(settings.BASE_DIR) / "static"]
+BASE = Path(settings.BASE_DIR)
+TEMPLATE_DIRS = [BASE / "portal" / "templates", BASE / "portal" / "static", BASE / "api" / "templates"]
 INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\s(?:src=|type=\"application/json\"))[^>]*>", re.I)
 STYLE_ATTRIBUTE = re.compile(r"<[^>]+\sstyle\s*=", re.I)
 EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
@@ -417,7 +418,16 @@ def test_the_scan_finds_what_it_looks_for() -> None:
 
 
 def test_our_scripts_set_no_inline_styles() -> None:
-    for path in (Path(settings.BASE_DIR) / "static" / "js").glob("*.js"):
+    scripts = sorted((BASE / "portal" / "static").rglob("*.js"))
+    assert any(p.name == "map.js" for p in scripts)
+    for path in scripts:
         text = path.read_text()
         assert 'setAttribute("style"' not in text and "cssText" not in text and "innerHTML" not in text, path
         assert "eval(" not in text and "new Function" not in text, path
+
+
+def test_the_api_documentation_page_has_the_same_policy(client, demo_map):  # type: ignore[no-untyped-def]
+    response = client.get("/api/v1/docs/")
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == client.get(reverse("portal:home"))["Content-Security-Policy"]
+    assert "<style" not in response.content.decode()

@@ -22,11 +22,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evidence.api import selectors
-from evidence.api.cells import CELL_CSV_COLUMNS, cell_data, cells_in_order, csv_row
-from evidence.api.errors import InvalidParameter, model_errors
-from evidence.api.renderers import CSVRenderer, table
-from evidence.api.serializers import (
+from api import selectors
+from api.cells import CELL_CSV_COLUMNS, cell_data, cells_in_order, csv_row
+from api.errors import InvalidParameter, model_errors
+from api.renderers import CSVRenderer, table
+from api.serializers import (
     MAX_INT,
     CellDetailOutputSerializer,
     CellListOutputSerializer,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 # No 'unsafe-inline' anywhere: our templates carry no inline script, style attribute or
-# event handler. Plotly is told not to inject its <style> element (templates/base.html links
-# static/css/plotly.css with id="plotly.js-style-global" class="no-inline-styles" instead) and
+# event handler. Plotly is told not to inject its <style> element (portal/templates/base.html links
+# portal/css/plotly.css with id="plotly.js-style-global" class="no-inline-styles" instead) and
 # sets the remaining styles through the CSSOM, which style-src does not restrict.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -24,10 +24,6 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
-# The API's interactive documentation (Swagger UI) brings its own inline bootstrap script;
-# JSON responses need no policy, so the API keeps whatever headers its views set.
-EXEMPT_PREFIXES = ("/api/",)
-
 
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -35,7 +31,9 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path.startswith(EXEMPT_PREFIXES):
+        # Every HTML page, the API's documentation included; JSON, CSV and files need no
+        # policy. A view that sets its own policy keeps it.
+        if not response.get("Content-Type", "").startswith("text/html"):
             return response
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response

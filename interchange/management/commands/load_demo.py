@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from evidence.demo import load_demo
+from interchange.demo import load_demo
 
 
 class Command(BaseCommand):

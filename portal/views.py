@@ -24,7 +24,7 @@ View = Callable[..., HttpResponse]
 
 def _bad_filter(request: HttpRequest, evidence_map: EvidenceMap, error: FilterError) -> HttpResponse:
     context = {"map": evidence_map, "error": error, "clear_url": request.path}
-    return render(request, "evidence/bad_filter.html", context, status=400)
+    return render(request, "portal/bad_filter.html", context, status=400)
 
 
 def with_filters(view: View) -> View:
@@ -56,7 +56,7 @@ def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "evidence/home.html", {"maps": selectors.published_maps()})
+    return render(request, "portal/home.html", {"maps": selectors.published_maps()})
 
 
 @with_filters
@@ -71,9 +71,9 @@ def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
         "confidences": Confidence.choices,
         "populations": options["populations"],
         "countries": [(code, _country_name(code)) for code in options["countries"]],
-        "data_url": reverse("evidence:map_data", kwargs={"slug": evidence_map.slug}),
+        "data_url": reverse("portal:map_data", kwargs={"slug": evidence_map.slug}),
     }
-    return render(request, "evidence/map.html", context)
+    return render(request, "portal/map.html", context)
 
 
 def _country_name(code: str) -> str:
@@ -83,7 +83,7 @@ def _country_name(code: str) -> str:
 
 
 def _cell_url_template(evidence_map: EvidenceMap) -> str:
-    url = reverse("evidence:cell", kwargs={"slug": evidence_map.slug, "intervention_id": 1, "outcome_id": 2})
+    url = reverse("portal:cell", kwargs={"slug": evidence_map.slug, "intervention_id": 1, "outcome_id": 2})
     return url.replace("/1/2/", "/{i}/{o}/")
 
 
@@ -93,9 +93,9 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
     evidence = map_evidence(evidence_map, filters)
     slug = {"slug": evidence_map.slug}
     urls = {
-        "page": _with_query(reverse("evidence:map", kwargs=slug), filters),
-        "studies_csv": _with_query(reverse("evidence:studies_csv", kwargs=slug), filters),
-        "studies_ris": _with_query(reverse("evidence:studies_ris", kwargs=slug), filters),
+        "page": _with_query(reverse("portal:map", kwargs=slug), filters),
+        "studies_csv": _with_query(reverse("portal:studies_csv", kwargs=slug), filters),
+        "studies_ris": _with_query(reverse("portal:studies_ris", kwargs=slug), filters),
     }
     return JsonResponse(exports.map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls))
 
@@ -126,7 +126,7 @@ def cell_page(
     others = selectors.outcomes_of_studies(cell.study_ids)
     other_outcomes = [
         {"node": node, "n_studies": len(others[node.id]),
-         "url": _with_query(reverse("evidence:cell", kwargs={
+         "url": _with_query(reverse("portal:cell", kwargs={
              "slug": evidence_map.slug, "intervention_id": intervention_id, "outcome_id": node.id}), filters)}
         for node in evidence.outcomes.values()
         if node.id in others and node.id not in outcome.ancestors and outcome_id not in node.ancestors
@@ -153,12 +153,12 @@ def cell_page(
         "other_outcomes": other_outcomes,
         "map_url": _with_query(evidence_map.get_absolute_url(), filters),
         "effects_csv_url": _with_query(
-            reverse("evidence:cell_effects_csv", kwargs={
+            reverse("portal:cell_effects_csv", kwargs={
                 "slug": evidence_map.slug, "intervention_id": intervention_id, "outcome_id": outcome_id}),
             filters,
         ),
     }
-    return render(request, "evidence/cell.html", context)
+    return render(request, "portal/cell.html", context)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -244,7 +244,7 @@ def studies_ris(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyF
     studies = list(published_studies(evidence_map, filters).order_by("authors", "year", "pk"))
     urls = {
         s.pk: request.build_absolute_uri(
-            reverse("evidence:study", kwargs={"slug": evidence_map.slug, "pk": s.pk})
+            reverse("portal:study", kwargs={"slug": evidence_map.slug, "pk": s.pk})
         )
         for s in studies
     }
@@ -262,7 +262,7 @@ def study_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "effects": effects,
         "doi_url": exports.doi_url(study.doi),
     }
-    return render(request, "evidence/study.html", context)
+    return render(request, "portal/study.html", context)
 
 
 def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
@@ -272,4 +272,4 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
         "bands": describe_preset(evidence_map.effect_label_preset),
         "rules": describe_rules(evidence_map.confidence_rules),
     }
-    return render(request, "evidence/methods.html", context)
+    return render(request, "portal/methods.html", context)

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from evidence import views
+from portal import views
 
-app_name = "evidence"
+app_name = "portal"
 
 cell = "maps/<slug:slug>/cells/<int:intervention_id>/<int:outcome_id>/"
 

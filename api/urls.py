@@ -1,7 +1,7 @@
 from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
-from evidence.api import docs, views
+from api import docs, views
 
 
 class IdConverter:

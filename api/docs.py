@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.template import Context, Engine
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 from drf_spectacular.generators import SchemaGenerator
 
@@ -89,5 +90,6 @@ def _schema() -> dict[str, Any]:
 @require_GET
 def docs_page(request: HttpRequest) -> HttpResponse:
     template = _ENGINE.get_template("api/docs.html")
-    html = template.render(Context(page_context(_schema())))
+    context = {**page_context(_schema()), "stylesheet": static("api/docs.css")}
+    html = template.render(Context(context))
     return HttpResponse(html, content_type="text/html; charset=utf-8")

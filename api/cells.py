@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from evidence.api.serializers import finite
+from api.serializers import finite
 from evidence.synthesis import Cell, MapEvidence
 
 
