@@ -35,8 +35,9 @@ test: install  ## the whole test suite (SQLite by default; PostgreSQL when DATAB
 test-fast: install  ## everything but the browser tests
 	$(BIN)/pytest -m "not browser"
 
-lint: install
+lint: install  ## ruff, and the import rules between the apps (pyproject.toml's import-linter contracts)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	DEBUG=1 $(BIN)/mypy

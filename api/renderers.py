@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
 
-# Spreadsheet programs run cells that start with these as formulas; quote them as text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from evidence.tables import csv_text
 
 
 def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -32,8 +29,6 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
     return value
 
 
@@ -70,10 +65,7 @@ class CSVRenderer(BaseRenderer):
             columns.update(dict.fromkeys(data["columns"]))
         for row in rows:
             columns.update(dict.fromkeys(row))
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        if columns:
-            writer.writerow(list(columns))
-        for row in rows:
-            writer.writerow([_cell(row.get(column)) for column in columns])
-        return out.getvalue().encode(self.charset)
+        if not columns:
+            return b""
+        body = csv_text(list(columns), ([_cell(row.get(column)) for column in columns] for row in rows))
+        return body.encode(self.charset)

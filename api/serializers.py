@@ -6,12 +6,12 @@ valid study or effect size is lives in the models' full_clean(), which the servi
 
 from __future__ import annotations
 
-import math
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from evidence.models import EvidenceMap
+from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView
 from studies.models import INPUT_FIELDS, EffectSize, InputKind, Study, StudyDesign
 
 # Input fields that hold counts (the others are real numbers).
@@ -19,12 +19,6 @@ INTEGER_INPUTS = {"n_1", "n_2", "events_1", "events_2", "n_total", "direction"}
 # Bound for integers, so an absurd number is a 400 and never a database overflow.
 MAX_INT = 2**31 - 1
 
-
-def finite(value: float | None) -> float | None:
-    """JSON has no NaN or infinity: report them as null."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 # --- Errors (for the schema) ---
@@ -219,52 +213,29 @@ class EffectSizeCreateInputSerializer(EffectSizeUpdateInputSerializer):
 # --- Cells ---
 
 
-class EffectLabelSerializer(serializers.Serializer):
-    text = serializers.CharField(help_text='e.g. "Small positive effect".')
-    band = serializers.CharField(help_text="The size band of |g| under the map's label preset.")
-    direction = serializers.CharField(help_text="positive (desirable), negative (undesirable) or none.")
-    beneficial = serializers.BooleanField(help_text="True when the effect goes the outcome's desirable way.")
-    ci_includes_zero = serializers.BooleanField(
-        allow_null=True, help_text="True when the confidence interval also includes no effect."
-    )
+# The cell serializers are derived from the one cell presenter: their fields and help texts
+# are the presenter's dataclasses'. `ref_name` keeps the schema's component names stable.
 
 
-class ConfidenceSerializer(serializers.Serializer):
-    level = serializers.CharField(help_text="high, medium or low.")
-    reasons = serializers.ListField(child=serializers.CharField(), help_text="Why the rating is what it is.")
-    overridden = serializers.BooleanField(help_text="True when a reviewer overrode the computed rating.")
-    computed_level = serializers.CharField(help_text="The rating the map's rules give, before any override.")
-    justification = serializers.CharField(allow_blank=True, help_text="The reviewer's reason for an override.")
-    text = serializers.CharField(help_text="The sentence the map shows.")
+class EffectLabelSerializer(DataclassSerializer):  # type: ignore[type-arg]
+    class Meta:
+        dataclass = LabelView
+        ref_name = "EffectLabel"
 
 
-def _number(help_text: str) -> serializers.FloatField:
-    return serializers.FloatField(allow_null=True, help_text=help_text)
+class ConfidenceSerializer(DataclassSerializer):  # type: ignore[type-arg]
+    class Meta:
+        dataclass = ConfidenceView
+        ref_name = "Confidence"
 
 
-class CellOutputSerializer(serializers.Serializer):
-    intervention_id = serializers.IntegerField()
-    outcome_id = serializers.IntegerField()
-    aggregate = serializers.BooleanField(
-        help_text="True when the row or the column is a category with sub-categories."
-    )
-    n_studies = serializers.IntegerField()
-    n_effects = serializers.IntegerField()
-    designs = serializers.DictField(child=serializers.IntegerField(), help_text="Study design -> number of studies.")
-    region = serializers.CharField(allow_blank=True, help_text="UN M49 region of the studies, or Global.")
-    k = serializers.IntegerField(allow_null=True, help_text="Effect sizes pooled; null when none.")
-    model = serializers.CharField(allow_null=True, help_text="Working model of the pooled estimate (e.g. CHE).")
-    estimate = _number("Pooled Hedges' g.")
-    se = _number("Standard error of the pooled g.")
-    ci_low = _number("Lower bound of the confidence interval.")
-    ci_high = _number("Upper bound of the confidence interval.")
-    pi_low = _number("Lower bound of the 95% prediction interval.")
-    pi_high = _number("Upper bound of the 95% prediction interval.")
-    p_value = _number("p-value of the pooled estimate.")
-    tau2 = _number("Between-study variance τ².")
-    i2 = _number("I² (%).")
-    label = EffectLabelSerializer(allow_null=True)
-    confidence = ConfidenceSerializer(allow_null=True)
+class CellOutputSerializer(DataclassSerializer):  # type: ignore[type-arg]
+    label = EffectLabelSerializer(allow_null=True, help_text=LabelView.__doc__)
+    confidence = ConfidenceSerializer(allow_null=True, help_text=ConfidenceView.__doc__)
+
+    class Meta:
+        dataclass = CellView
+        ref_name = "CellOutput"
 
 
 class CellListOutputSerializer(serializers.Serializer):
@@ -282,12 +253,15 @@ class CellSummaryOutputSerializer(serializers.Serializer):
     confidence_assessment = serializers.CharField(allow_blank=True, help_text="Markdown.")
 
 
-class CellDetailOutputSerializer(CellOutputSerializer):
-    map = serializers.CharField(help_text="Slug of the map.")
-    filters = serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string.")
-    summary = CellSummaryOutputSerializer(allow_null=True, help_text="What the reviewers wrote, if anything.")
-    studies = StudyOutputSerializer(many=True)
-    effect_sizes = EffectSizeOutputSerializer(many=True)
+# The cell's own fields (from the presenter), then what the detail adds.
+CellDetailOutputSerializer = type("CellDetailOutputSerializer", (serializers.Serializer,), {
+    **CellOutputSerializer().get_fields(),
+    "map": serializers.CharField(help_text="Slug of the map."),
+    "filters": serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string."),
+    "summary": CellSummaryOutputSerializer(allow_null=True, help_text="What the reviewers wrote, if anything."),
+    "studies": StudyOutputSerializer(many=True),
+    "effect_sizes": EffectSizeOutputSerializer(many=True),
+})
 
 
 # --- Pages ---

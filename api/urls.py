@@ -21,6 +21,7 @@ register_converter(IdConverter, "id")
 app_name = "api"
 
 urlpatterns = [
+    path("", views.ApiRootView.as_view(), name="root"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs.docs_page, name="docs"),
     path("maps/", views.MapListView.as_view(), name="maps"),

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
-from django.db.models import Model
+from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from evidence import services
 from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
+from studies.services import delete_recorded
 
 
 class ServiceSaveAdmin(SimpleHistoryAdmin):
+    """Saves and deletes, one by one and bulk, go through the audited services."""
+
     def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
         services.framework_save(instance=obj, user=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        delete_recorded(instance=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                delete_recorded(instance=obj, user=request.user)
 
 
 @admin.register(EvidenceMap)

@@ -1,20 +1,28 @@
-"""The map's filters: parsed from a query string, applied to studies, written back to a URL."""
+"""The map's filters, declared once.
+
+`StudyFilterSet` (django-filter) declares every filter: its query parameter, label, help
+text, widget, the values it accepts and how it narrows the studies. Everything else derives
+from it: the filter form on the map page, the validation of `data.json`, cell pages,
+exports and API queries (`StudyFilters.from_query`), and the API's OpenAPI parameters
+(`api.schema`). Adding a filter is one declaration here plus its test.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+import django_filters
+from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django_countries import countries as all_countries
 
 from studies.m49 import COUNTRY_SUBREGION
-from studies.models import SUBREGION_TO_REGION, Confidence, Region, Study, StudyDesign
+from studies.models import SUBREGION_TO_REGION, Confidence, EffectSize, Region, Study, StudyDesign
 
 
 class FilterError(ValueError):
@@ -26,110 +34,116 @@ class FilterError(ValueError):
         self.message = message
 
 
-def _many(params: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    """Values of a parameter given repeatedly (?design=rct&design=did) or comma-separated."""
-    raw: Sequence[str]
-    if hasattr(params, "getlist"):
-        raw = params.getlist(name)
-    else:
-        value = params.get(name)
-        raw = value if isinstance(value, list | tuple) else ([value] if value else [])
-    out: list[str] = []
-    for item in raw:
-        out.extend(part.strip() for part in str(item).split(",") if part.strip())
-    return tuple(dict.fromkeys(out))
+Choices = Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]]
 
 
-def _year(params: Mapping[str, Any], name: str) -> int | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        year = int(str(raw))
-    except ValueError:
-        raise FilterError(name, f"{raw!r} is not a year.") from None
-    if not 1900 <= year <= date.today().year:
-        raise FilterError(name, f"{year} is outside 1900-{date.today().year}.")
-    return year
+class ManyValuesField(forms.Field):
+    """Values given repeatedly (?design=rct&design=did) or comma-separated, checked against
+    `choices` when there are any; cleans to a tuple without duplicates."""
 
+    widget = forms.SelectMultiple
 
-def _choices(name: str, values: tuple[str, ...], allowed: Sequence[str]) -> tuple[str, ...]:
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        raise FilterError(name, f"unknown value(s) {', '.join(unknown)}; choose from {', '.join(allowed)}.")
-    return values
-
-
-@dataclass(frozen=True)
-class StudyFilters:
-    region: tuple[str, ...] = ()
-    country: tuple[str, ...] = ()
-    population: tuple[str, ...] = ()
-    design: tuple[str, ...] = ()
-    confidence: tuple[str, ...] = ()
-    year_min: int | None = None
-    year_max: int | None = None
-    q: str = ""
-
-    @classmethod
-    def from_query(cls, params: Mapping[str, Any]) -> StudyFilters:
-        """Read filters from request.GET (or a dict); raise FilterError naming a bad parameter."""
-        country = tuple(c.upper() for c in _many(params, "country"))
-        filters = cls(
-            region=_choices("region", _many(params, "region"), Region.values),
-            country=_choices("country", country, [code for code, _ in all_countries]),
-            population=_many(params, "population"),
-            design=_choices("design", _many(params, "design"), StudyDesign.values),
-            confidence=_choices("confidence", _many(params, "confidence"), Confidence.values),
-            year_min=_year(params, "year_min"),
-            year_max=_year(params, "year_max"),
-            q=str(params.get("q") or "").strip()[:200],
-        )
-        if filters.year_min and filters.year_max and filters.year_min > filters.year_max:
-            raise FilterError("year_min", f"{filters.year_min} is after year_max {filters.year_max}.")
-        return filters
+    def __init__(self, *, choices: Choices = (), upper: bool = False, options: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._choices = choices
+        self.upper = upper
+        self.options = options  # the form offers only the values that occur on the map
+        if choices:
+            self.widget.choices = self.choices  # type: ignore[attr-defined]
 
     @property
-    def active(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+    def choices(self) -> list[tuple[str, str]]:
+        found = self._choices() if callable(self._choices) else self._choices
+        return [(str(value), str(label)) for value, label in found]
 
-    def to_query(self) -> str:
-        pairs: list[tuple[str, str]] = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, tuple):
-                pairs.extend((f.name, v) for v in value)
-            elif value not in (None, ""):
-                pairs.append((f.name, str(value)))
-        return urlencode(pairs)
+    def to_python(self, value: Any) -> tuple[str, ...]:
+        raw = value if isinstance(value, list | tuple) else ([value] if value else [])
+        out: list[str] = []
+        for item in raw:
+            out.extend(part.strip() for part in str(item).split(",") if part.strip())
+        if self.upper:
+            out = [v.upper() for v in out]
+        values = tuple(dict.fromkeys(out))
+        if self._choices:
+            allowed = [value for value, _ in self.choices]
+            unknown = [v for v in values if v not in allowed]
+            if unknown:
+                raise forms.ValidationError(
+                    f"unknown value(s) {', '.join(unknown)}; choose from {', '.join(allowed)}."
+                )
+        return values
 
-    def apply(self, studies: QuerySet[Study]) -> QuerySet[Study]:
-        if self.region:
-            in_region = Q(region__in=self.region)
-            for code, sub in COUNTRY_SUBREGION.items():
-                if SUBREGION_TO_REGION[sub] in self.region:
-                    in_region |= Q(countries__contains=code)
-            studies = studies.filter(in_region)
-        if self.country:
-            # Countries are stored as comma-separated two-letter codes, so a code can only
-            # match itself.
-            any_country = Q()
-            for code in self.country:
-                any_country |= Q(countries__contains=code)
-            studies = studies.filter(any_country)
-        if self.population:
-            studies = studies.filter(population__in=self.population)
-        if self.design:
-            studies = studies.filter(design__in=self.design)
-        if self.confidence:
-            studies = studies.filter(confidence__in=self.confidence)
-        if self.year_min:
-            studies = studies.filter(year__gte=self.year_min)
-        if self.year_max:
-            studies = studies.filter(year__lte=self.year_max)
-        if self.q:
-            studies = text_search(studies, self.q)
-        return studies
+
+class YearField(forms.Field):
+    widget = forms.NumberInput
+
+    def to_python(self, value: Any) -> int | None:
+        if value in (None, ""):
+            return None
+        try:
+            year = int(str(value))
+        except ValueError:
+            raise forms.ValidationError(f"{value!r} is not a year.") from None
+        if not 1900 <= year <= date.today().year:
+            raise forms.ValidationError(f"{year} is outside 1900-{date.today().year}.")
+        return year
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        return {**super().widget_attrs(widget), "min": "1900", "max": "2100", "inputmode": "numeric"}
+
+
+class SearchField(forms.CharField):
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> str:
+        return str(value or "").strip()[:200]
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        widget.input_type = "search"
+        return super().widget_attrs(widget)
+
+
+class YesNoField(forms.Field):
+    """"yes" or "no" (also true/false, 1/0); empty means either."""
+
+    widget = forms.Select(choices=[("", "Either"), ("yes", "Yes"), ("no", "No")])
+
+    def to_python(self, value: Any) -> bool | None:
+        text = str(value or "").strip().lower()
+        if text == "":
+            return None
+        if text in ("yes", "true", "1"):
+            return True
+        if text in ("no", "false", "0"):
+            return False
+        raise forms.ValidationError(f"{value!r} is not yes or no.")
+
+
+class ManyValuesFilter(django_filters.Filter):
+    field_class = ManyValuesField
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if not value:
+            return qs
+        if self.method is not None:
+            return super().filter(qs, value)
+        return qs.filter(**{f"{self.field_name}__in": value})
+
+
+class YearFilter(django_filters.NumberFilter):
+    field_class = YearField
+
+
+class SearchFilter(django_filters.CharFilter):
+    field_class = SearchField
+
+
+class YesNoFilter(django_filters.Filter):
+    field_class = YesNoField
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    return [(code, str(name)) for code, name in all_countries]
 
 
 def text_search(studies: QuerySet[Study], text: str) -> QuerySet[Study]:
@@ -150,3 +164,164 @@ def text_search(studies: QuerySet[Study], text: str) -> QuerySet[Study]:
                 Q(title__icontains=word) | Q(abstract__icontains=word) | Q(authors__icontains=word)
             )
     return studies
+
+
+class StudyFilterSet(django_filters.FilterSet):
+    """Every map filter, in the order the filter form shows them."""
+
+    region = ManyValuesFilter(
+        label="Region", choices=Region.choices, method="filter_region", widget=forms.CheckboxSelectMultiple,
+        help_text="UN M49 region (repeat or comma-separate for several).",
+    )
+    design = ManyValuesFilter(
+        label="Study design", choices=StudyDesign.choices, field_name="design",
+        widget=forms.CheckboxSelectMultiple, help_text="Study design(s).",
+    )
+    confidence = ManyValuesFilter(
+        label="Study confidence", choices=Confidence.choices, field_name="confidence",
+        widget=forms.CheckboxSelectMultiple, help_text="Study confidence rating(s).",
+    )
+    country = ManyValuesFilter(
+        label="Country", choices=_country_choices, upper=True, method="filter_country",
+        help_text="ISO 3166-1 alpha-2 code(s).", options="country",
+    )
+    population = ManyValuesFilter(
+        label="Population", field_name="population", help_text="Population (exact value).", options="population",
+    )
+    year_min = YearFilter(
+        label="Published from", field_name="year", lookup_expr="gte",
+        help_text="Published in or after this year (1900 to now).",
+    )
+    year_max = YearFilter(
+        label="Published up to", field_name="year", lookup_expr="lte",
+        help_text="Published in or before this year (1900 to now).",
+    )
+    q = SearchFilter(
+        label="Search titles, authors and abstracts", method="filter_text",
+        help_text="Text search in titles, abstracts and authors.",
+    )
+    has_effects = YesNoFilter(
+        label="Has effect sizes", method="filter_has_effects",
+        help_text="yes: only studies with at least one effect size; no: only studies without.",
+    )
+
+    class Meta:
+        model = Study
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, options: Mapping[str, Iterable[str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Filters marked with `options` offer, in the form, only the values that occur on
+        # the map (a map's countries, its populations); any valid value is still accepted.
+        if options is None:
+            return
+        for field in self.form.fields.values():
+            if getattr(field, "options", ""):
+                names = dict(field.choices)
+                field.widget.choices = [(v, names.get(v, v)) for v in options.get(field.options, ())]
+
+    def filter_region(self, qs: QuerySet[Study], name: str, value: tuple[str, ...]) -> QuerySet[Study]:
+        in_region = Q(region__in=value)
+        for code, sub in COUNTRY_SUBREGION.items():
+            if SUBREGION_TO_REGION[sub] in value:
+                in_region |= Q(countries__contains=code)
+        return qs.filter(in_region)
+
+    def filter_country(self, qs: QuerySet[Study], name: str, value: tuple[str, ...]) -> QuerySet[Study]:
+        # Countries are stored as comma-separated two-letter codes, so a code only matches itself.
+        any_country = Q()
+        for code in value:
+            any_country |= Q(countries__contains=code)
+        return qs.filter(any_country)
+
+    def filter_text(self, qs: QuerySet[Study], name: str, value: str) -> QuerySet[Study]:
+        return text_search(qs, value) if value else qs
+
+    def filter_has_effects(self, qs: QuerySet[Study], name: str, value: bool | None) -> QuerySet[Study]:
+        if value is None:
+            return qs
+        with_effects = Q(pk__in=EffectSize.objects.values("study_id"))
+        return qs.filter(with_effects if value else ~with_effects)
+
+
+def _empty(value: Any) -> bool:
+    return value in (None, "", ())
+
+
+class StudyFilters:
+    """Validated filter values: immutable and hashable, applied through `StudyFilterSet`.
+
+    `StudyFilters(design=("rct",), year_min=2010)` or `StudyFilters.from_query(request.GET)`;
+    unset filters read as empty (`filters.design == ()`, `filters.year_min is None`).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: Any) -> None:
+        unknown = set(values) - set(StudyFilterSet.base_filters)
+        if unknown:
+            raise TypeError(f"Unknown filter(s): {', '.join(sorted(unknown))}")
+        ordered = {name: values[name] for name in StudyFilterSet.base_filters if name in values}
+        object.__setattr__(self, "_values", tuple(
+            (name, tuple(v) if isinstance(v, list) else v) for name, v in ordered.items() if not _empty(v)
+        ))
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any]) -> StudyFilters:
+        """Read filters from request.GET (or a dict); raise FilterError naming a bad parameter."""
+        filterset = StudyFilterSet(data=params, queryset=Study.objects.none())
+        form = filterset.form
+        if not form.is_valid():
+            name, messages = next(iter(form.errors.items()))
+            raise FilterError(name, str(messages[0]))
+        filters = cls(**form.cleaned_data)
+        year_min, year_max = filters.year_min, filters.year_max
+        if year_min and year_max and year_min > year_max:
+            raise FilterError("year_min", f"{year_min} is after year_max {year_max}.")
+        return filters
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in StudyFilterSet.base_filters:
+            raise AttributeError(name)
+        found = dict(object.__getattribute__(self, "_values")).get(name)
+        if found is None and isinstance(StudyFilterSet.base_filters[name], ManyValuesFilter):
+            return ()
+        if found is None and isinstance(StudyFilterSet.base_filters[name], SearchFilter):
+            return ""
+        return found
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("StudyFilters is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StudyFilters) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
+    def __repr__(self) -> str:
+        return f"StudyFilters({', '.join(f'{k}={v!r}' for k, v in self._values)})"
+
+    @property
+    def active(self) -> bool:
+        return bool(self._values)
+
+    def values(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def to_query(self) -> str:
+        pairs: list[tuple[str, str]] = []
+        for name, value in self._values:
+            if isinstance(value, tuple):
+                pairs.extend((name, v) for v in value)
+            elif isinstance(value, bool):
+                pairs.append((name, "yes" if value else "no"))
+            else:
+                pairs.append((name, str(value)))
+        return urlencode(pairs)
+
+    def apply(self, studies: QuerySet[Study]) -> QuerySet[Study]:
+        filterset = StudyFilterSet(queryset=studies)
+        for name, value in self._values:
+            studies = filterset.filters[name].filter(studies, value)
+        return studies

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from studies.models import Confidence
+from studies.models import Confidence, can_see_drafts
 
 if TYPE_CHECKING:
     from evidence.stats.interpret import ConfidenceRules
@@ -40,6 +40,12 @@ class EffectLabelPreset(models.TextChoices):
     KRAFT2020 = "kraft2020", "Kraft (2020): education and social interventions"
     COHEN1988 = "cohen1988", "Cohen (1988)"
     LOVAKOV2021 = "lovakov2021", "Lovakov & Agadullina (2021)"
+
+
+class EvidenceMapQuerySet(models.QuerySet["EvidenceMap"]):
+    def visible_to(self, user: object) -> EvidenceMapQuerySet:
+        """Published maps; every map for a user who may see drafts (studies' one rule)."""
+        return self if can_see_drafts(user) else self.filter(is_published=True)
 
 
 class EvidenceMap(models.Model):
@@ -88,6 +94,8 @@ class EvidenceMap(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
+
+    objects = EvidenceMapQuerySet.as_manager()
 
     class Meta:
         ordering = ["title"]

@@ -1,69 +1,212 @@
-"""Reads for the public pages and the API: published data only."""
+"""Reads for the pages, the exports and the API: who may see what, the framework trees, and
+how fresh a map is.
+
+Visibility is decided by the querysets' `visible_to(user)` (studies/models.py and
+evidence/models.py) and nowhere else; every read here goes through it. Pooled numbers are
+computed by evidence.synthesis from published studies only.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from evidence.models import CellSummary, EvidenceMap
-from studies.models import EffectSize, Status, Study
+from evidence.models import CellSummary, Direction, EvidenceMap, Intervention, Outcome
+from studies.models import EffectSize, Study
+
+FrameworkModel = type[Intervention] | type[Outcome]
+
+# --- Maps ---------------------------------------------------------------------------------
 
 
-def published_maps() -> QuerySet[EvidenceMap]:
-    return EvidenceMap.objects.filter(is_published=True).annotate(
-        n_studies=Count("studies", filter=Q(studies__status=Status.PUBLISHED))
+def visible_maps(user: object) -> QuerySet[EvidenceMap]:
+    return EvidenceMap.objects.visible_to(user)
+
+
+def visible_map(slug: str, user: object) -> EvidenceMap:
+    return get_object_or_404(visible_maps(user), slug=slug)
+
+
+def maps_with_counts(user: object) -> QuerySet[EvidenceMap]:
+    """The maps a user may see, each with its number of studies that user may see (one query)."""
+    return visible_maps(user).annotate(
+        n_studies=Subquery(
+            Study.objects.visible_to(user).filter(evidence_map=OuterRef("pk")).order_by()
+            .values("evidence_map").annotate(n=Count("pk")).values("n")[:1],
+            output_field=IntegerField(),
+        )
     )
 
 
-def published_map(slug: str) -> EvidenceMap:
-    return get_object_or_404(EvidenceMap, slug=slug, is_published=True)
+# --- Framework trees ----------------------------------------------------------------------
 
 
-def published_study(evidence_map: EvidenceMap, pk: int) -> Study:
+@dataclass(frozen=True)
+class Node:
+    """A row or column of the map: a framework node with its place in the tree."""
+
+    id: int
+    name: str
+    description: str
+    parent_id: int | None
+    depth: int
+    position: int
+    ancestors: tuple[int, ...]  # from the root down to and including this node
+    children: tuple[int, ...] = ()
+    desirable_direction: str | None = None  # outcomes only
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.desirable_direction in (None, Direction.HIGHER)
+
+
+def framework_tree(model: FrameworkModel, evidence_map: EvidenceMap) -> dict[int, Node]:
+    """A map's interventions or outcomes by id, in display order: depth first, siblings by
+    position then name (one query)."""
+    fields = ["id", "name", "description", "parent_id", "position"]
+    if model is Outcome:
+        fields.append("desirable_direction")
+    by_parent: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
+    for row in model.objects.filter(evidence_map=evidence_map).values(*fields):
+        by_parent[row["parent_id"]].append(row)
+    for siblings in by_parent.values():
+        siblings.sort(key=lambda r: (r["position"], r["name"]))
+    nodes: dict[int, Node] = {}
+
+    def walk(parent: int | None, ancestors: tuple[int, ...]) -> None:
+        for row in by_parent.get(parent, []):
+            path = (*ancestors, row["id"])
+            nodes[row["id"]] = Node(
+                id=row["id"], name=row["name"], description=row["description"], parent_id=parent,
+                depth=len(ancestors), position=row["position"], ancestors=path,
+                children=tuple(c["id"] for c in by_parent.get(row["id"], [])),
+                desirable_direction=row.get("desirable_direction"),
+            )
+            walk(row["id"], path)
+
+    walk(None, ())
+    return nodes
+
+
+def with_descendants(model: FrameworkModel, node_id: int, map_ids: Iterable[int]) -> set[int]:
+    """A node of one of the given maps and every node below it; empty if there is no such node.
+
+    One query: every node of the node's map.
+    """
+    rows = list(
+        model.objects.filter(
+            evidence_map__in=model.objects.filter(pk=node_id, evidence_map__in=list(map_ids)).values("evidence_map")
+        ).values_list("id", "parent_id")
+    )
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for pk, parent in rows:
+        children[parent].append(pk)
+    if node_id not in {pk for pk, _ in rows}:
+        return set()
+    found, stack = set(), [node_id]
+    while stack:
+        current = stack.pop()
+        found.add(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+# --- Studies and effect sizes -------------------------------------------------------------
+
+
+def visible_study(evidence_map: EvidenceMap, pk: int, user: object) -> Study:
     return get_object_or_404(
-        Study.objects.filter(evidence_map=evidence_map, status=Status.PUBLISHED).prefetch_related(
+        Study.objects.visible_to(user).filter(evidence_map=evidence_map).prefetch_related(
             "effect_sizes__intervention", "effect_sizes__outcome", "appraisal_items"
         ),
         pk=pk,
     )
 
 
-# --- Reads for the map, cell and export pages (each one query, whatever the map's size) ---
+def map_studies(evidence_map: EvidenceMap, user: object) -> QuerySet[Study]:
+    return Study.objects.visible_to(user).filter(evidence_map=evidence_map)
 
 
-def map_filter_options(evidence_map: EvidenceMap) -> dict[str, list[str]]:
-    """Populations and countries that occur among the map's published studies (one query)."""
+def map_filter_options(evidence_map: EvidenceMap, user: object) -> dict[str, list[str]]:
+    """Populations and countries that occur among the map's visible studies (one query)."""
     populations: set[str] = set()
     countries: set[str] = set()
-    rows = Study.objects.filter(evidence_map=evidence_map, status=Status.PUBLISHED).values_list(
-        "population", "countries"
-    )
-    for population, codes in rows:
+    for population, codes in map_studies(evidence_map, user).values_list("population", "countries"):
         if population:
             populations.add(population)
         countries.update(c for c in str(codes or "").split(",") if c)
-    return {"populations": sorted(populations), "countries": sorted(countries)}
+    return {"population": sorted(populations), "country": sorted(countries)}
 
 
-def studies_by_ids(evidence_map: EvidenceMap, ids: list[int] | tuple[int, ...]) -> list[Study]:
+def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]:
     """Published studies of a map in citation order (one query; each knows its map)."""
     studies = list(
-        Study.objects.filter(evidence_map=evidence_map, status=Status.PUBLISHED, pk__in=ids).order_by(
-            "authors", "year", "pk"
-        )
+        Study.objects.published().filter(evidence_map=evidence_map, pk__in=list(ids)).order_by("authors", "year", "pk")
     )
     for study in studies:
         study.evidence_map = evidence_map  # links to study pages need the slug, not a query each
     return studies
 
 
-def effect_sizes_by_ids(ids: list[int] | tuple[int, ...]) -> list[EffectSize]:
+def effect_sizes_by_ids(ids: Iterable[int]) -> list[EffectSize]:
     """Effect sizes with their study, row and column (one query)."""
     return list(
-        EffectSize.objects.filter(pk__in=ids)
+        EffectSize.objects.filter(pk__in=list(ids))
         .select_related("study", "intervention", "outcome")
         .order_by("study__authors", "study__year", "study_id", "pk")
     )
+
+
+def outcomes_of_studies(ids: Iterable[int]) -> dict[int, set[int]]:
+    """Outcome id -> ids of the given studies coded with it (one query)."""
+    found: dict[int, set[int]] = {}
+    for study_id, outcome_id in Study.outcomes.through.objects.filter(study_id__in=list(ids)).values_list(
+        "study_id", "outcome_id"
+    ):
+        found.setdefault(outcome_id, set()).add(study_id)
+    return found
+
+
+def study_list(studies: QuerySet[Study]) -> QuerySet[Study]:
+    """Studies with their map and codings, in citation order: the rows, then one query per coding."""
+    return (
+        studies.select_related("evidence_map")
+        .prefetch_related(
+            Prefetch("interventions", queryset=Intervention.objects.only("id")),
+            Prefetch("outcomes", queryset=Outcome.objects.only("id")),
+        )
+        .order_by("authors", "year", "pk")
+    )
+
+
+def studies_for_export(studies: QuerySet[Study]) -> QuerySet[Study]:
+    """Studies with their coded rows and columns by name, in citation order (three queries)."""
+    return studies.order_by("authors", "year", "pk").prefetch_related("interventions", "outcomes")
+
+
+def effect_size_list(effects: QuerySet[EffectSize]) -> QuerySet[EffectSize]:
+    return effects.select_related("study__evidence_map").order_by("study__authors", "study__year", "study_id", "pk")
+
+
+def studies_in_nodes(
+    studies: QuerySet[Study], *, interventions: set[int] | None = None, outcomes: set[int] | None = None,
+) -> QuerySet[Study]:
+    """Studies coded with any of the given interventions and any of the given outcomes."""
+    if interventions is not None:
+        studies = studies.filter(pk__in=Study.interventions.through.objects.filter(
+            intervention_id__in=interventions).values("study_id"))
+    if outcomes is not None:
+        studies = studies.filter(pk__in=Study.outcomes.through.objects.filter(
+            outcome_id__in=outcomes).values("study_id"))
+    return studies
 
 
 def cell_summary(evidence_map: EvidenceMap, intervention_id: int, outcome_id: int) -> CellSummary | None:
@@ -72,16 +215,64 @@ def cell_summary(evidence_map: EvidenceMap, intervention_id: int, outcome_id: in
     ).first()
 
 
-def outcomes_of_studies(ids: list[int] | tuple[int, ...]) -> dict[int, set[int]]:
-    """Outcome id -> ids of the given studies coded with it (one query)."""
-    found: dict[int, set[int]] = {}
-    for study_id, outcome_id in Study.outcomes.through.objects.filter(study_id__in=ids).values_list(
-        "study_id", "outcome_id"
-    ):
-        found.setdefault(outcome_id, set()).add(study_id)
-    return found
+# --- Freshness: one query gives maps with what their ETag is computed from ------------------
 
 
-def studies_for_export(studies: QuerySet[Study]) -> QuerySet[Study]:
-    """Filtered studies with their coded rows and columns (three queries)."""
-    return studies.order_by("authors", "year", "pk").prefetch_related("interventions", "outcomes")
+def _per_map(queryset: QuerySet[Any], path: str, **aggregate: Any) -> Coalesce | Subquery:
+    """One aggregate of `queryset` per map, for `maps.annotate()`; `path` leads to the map."""
+    (name, expression), = aggregate.items()
+    subquery = Subquery(
+        queryset.filter(**{path: OuterRef("pk")}).order_by().values(path).annotate(**{name: expression}).values(name)[:1]
+    )
+    if name == "n":  # counts of nothing are 0, not NULL
+        return Coalesce(subquery, 0, output_field=IntegerField())
+    return subquery
+
+
+def with_versions(maps: QuerySet[EvidenceMap], user: object) -> QuerySet[EvidenceMap]:
+    """Annotate each map with the latest change and the row counts of what `user` may see.
+
+    Only visible rows count, so an anonymous client's validators do not move when a draft
+    changes. Counts are included so that deleting a row changes the version even though no
+    remaining row has a newer `updated_at`.
+    """
+    studies = Study.objects.visible_to(user)
+    effects = EffectSize.objects.visible_to(user)
+    return maps.annotate(
+        v_studies_max=_per_map(studies, "evidence_map", m=Max("updated_at")),
+        v_studies_n=_per_map(studies, "evidence_map", n=Count("pk")),
+        v_effects_max=_per_map(effects, "study__evidence_map", m=Max("updated_at")),
+        v_effects_n=_per_map(effects, "study__evidence_map", n=Count("pk")),
+        v_summaries_max=_per_map(CellSummary.objects.all(), "evidence_map", m=Max("updated_at")),
+        v_summaries_n=_per_map(CellSummary.objects.all(), "evidence_map", n=Count("pk")),
+        v_interventions=_per_map(Intervention.objects.all(), "evidence_map", n=Count("pk")),
+        v_outcomes=_per_map(Outcome.objects.all(), "evidence_map", n=Count("pk")),
+        n_published_studies=_per_map(Study.objects.published(), "evidence_map", n=Count("pk")),
+    )
+
+
+_VERSION_FIELDS = (
+    "pk", "updated_at", "is_published", "v_studies_max", "v_studies_n", "v_effects_max", "v_effects_n",
+    "v_summaries_max", "v_summaries_n", "v_interventions", "v_outcomes",
+)
+
+
+@dataclass(frozen=True)
+class Version:
+    """What a conditional GET compares: an opaque tag and the time of the latest change."""
+
+    tag: str
+    last_modified: datetime | None
+
+
+def version_of(maps: Iterable[EvidenceMap], *, salt: str = "") -> Version:
+    """The version of the given (annotated) maps; `salt` adds what else the response depends on."""
+    digest = hashlib.sha256(salt.encode())
+    latest: datetime | None = None
+    for evidence_map in maps:
+        values = [getattr(evidence_map, name, None) for name in _VERSION_FIELDS]
+        digest.update(repr(values).encode())
+        for value in values:
+            if isinstance(value, datetime) and (latest is None or value > latest):
+                latest = value
+    return Version(tag=digest.hexdigest()[:32], last_modified=latest)

@@ -11,9 +11,6 @@ urlpatterns = [
     path("maps/<slug:slug>/", views.map_page, name="map"),
     path("maps/<slug:slug>/data.json", views.map_data, name="map_data"),
     path("maps/<slug:slug>/methods/", views.methods_page, name="methods"),
-    path("maps/<slug:slug>/studies.csv", views.studies_csv, name="studies_csv"),
-    path("maps/<slug:slug>/studies.ris", views.studies_ris, name="studies_ris"),
     path(cell, views.cell_page, name="cell"),
-    path(f"{cell}effect-sizes.csv", views.cell_effects_csv, name="cell_effects_csv"),
     path("maps/<slug:slug>/studies/<int:pk>/", views.study_page, name="study"),
 ]

@@ -1,4 +1,6 @@
-"""Public pages: thin views over selectors, the synthesis layer and the exports."""
+"""Public pages: thin views over the selectors and the synthesis layer.
+
+The downloads (studies as CSV and RIS, a cell's effect sizes) are interchange's views."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from evidence import exports, selectors
-from evidence.filters import FilterError, StudyFilters
+from evidence import selectors
+from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
-from evidence.synthesis import Cell, MapEvidence, map_evidence, published_studies
-from studies.models import Confidence, Region, StudyDesign
+from evidence.synthesis import Cell, MapEvidence, map_evidence
+from portal.data import forest_json, map_json
+from portal.forms import filter_fields
+from studies.models import StudyDesign
 
 View = Callable[..., HttpResponse]
 
@@ -28,11 +32,11 @@ def _bad_filter(request: HttpRequest, evidence_map: EvidenceMap, error: FilterEr
 
 
 def with_filters(view: View) -> View:
-    """Resolve the published map and the filters; a bad filter value gets a 400 page."""
+    """Resolve the map and the filters; a bad filter value gets a 400 page."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
-        evidence_map = selectors.published_map(slug)
+        evidence_map = selectors.visible_map(slug, request.user)
         try:
             filters = StudyFilters.from_query(request.GET)
         except FilterError as error:
@@ -49,37 +53,24 @@ def _with_query(url: str, filters: StudyFilters) -> str:
     return f"{url}?{query}" if query else url
 
 
-def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html", {"maps": selectors.published_maps()})
+    return render(request, "portal/home.html", {"maps": selectors.maps_with_counts(request.user)})
 
 
 @with_filters
 def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
-    """The page shell: the filters form and the grid, which static/js/map.js fills from map_data."""
-    options = selectors.map_filter_options(evidence_map)
+    """The page shell: the filters form and the grid, which the map script fills from map_data."""
+    filterset = StudyFilterSet(
+        data=request.GET, queryset=selectors.map_studies(evidence_map, request.user),
+        options=selectors.map_filter_options(evidence_map, request.user),
+    )
     context = {
         "map": evidence_map,
         "filters": filters,
-        "regions": Region.values,
-        "designs": StudyDesign.choices,
-        "confidences": Confidence.choices,
-        "populations": options["populations"],
-        "countries": [(code, _country_name(code)) for code in options["countries"]],
+        "filter_fields": filter_fields(filterset),
         "data_url": reverse("portal:map_data", kwargs={"slug": evidence_map.slug}),
     }
     return render(request, "portal/map.html", context)
-
-
-def _country_name(code: str) -> str:
-    from django_countries import countries
-
-    return str(countries.name(code)) or code
 
 
 def _cell_url_template(evidence_map: EvidenceMap) -> str:
@@ -94,10 +85,10 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
     slug = {"slug": evidence_map.slug}
     urls = {
         "page": _with_query(reverse("portal:map", kwargs=slug), filters),
-        "studies_csv": _with_query(reverse("portal:studies_csv", kwargs=slug), filters),
-        "studies_ris": _with_query(reverse("portal:studies_ris", kwargs=slug), filters),
+        "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
+        "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
     }
-    return JsonResponse(exports.map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls))
+    return JsonResponse(map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls))
 
 
 def _cell_evidence(
@@ -148,12 +139,12 @@ def cell_page(
         "studies": [{"study": s, "effects": effects_by_study.get(s.pk, [])} for s in studies],
         "designs": [(StudyDesign(d).label, n) for d, n in cell.designs.items()],
         "n_with_effects": len(effects_by_study),
-        "forest": exports.forest_json(effects, cell, citations=citations, egger_min_k=evidence_map.egger_min_k),
+        "forest": forest_json(effects, cell, citations=citations, egger_min_k=evidence_map.egger_min_k),
         "show_funnel": result is not None and len(effects) >= evidence_map.egger_min_k,
         "other_outcomes": other_outcomes,
         "map_url": _with_query(evidence_map.get_absolute_url(), filters),
         "effects_csv_url": _with_query(
-            reverse("portal:cell_effects_csv", kwargs={
+            reverse("interchange:cell_effects_csv", kwargs={
                 "slug": evidence_map.slug, "intervention_id": intervention_id, "outcome_id": outcome_id}),
             filters,
         ),
@@ -223,50 +214,21 @@ def _model_description(evidence_map: EvidenceMap, result: Any) -> str:
     return f"Random-effects model ({evidence_map.get_pooling_method_display()}), {result.test} test."
 
 
-@with_filters
-def cell_effects_csv(
-    request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters, intervention_id: int, outcome_id: int
-) -> HttpResponse:
-    evidence = _cell_evidence(evidence_map, filters, intervention_id, outcome_id)
-    effects = selectors.effect_sizes_by_ids(evidence.cell(intervention_id, outcome_id).effect_ids)
-    name = f"{evidence_map.slug}-cell-{intervention_id}-{outcome_id}-effect-sizes.csv"
-    return _attachment(exports.effects_csv(effects), "text/csv; charset=utf-8", name)
-
-
-@with_filters
-def studies_csv(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
-    studies = selectors.studies_for_export(published_studies(evidence_map, filters))
-    return _attachment(exports.studies_csv(studies), "text/csv; charset=utf-8", f"{evidence_map.slug}-studies.csv")
-
-
-@with_filters
-def studies_ris(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
-    studies = list(published_studies(evidence_map, filters).order_by("authors", "year", "pk"))
-    urls = {
-        s.pk: request.build_absolute_uri(
-            reverse("portal:study", kwargs={"slug": evidence_map.slug, "pk": s.pk})
-        )
-        for s in studies
-    }
-    body = exports.studies_ris(studies, study_url=urls)
-    return _attachment(body, "application/x-research-info-systems; charset=utf-8", f"{evidence_map.slug}-studies.ris")
-
-
 def study_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    evidence_map = selectors.published_map(slug)
-    study = selectors.published_study(evidence_map, pk)
-    effects = [{"es": es, "inputs": exports.effect_inputs(es)} for es in study.effect_sizes.all()]
+    evidence_map = selectors.visible_map(slug, request.user)
+    study = selectors.visible_study(evidence_map, pk, request.user)
+    effects = [{"es": es, "inputs": es.reported_inputs()} for es in study.effect_sizes.all()]
     context = {
         "map": evidence_map,
         "study": study,
         "effects": effects,
-        "doi_url": exports.doi_url(study.doi),
+        "doi_url": study.doi_url,
     }
     return render(request, "portal/study.html", context)
 
 
 def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
-    evidence_map = selectors.published_map(slug)
+    evidence_map = selectors.visible_map(slug, request.user)
     context = {
         "map": evidence_map,
         "bands": describe_preset(evidence_map.effect_label_preset),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
@@ -93,13 +93,23 @@ class StudyAdmin(SimpleHistoryAdmin):
     def save_model(self, request: HttpRequest, obj: Study, form: ModelForm, change: bool) -> None:
         services.study_save(study=obj, user=request.user)
 
+    def delete_model(self, request: HttpRequest, obj: Study) -> None:
+        services.delete_recorded(instance=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        with transaction.atomic():
+            for study in queryset:
+                services.delete_recorded(instance=study, user=request.user)
+
     def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
         instances = formset.save(commit=False)
         for deleted in formset.deleted_objects:
             if isinstance(deleted, EffectSize):
                 services.effect_size_delete(effect_size=deleted, user=request.user)
+            elif isinstance(deleted, AppraisalItem):
+                services.appraisal_item_delete(item=deleted, user=request.user)
             else:
-                deleted.delete()
+                raise TypeError(f"No service deletes a {type(deleted).__name__}.")
         for instance in instances:
             if isinstance(instance, EffectSize):
                 services.effect_size_save(effect_size=instance, user=request.user)
@@ -135,6 +145,11 @@ class EffectSizeAdmin(ComputedEffectMixin, SimpleHistoryAdmin):
 
     def delete_model(self, request: HttpRequest, obj: EffectSize) -> None:
         services.effect_size_delete(effect_size=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EffectSize]) -> None:
+        with transaction.atomic():
+            for effect_size in queryset:
+                services.effect_size_delete(effect_size=effect_size, user=request.user)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"ci_level": 95.0}

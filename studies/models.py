@@ -91,9 +91,35 @@ class Status(models.TextChoices):
     PUBLISHED = "published", "Published"
 
 
-class PublishedQuerySet(models.QuerySet["Study"]):
-    def published(self) -> PublishedQuerySet:
-        return self.filter(status=Status.PUBLISHED, evidence_map__is_published=True)
+def can_see_drafts(user: object) -> bool:
+    """Reviewers who may view studies see drafts too; anonymous readers never do."""
+    has_perm = getattr(user, "has_perm", None)
+    return bool(getattr(user, "is_authenticated", False) and has_perm and has_perm("studies.view_study"))
+
+
+# The one visibility rule. Readers see published studies of published maps; a user who may
+# see drafts sees everything. Pooled numbers use published studies only, whoever asks
+# (`published()`), so that a cell means the same for every reader.
+
+
+class StudyQuerySet(models.QuerySet["Study"]):
+    def published(self) -> StudyQuerySet:
+        return self.filter(status=Status.PUBLISHED)
+
+    def visible_to(self, user: object) -> StudyQuerySet:
+        if can_see_drafts(user):
+            return self
+        return self.published().filter(evidence_map__is_published=True)
+
+
+class EffectSizeQuerySet(models.QuerySet["EffectSize"]):
+    def published(self) -> EffectSizeQuerySet:
+        return self.filter(study__status=Status.PUBLISHED)
+
+    def visible_to(self, user: object) -> EffectSizeQuerySet:
+        if can_see_drafts(user):
+            return self
+        return self.published().filter(study__evidence_map__is_published=True)
 
 
 class Study(models.Model):
@@ -138,7 +164,7 @@ class Study(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(m2m_fields=[interventions, outcomes])
 
-    objects = PublishedQuerySet.as_manager()
+    objects = StudyQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "studies"
@@ -174,6 +200,10 @@ class Study(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("portal:study", kwargs={"slug": self.evidence_map.slug, "pk": self.pk})
+
+    @property
+    def doi_url(self) -> str:
+        return f"https://doi.org/{self.doi}" if self.doi else ""
 
     @property
     def first_author_surname(self) -> str:
@@ -328,6 +358,8 @@ class EffectSize(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
+    objects = EffectSizeQuerySet.as_manager()
+
     class Meta:
         ordering = ["study", "id"]
         constraints = [
@@ -403,6 +435,15 @@ class EffectSize(models.Model):
         if errors:
             raise ValidationError(errors)
         self.compute()
+
+    def reported_inputs(self) -> list[tuple[str, object]]:
+        """The input values this effect size was computed from, by their fields' names as shown."""
+        fields = {f.name: f for f in self._meta.get_fields() if f.name in INPUT_FIELDS}
+        return [
+            (str(fields[name].verbose_name), getattr(self, name))  # type: ignore[union-attr]
+            for name in accepted_fields(self.input_kind)
+            if getattr(self, name) is not None
+        ]
 
     def compute(self) -> None:
         """Convert the reviewer's input to Hedges' g; a bad input raises on its own field."""

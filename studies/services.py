@@ -1,4 +1,5 @@
-"""Every write to studies and effect sizes goes through here (admin, API, importers, demo)."""
+"""Every write to studies, appraisal items and effect sizes goes through here (admin, API,
+importers, demo), and every write anywhere goes through `save_validated` / `delete_recorded`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,33 @@ def actor_or_none(user: User) -> AbstractBaseUser | None:
     return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
 
 
+def _attribute(instance: Model, user: User) -> None:
+    """Record who makes this change: created_by/updated_by where the model has them, and the
+    history record's user."""
+    actor = actor_or_none(user)
+    if instance._state.adding and hasattr(instance, "created_by"):
+        instance.created_by = actor
+    if hasattr(instance, "updated_by"):
+        instance.updated_by = actor
+    instance._history_user = actor  # type: ignore[attr-defined]
+
+
+@transaction.atomic
+def save_validated(*, instance: ModelT, user: User) -> ModelT:
+    """The one audited write: attribute, validate (full_clean and the database's constraints), save."""
+    _attribute(instance, user)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def delete_recorded(*, instance: Model, user: User) -> None:
+    """The one audited delete: the history keeps the row and who deleted it."""
+    _attribute(instance, user)
+    instance.delete()
+
+
 def _apply(instance: Any, data: Mapping[str, Any]) -> None:
     for field, value in data.items():
         setattr(instance, field, value)
@@ -33,13 +61,7 @@ def study_save(
     outcomes: Iterable[Any] | None = None,
 ) -> Study:
     """Validate and save a new or changed study, recording who changed it."""
-    actor = actor_or_none(user)
-    if study._state.adding:
-        study.created_by = actor
-    study.updated_by = actor
-    study._history_user = actor  # type: ignore[attr-defined]
-    study.full_clean()
-    study.save()
+    save_validated(instance=study, user=user)
     if interventions is not None:
         study.interventions.set(interventions)
     if outcomes is not None:
@@ -76,29 +98,18 @@ def studies_set_status(*, studies: Iterable[Study], status: str, user: User) -> 
     return changed
 
 
-@transaction.atomic
-def save_validated(*, instance: ModelT, user: User) -> ModelT:
-    """Validate and save any model whose history records who changed it."""
-    instance._history_user = actor_or_none(user)  # type: ignore[attr-defined]
-    instance.full_clean()
-    instance.save()
-    return instance
-
-
 def appraisal_item_save(*, item: AppraisalItem, user: User) -> AppraisalItem:
     return save_validated(instance=item, user=user)
+
+
+def appraisal_item_delete(*, item: AppraisalItem, user: User) -> None:
+    delete_recorded(instance=item, user=user)
 
 
 @transaction.atomic
 def effect_size_save(*, effect_size: EffectSize, user: User) -> EffectSize:
     """Validate, convert to Hedges' g and save; the study is coded with the ES's row and column."""
-    actor = actor_or_none(user)
-    if effect_size._state.adding:
-        effect_size.created_by = actor
-    effect_size.updated_by = actor
-    effect_size._history_user = actor  # type: ignore[attr-defined]
-    effect_size.full_clean()  # runs EffectSize.clean(), which computes g from the input
-    effect_size.save()
+    save_validated(instance=effect_size, user=user)  # full_clean runs EffectSize.clean(), which computes g
     study = effect_size.study
     study.interventions.add(effect_size.intervention)
     study.outcomes.add(effect_size.outcome)
@@ -117,5 +128,4 @@ def effect_size_update(*, effect_size: EffectSize, user: User, data: Mapping[str
 
 @transaction.atomic
 def effect_size_delete(*, effect_size: EffectSize, user: User) -> None:
-    effect_size._history_user = actor_or_none(user)  # type: ignore[attr-defined]
-    effect_size.delete()
+    delete_recorded(instance=effect_size, user=user)

@@ -198,9 +198,9 @@ def test_drafts_are_never_shown(client, demo_map):  # type: ignore[no-untyped-de
     assert client.get(reverse("portal:study", kwargs={"slug": SLUG, "pk": draft.pk})).status_code == 404
     data = client.get(reverse("portal:map_data", kwargs={"slug": SLUG})).json()
     assert data["totals"]["studies"] == Study.objects.filter(evidence_map=demo_map, status=Status.PUBLISHED).count()
-    exported = client.get(reverse("portal:studies_csv", kwargs={"slug": SLUG})).content.decode()
+    exported = client.get(reverse("interchange:studies_csv", kwargs={"slug": SLUG})).content.decode()
     assert "draft, not yet published" not in exported
-    assert draft.title not in client.get(reverse("portal:studies_ris", kwargs={"slug": SLUG})).content.decode()
+    assert draft.title not in client.get(reverse("interchange:studies_ris", kwargs={"slug": SLUG})).content.decode()
     intervention = Intervention.objects.get(evidence_map=demo_map, name="Funding for human rights defenders")
     outcome = Outcome.objects.get(evidence_map=demo_map, name="Political imprisonment")
     assert "Included studies (2)" in client.get(cell_url(demo_map, intervention, outcome)).content.decode()
@@ -208,8 +208,9 @@ def test_drafts_are_never_shown(client, demo_map):  # type: ignore[no-untyped-de
 
 def test_unpublished_maps_are_not_found(client):  # type: ignore[no-untyped-def]
     hidden = EvidenceMapFactory(is_published=False)
-    for name in ("map", "map_data", "methods", "studies_csv", "studies_ris"):
-        assert client.get(reverse(f"portal:{name}", kwargs={"slug": hidden.slug})).status_code == 404
+    for name in ("portal:map", "portal:map_data", "portal:methods", "interchange:studies_csv",
+                 "interchange:studies_ris"):
+        assert client.get(reverse(name, kwargs={"slug": hidden.slug})).status_code == 404
     study = StudyFactory(evidence_map=hidden)
     assert client.get(reverse("portal:study", kwargs={"slug": hidden.slug, "pk": study.pk})).status_code == 404
 
@@ -253,7 +254,7 @@ def test_methods_page_in_plain_words(client, demo_map):  # type: ignore[no-untyp
 
 
 def test_studies_csv_export_follows_the_filters(client, demo_map):  # type: ignore[no-untyped-def]
-    response = client.get(reverse("portal:studies_csv", kwargs={"slug": SLUG}), {"design": "mixed,other_qed"})
+    response = client.get(reverse("interchange:studies_csv", kwargs={"slug": SLUG}), {"design": "mixed,other_qed"})
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
@@ -266,7 +267,7 @@ def test_studies_csv_export_follows_the_filters(client, demo_map):  # type: igno
 
 
 def test_ris_export(client, demo_map):  # type: ignore[no-untyped-def]
-    body = client.get(reverse("portal:studies_ris", kwargs={"slug": SLUG}), {"q": "Freethe20"}).content.decode()
+    body = client.get(reverse("interchange:studies_ris", kwargs={"slug": SLUG}), {"q": "Freethe20"}).content.decode()
     records = [r for r in body.split("ER  - ") if r.strip()]
     assert len(records) == 1
     lines = body.splitlines()
@@ -294,7 +295,7 @@ def test_cell_effect_sizes_csv(client, demo_map):  # type: ignore[no-untyped-def
 def test_csv_cells_never_start_a_formula(client):  # type: ignore[no-untyped-def]
     evidence_map = EvidenceMapFactory()
     StudyFactory(evidence_map=evidence_map, title="=HYPERLINK(1)")
-    body = client.get(reverse("portal:studies_csv", kwargs={"slug": evidence_map.slug})).content.decode()
+    body = client.get(reverse("interchange:studies_csv", kwargs={"slug": evidence_map.slug})).content.decode()
     assert "'=HYPERLINK(1)" in body
 
 

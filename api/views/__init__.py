@@ -1,0 +1,22 @@
+"""The partner API's views, one module per resource."""
+
+from api.views.base import ApiRootView, NotFoundView
+from api.views.cells import CellDetailView, CellListView
+from api.views.effect_sizes import EffectSizeDetailView, EffectSizeListView
+from api.views.maps import InterventionListView, MapDetailView, MapListView, OutcomeListView
+from api.views.studies import StudyDetailView, StudyListView
+
+__all__ = [
+    "ApiRootView",
+    "CellDetailView",
+    "CellListView",
+    "EffectSizeDetailView",
+    "EffectSizeListView",
+    "InterventionListView",
+    "MapDetailView",
+    "MapListView",
+    "NotFoundView",
+    "OutcomeListView",
+    "StudyDetailView",
+    "StudyListView",
+]

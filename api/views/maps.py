@@ -1,0 +1,78 @@
+"""Maps and their frameworks (interventions and outcomes)."""
+
+from __future__ import annotations
+
+from django.http import HttpResponseBase
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.serializers import MapOutputSerializer, NodeOutputSerializer, OutcomeOutputSerializer
+from api.views.base import READ_ERRORS, ApiView
+from evidence import selectors
+from evidence.models import Intervention, Outcome
+
+# --- Maps and their frameworks ---
+
+
+class MapListView(ApiView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="maps_list", summary="Maps",
+        description="Every published map (reviewers also see drafts), by title. Not paginated.",
+        responses={200: MapOutputSerializer(many=True), 429: READ_ERRORS[429]},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        # Queries: 1 (the maps, each with its counts and latest change).
+        maps = list(selectors.with_versions(selectors.visible_maps(request.user), request.user).order_by("title", "pk"))
+        return self.conditional(request, maps, lambda: Response(MapOutputSerializer(maps, many=True).data))
+
+
+class MapDetailView(ApiView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="maps_retrieve", summary="One map",
+                   responses={200: MapOutputSerializer, **READ_ERRORS})
+    def get(self, request: Request, slug: str) -> HttpResponseBase:
+        evidence_map = self.map_or_404(request, slug)
+        return self.conditional(
+            request, [evidence_map], lambda: Response(MapOutputSerializer(evidence_map).data)
+        )
+
+
+class InterventionListView(ApiView):
+    permission_classes = [AllowAny]
+    model: type[Intervention] | type[Outcome] = Intervention
+    serializer_class: type[NodeOutputSerializer] = NodeOutputSerializer
+
+    @extend_schema(
+        operation_id="interventions_list", summary="A map's interventions (rows)",
+        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree.",
+        responses={200: NodeOutputSerializer(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request, slug: str) -> HttpResponseBase:
+        # Queries: 2 (the map with its version, the nodes).
+        evidence_map = self.map_or_404(request, slug)
+
+        def build() -> Response:
+            nodes = list(selectors.framework_tree(self.model, evidence_map).values())
+            return Response(self.serializer_class(nodes, many=True).data)
+
+        return self.conditional(request, [evidence_map], build)
+
+
+class OutcomeListView(InterventionListView):
+    model = Outcome
+    serializer_class = OutcomeOutputSerializer
+
+    @extend_schema(
+        operation_id="outcomes_list", summary="A map's outcomes (columns)",
+        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree.",
+        responses={200: OutcomeOutputSerializer(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request, slug: str) -> HttpResponseBase:
+        return super().get(request, slug)
+
+

@@ -1,0 +1,169 @@
+"""The one presenter of a cell: what a reader is told about it, as typed records.
+
+The API's cell serializers are derived from these dataclasses (their help texts are the
+schema's), the API and the cell CSV return `cell_record`, and the map page's data.json
+carries `compact_cell`, a shorter form of the same record. Nothing else turns a Cell into
+JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from evidence.synthesis.cells import Cell, MapEvidence
+
+
+def _help(text: str) -> Any:
+    """Field metadata that the API's dataclass serializers read as the field's help text."""
+    return field(metadata={"serializer_kwargs": {"help_text": text}})
+
+
+def finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: report them as null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    value = finite(value)
+    return None if value is None else round(value, digits)
+
+
+@dataclass(frozen=True)
+class LabelView:
+    """The effect's size and direction in words."""
+
+    text: str = _help('e.g. "Small positive effect".')
+    band: str = _help("The size band of |g| under the map's label preset.")
+    direction: str = _help("positive (desirable), negative (undesirable) or none.")
+    beneficial: bool = _help("True when the effect goes the outcome's desirable way.")
+    ci_includes_zero: bool | None = _help("True when the confidence interval also includes no effect.")
+
+
+@dataclass(frozen=True)
+class ConfidenceView:
+    """How far the pooled effect can be trusted, and why."""
+
+    level: str = _help("high, medium or low.")
+    reasons: list[str] = _help("Why the rating is what it is.")
+    overridden: bool = _help("True when a reviewer overrode the computed rating.")
+    computed_level: str = _help("The rating the map's rules give, before any override.")
+    justification: str = _help("The reviewer's reason for an override.")
+    text: str = _help("The sentence the map shows.")
+
+
+@dataclass(frozen=True)
+class CellView:
+    intervention_id: int
+    outcome_id: int
+    aggregate: bool = _help("True when the row or the column is a category with sub-categories.")
+    n_studies: int = _help("Published studies in the cell.")
+    n_effects: int = _help("Their effect sizes in the cell.")
+    designs: dict[str, int] = _help("Study design -> number of studies.")
+    region: str = _help("UN M49 region of the studies, or Global.")
+    k: int | None = _help("Effect sizes pooled; null when none.")
+    model: str | None = _help("Working model of the pooled estimate (e.g. CHE).")
+    estimate: float | None = _help("Pooled Hedges' g.")
+    se: float | None = _help("Standard error of the pooled g.")
+    ci_low: float | None = _help("Lower bound of the confidence interval.")
+    ci_high: float | None = _help("Upper bound of the confidence interval.")
+    pi_low: float | None = _help("Lower bound of the 95% prediction interval.")
+    pi_high: float | None = _help("Upper bound of the 95% prediction interval.")
+    p_value: float | None = _help("p-value of the pooled estimate.")
+    tau2: float | None = _help("Between-study variance τ².")
+    i2: float | None = _help("I² (%).")
+    label: LabelView | None = None
+    confidence: ConfidenceView | None = None
+
+
+_NUMBERS = ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "p_value", "tau2", "i2")
+
+
+def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
+    result = cell.result
+    node_i = evidence.interventions.get(cell.intervention_id)
+    node_o = evidence.outcomes.get(cell.outcome_id)
+    label = confidence = None
+    if cell.label is not None:
+        label = LabelView(
+            text=cell.label.text, band=cell.label.band, direction=str(cell.label.direction),
+            beneficial=cell.label.beneficial, ci_includes_zero=cell.label.ci_includes_zero,
+        )
+    if cell.confidence is not None:
+        c = cell.confidence
+        confidence = ConfidenceView(
+            level=str(c.level), reasons=list(c.reasons), overridden=bool(c.overridden),
+            computed_level=str(c.computed_level or c.level), justification=str(c.justification), text=c.text,
+        )
+    numbers = {name: finite(getattr(result, name)) if result is not None else None for name in _NUMBERS}
+    return CellView(
+        intervention_id=cell.intervention_id,
+        outcome_id=cell.outcome_id,
+        aggregate=bool((node_i and node_i.children) or (node_o and node_o.children)),
+        n_studies=cell.n_studies,
+        n_effects=cell.n_effects,
+        designs=dict(sorted(cell.designs.items())),
+        region=cell.region,
+        k=result.k if result is not None else None,
+        model=getattr(result, "model", None) if result is not None else None,
+        label=label,
+        confidence=confidence,
+        **numbers,
+    )
+
+
+def cell_record(view: CellView) -> dict[str, Any]:
+    """The cell as the API returns it."""
+    return asdict(view)
+
+
+def compact_cell(view: CellView) -> dict[str, Any]:
+    """The cell as the map page's script reads it: short keys, rounded numbers."""
+    data: dict[str, Any] = {
+        "i": view.intervention_id,
+        "o": view.outcome_id,
+        "studies": view.n_studies,
+        "effects": view.n_effects,
+        "designs": dict(sorted(view.designs.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "region": view.region,
+        "g": None,
+    }
+    if view.k is not None:
+        data.update(
+            g=rounded(view.estimate),
+            se=rounded(view.se),
+            ci=[rounded(view.ci_low), rounded(view.ci_high)],
+            pi=[rounded(view.pi_low), rounded(view.pi_high)],
+            i2=rounded(view.i2, 1),
+        )
+    if view.label is not None:
+        data.update(
+            label=view.label.text, band=view.label.band, direction=view.label.direction,
+            beneficial=view.label.beneficial,
+        )
+    if view.confidence is not None:
+        data.update(confidence=view.confidence.level, confidence_text=view.confidence.text)
+    return data
+
+
+_FLAT = (
+    "intervention_id", "outcome_id", "aggregate", "n_studies", "n_effects", "designs", "region", "k", "model",
+    *_NUMBERS,
+)
+_LABEL = ("text", "band", "direction", "beneficial", "ci_includes_zero")
+_CONFIDENCE = ("level", "reasons", "overridden", "computed_level", "justification")
+CELL_CSV_COLUMNS = (*_FLAT, *(f"label_{n}" for n in _LABEL), *(f"confidence_{n}" for n in _CONFIDENCE))
+
+
+def cell_csv_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A cell record as one flat row with the same columns for every cell."""
+    row = {name: record[name] for name in _FLAT}
+    row["designs"] = ";".join(f"{design}:{n}" for design, n in record["designs"].items())
+    label = record["label"] or {}
+    row.update({f"label_{name}": label.get(name) for name in _LABEL})
+    confidence = record["confidence"] or {}
+    row.update({f"confidence_{name}": confidence.get(name) for name in _CONFIDENCE})
+    return row

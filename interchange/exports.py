@@ -1,0 +1,89 @@
+"""Files readers take away: studies as CSV and RIS, a cell's effect sizes as CSV.
+
+Pure functions over model instances that the views fetched first; they run no queries of
+their own. Readers in other formats (importers) live beside them in this app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from evidence.synthesis.presenter import rounded
+from evidence.tables import csv_text
+from studies.models import EffectSize, Study
+
+STUDY_COLUMNS = [
+    "id", "authors", "year", "title", "source", "doi", "url", "design", "study_confidence",
+    "countries", "region", "population", "interventions", "outcomes", "abstract",
+]
+
+
+def studies_csv(studies: Iterable[Study]) -> str:
+    """Studies with their coding; interventions and outcomes must be prefetched."""
+    return csv_text(
+        STUDY_COLUMNS,
+        (
+            [
+                s.pk, s.authors, s.year, s.title, s.source, s.doi, s.url, s.get_design_display(),
+                s.get_confidence_display(), "; ".join(c.code for c in s.countries), s.region,
+                s.population, "; ".join(n.name for n in s.interventions.all()),
+                "; ".join(n.name for n in s.outcomes.all()), s.abstract,
+            ]
+            for s in studies
+        ),
+    )
+
+
+def _ris_line(tag: str, value: object) -> str:
+    text = " ".join(str(value).split())  # one line: RIS has no continuation lines
+    return f"{tag}  - {text}"
+
+
+def studies_ris(studies: Iterable[Study], *, study_url: dict[int, str] | None = None) -> str:
+    """The studies as RIS records (TY, AU, PY, TI, T2, DO, UR, AB, ER), one per study.
+
+    `study_url` gives each study's page on the portal, used when it has no URL of its own.
+    """
+    lines: list[str] = []
+    for s in studies:
+        lines.append(_ris_line("TY", "JOUR" if "journal" in s.source.lower() else "GEN"))
+        for author in s.authors.split(";"):
+            if author.strip():
+                lines.append(_ris_line("AU", author.strip()))
+        lines.append(_ris_line("PY", s.year))
+        lines.append(_ris_line("TI", s.title))
+        if s.source:
+            lines.append(_ris_line("T2", s.source))
+        if s.doi:
+            lines.append(_ris_line("DO", s.doi))
+        url = s.url or s.doi_url or (study_url or {}).get(s.pk, "")
+        if url:
+            lines.append(_ris_line("UR", url))
+        if s.abstract:
+            lines.append(_ris_line("AB", s.abstract))
+        lines.append("ER  - ")
+        lines.append("")
+    return "\r\n".join(lines)
+
+
+EFFECT_COLUMNS = [
+    "effect_id", "study_id", "study", "label", "intervention", "outcome", "input_kind", "inputs",
+    "g", "se", "ci_low", "ci_high", "conversion_note",
+]
+
+
+def effects_csv(effects: Iterable[EffectSize]) -> str:
+    """Effect sizes with their study, the reported input and the computed g (study selected)."""
+    return csv_text(
+        EFFECT_COLUMNS,
+        (
+            [
+                es.pk, es.study_id, es.study.short_citation, es.label, es.intervention.name,
+                es.outcome.name, es.get_input_kind_display(),
+                "; ".join(f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
+                          for name, value in es.reported_inputs()),
+                rounded(es.g), rounded(es.se_g), rounded(es.ci_low_g), rounded(es.ci_high_g), es.conversion_note,
+            ]
+            for es in effects
+        ),
+    )

@@ -1,0 +1,68 @@
+"""Downloads: the filtered studies as CSV and RIS, and a cell's effect sizes as CSV.
+
+A bad filter value is a plain-text 400 that names the parameter (a download has no page to
+show it on).
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from evidence import selectors
+from evidence.filters import FilterError, StudyFilters
+from evidence.synthesis import map_evidence
+from interchange import exports
+
+
+def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _bad_filter(error: FilterError) -> HttpResponse:
+    return HttpResponse(f"{error.field}: {error.message}\n", status=400, content_type="text/plain; charset=utf-8")
+
+
+@require_GET
+def studies_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    evidence_map = selectors.visible_map(slug, request.user)
+    try:
+        filters = StudyFilters.from_query(request.GET)
+    except FilterError as error:
+        return _bad_filter(error)
+    studies = selectors.studies_for_export(filters.apply(selectors.map_studies(evidence_map, request.user)))
+    return _attachment(exports.studies_csv(studies), "text/csv; charset=utf-8", f"{evidence_map.slug}-studies.csv")
+
+
+@require_GET
+def studies_ris(request: HttpRequest, slug: str) -> HttpResponse:
+    evidence_map = selectors.visible_map(slug, request.user)
+    try:
+        filters = StudyFilters.from_query(request.GET)
+    except FilterError as error:
+        return _bad_filter(error)
+    studies = list(filters.apply(selectors.map_studies(evidence_map, request.user)).order_by("authors", "year", "pk"))
+    urls = {
+        s.pk: request.build_absolute_uri(reverse("portal:study", kwargs={"slug": evidence_map.slug, "pk": s.pk}))
+        for s in studies
+    }
+    body = exports.studies_ris(studies, study_url=urls)
+    return _attachment(body, "application/x-research-info-systems; charset=utf-8", f"{evidence_map.slug}-studies.ris")
+
+
+@require_GET
+def cell_effects_csv(request: HttpRequest, slug: str, intervention_id: int, outcome_id: int) -> HttpResponse:
+    evidence_map = selectors.visible_map(slug, request.user)
+    try:
+        filters = StudyFilters.from_query(request.GET)
+    except FilterError as error:
+        return _bad_filter(error)
+    evidence = map_evidence(evidence_map, filters, only=(intervention_id, outcome_id))
+    if intervention_id not in evidence.interventions or outcome_id not in evidence.outcomes:
+        raise Http404("No such cell on this map.")
+    effects = selectors.effect_sizes_by_ids(evidence.cell(intervention_id, outcome_id).effect_ids)
+    name = f"{evidence_map.slug}-cell-{intervention_id}-{outcome_id}-effect-sizes.csv"
+    return _attachment(exports.effects_csv(effects), "text/csv; charset=utf-8", name)

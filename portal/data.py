@@ -1,0 +1,85 @@
+"""The JSON documents the map and cell pages' scripts read: the whole map, and a cell's plots.
+
+Pure functions over the synthesis layer's results; each cell's numbers come from the one
+presenter (evidence.synthesis.presenter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from evidence.selectors import Node
+from evidence.stats.interpret import EFFECT_LABEL_PRESETS
+from evidence.synthesis import Cell, MapEvidence, compact_cell, present_cell
+from evidence.synthesis.presenter import rounded
+from studies.models import EffectSize, StudyDesign
+
+
+def _node_json(node: Node) -> dict[str, Any]:
+    return {
+        "id": node.id,
+        "name": node.name,
+        "description": node.description,
+        "parent": node.parent_id,
+        "depth": node.depth,
+        "children": list(node.children),
+        "higher_is_better": node.higher_is_better,
+    }
+
+
+def _bands(preset: str) -> list[str]:
+    """The preset's band names from the smallest effect up, so the map can shade by size."""
+    found = EFFECT_LABEL_PRESETS.get(preset)
+    return list(found.bands) if found else []
+
+
+def map_json(evidence: MapEvidence, *, cell_url: str, urls: dict[str, str]) -> dict[str, Any]:
+    """The whole filtered map: rows, columns and every cell with studies, in one document.
+
+    `cell_url` is a template with {i} and {o} placeholders; `urls` the export links.
+    """
+    return {
+        "map": {"slug": evidence.evidence_map.slug, "title": evidence.evidence_map.title},
+        "query": evidence.filters.to_query(),
+        "filtered": evidence.filters.active,
+        "totals": {"studies": evidence.n_studies, "effects": evidence.n_effects},
+        "interventions": [_node_json(n) for n in evidence.interventions.values()],
+        "outcomes": [_node_json(n) for n in evidence.outcomes.values()],
+        "cells": [compact_cell(present_cell(evidence, c)) for c in evidence.cells.values()],
+        "designs": dict(StudyDesign.choices),
+        "bands": _bands(evidence.evidence_map.effect_label_preset),
+        "cell_url": cell_url,
+        "urls": urls,
+    }
+
+
+def forest_json(
+    effects: Iterable[EffectSize], cell: Cell, *, citations: dict[int, str], egger_min_k: int
+) -> dict[str, Any]:
+    """The forest (and funnel) plot's data: each effect size grouped by study, then the pool."""
+    rows = [
+        {
+            "study": citations.get(es.study_id, str(es.study_id)),
+            "label": es.label,
+            "g": rounded(es.g),
+            "se": rounded(es.se_g),
+            "ci": [rounded(es.ci_low_g), rounded(es.ci_high_g)],
+        }
+        for es in effects
+    ]
+    pooled = None
+    if cell.result is not None:
+        r = cell.result
+        pooled = {
+            "g": rounded(r.estimate),
+            "ci": [rounded(r.ci_low), rounded(r.ci_high)],
+            "pi": [rounded(r.pi_low), rounded(r.pi_high)],
+            "label": cell.label.text if cell.label else "",
+        }
+    return {
+        "rows": rows,
+        "pooled": pooled,
+        "funnel": len(rows) >= egger_min_k and pooled is not None,
+        "egger_p": rounded(cell.egger_p),
+    }
