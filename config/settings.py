@@ -216,7 +216,10 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Evidence and gap map portal API",
-    "DESCRIPTION": "Read-only public access to published maps, studies, effect sizes and pooled cells.",
+    "DESCRIPTION": (
+        "Published maps, studies, effect sizes and pooled cells for anyone; reviewers with a "
+        "token also read drafts and add, change or delete studies and effect sizes."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",

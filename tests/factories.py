@@ -1,4 +1,4 @@
-"""factory_boy factories; use .build() when nothing needs saving."""
+"""factory_boy factories for the tests that need saved rows (maps, nodes, studies, effect sizes)."""
 
 from __future__ import annotations
 
