@@ -368,28 +368,18 @@ def pool_cells(
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
-    cluster: Iterable[Hashable] | npt.NDArray[Any] | None = None,
     max_iter: int = DEFAULT_MAX_ITER,
 ) -> dict[Hashable, PoolResult]:
     """Pool the effect sizes of every map cell: ``{cell label: PoolResult}``.
 
     Each result equals ``pool(yi[cell == c], vi[cell == c], method=..., test=...,
-    level=...)`` (weights in the cell's input order).  With ``cluster`` (several effect
-    sizes per study), pooling is delegated to
-    ``evidence.stats.clustered.pool_cells_clustered``.
+    level=...)`` (weights in the cell's input order).  Effect sizes are taken as
+    independent; when a study contributes several, use
+    :func:`evidence.stats.clustered.pool_cells_clustered` instead.
 
     Raises StatsError for unusable input (naming the effect size by its index in the
     input) and ConvergenceError naming the cell whose iterative estimator failed.
     """
-    if cluster is not None:
-        from .clustered import pool_cells_clustered
-
-        clustered = pool_cells_clustered(
-            yi, vi, cell, cluster, method=method, test=test, level=level
-        )
-        results: dict[Hashable, PoolResult] = dict(clustered)
-        return results
-
     check_options(method, test, level)
     y_in, v_in = check_inputs(yi, vi)
     n = y_in.shape[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -220,7 +219,7 @@ def test_result_does_not_depend_on_row_order(
 
 
 # ------------------------------------------------------------------------------------
-# labels, errors, delegation
+# labels, errors
 # ------------------------------------------------------------------------------------
 
 
@@ -270,26 +269,6 @@ def test_convergence_error_names_the_cell() -> None:
     cell = ["only cell"] * len(yi)
     with pytest.raises(ConvergenceError, match="'only cell'"):
         pool_cells(yi, vi, cell, method="REML", max_iter=1)
-
-
-def test_cluster_delegates_to_the_clustered_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[Any, ...]] = []
-    sentinel: dict[Hashable, PoolResult] = {"a": pool([0.1, 0.2], [0.1, 0.1])}
-
-    def fake(*args: Any, **kwargs: Any) -> dict[Hashable, PoolResult]:
-        calls.append((args, kwargs))
-        return sentinel
-
-    import evidence.stats.clustered as clustered
-
-    monkeypatch.setattr(clustered, "pool_cells_clustered", fake)
-    result = pool_cells(
-        [0.1, 0.2], [0.1, 0.1], ["a", "a"], cluster=["s1", "s2"], method="REML", test="t", level=0.9
-    )
-    assert result == sentinel
-    ((args, kwargs),) = calls
-    assert args == ([0.1, 0.2], [0.1, 0.1], ["a", "a"], ["s1", "s2"])
-    assert kwargs == {"method": "REML", "test": "t", "level": 0.9}
 
 
 def test_module_has_no_django_dependency() -> None:
