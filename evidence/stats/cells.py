@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from .grouping import factorize
 from .results import ConvergenceError, FitStats, FloatArray, PoolResult, StatsError
 from .univariate import (
     DEFAULT_MAX_ITER,
@@ -44,25 +45,6 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 # --------------------------------------------------------------------------------------
 # grouping
 # --------------------------------------------------------------------------------------
-
-
-def _factorize(
-    cell: Iterable[Hashable] | npt.NDArray[Any], n: int
-) -> tuple[IntArray, list[Hashable]]:
-    """Integer code per effect size, and the cell label of each code."""
-    if isinstance(cell, np.ndarray) and cell.ndim == 1 and cell.dtype.kind in "biuUS":
-        if cell.shape[0] != n:
-            raise StatsError(f"cell has {cell.shape[0]} labels for {n} effect sizes")
-        labels, codes = np.unique(cell, return_inverse=True)
-        return codes.astype(np.intp, copy=False), list(labels.tolist())
-    index: dict[Hashable, int] = {}
-    try:
-        codes = np.fromiter((index.setdefault(c, len(index)) for c in cell), dtype=np.intp)
-    except TypeError as exc:
-        raise StatsError(f"cell labels must be hashable: {exc}") from exc
-    if codes.shape[0] != n:
-        raise StatsError(f"cell has {codes.shape[0]} labels for {n} effect sizes")
-    return codes, list(index)
 
 
 @dataclass
@@ -383,7 +365,9 @@ def pool_cells(
     check_options(method, test, level)
     y_in, v_in = check_inputs(yi, vi)
     n = y_in.shape[0]
-    codes, labels = _factorize(cell, n)
+    codes, labels = factorize(cell, "cell")
+    if codes.shape[0] != n:
+        raise StatsError(f"cell has {codes.shape[0]} labels for {n} effect sizes")
     order = np.argsort(codes, kind="stable")  # stable: input order within a cell
     counts = np.bincount(codes, minlength=len(labels)).astype(np.intp)
     data = _Data(y_in[order], v_in[order], _Segments.of(counts), counts.astype(np.float64))

@@ -56,6 +56,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from evidence.stats.grouping import factorize
 from evidence.stats.results import (
     ClusteredResult,
     ConvergenceError,
@@ -131,7 +132,7 @@ def impute_covariance(
     if not np.all(np.isfinite(v)) or np.any(v <= 0.0):
         raise StatsError("vi must be finite and > 0")
     rho = _check_rho(rho, upper_inclusive=True)
-    codes, labels = _factorize(cluster, v.size, "cluster")
+    codes, labels = _codes(cluster, v.size, "cluster")
     index: list[IntArray] = []
     blocks: list[FloatArray] = []
     for code in range(len(labels)):
@@ -376,39 +377,14 @@ def _as_float_vector(x: npt.ArrayLike, name: str) -> FloatArray:
     return arr
 
 
-def _is_missing(label: object) -> bool:
-    # NaN is the only value unequal to itself; pandas/numpy use it for missing labels.
-    return label is None or (isinstance(label, float | np.floating) and label != label)
-
-
-def _factorize(
+def _codes(
     labels: Iterable[Hashable] | npt.ArrayLike, n: int, name: str
 ) -> tuple[IntArray, list[Hashable]]:
-    """Integer codes for arbitrary hashable labels (tuples, strings, numbers)."""
-    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "biufUS":
-        if labels.size != n:
-            raise StatsError(f"{name} has {labels.size} entries, yi has {n}")
-        if labels.dtype.kind == "f" and np.isnan(labels).any():
-            raise StatsError(f"{name} labels must not be missing (NaN)")
-        uniques, codes = np.unique(labels, return_inverse=True)
-        return codes.astype(np.intp).reshape(-1), list(uniques.tolist())
-    if isinstance(labels, np.ndarray) and labels.ndim != 1 and labels.dtype != object:
-        raise StatsError(f"{name} must be one-dimensional")
-    # Generic path: a dict keeps tuples (e.g. (row, column) cell keys) intact, which
-    # np.asarray would turn into a 2-D array.
-    index: dict[Hashable, int] = {}
-    codes_list: list[int] = []
-    items: Iterable[Any] = labels  # type: ignore[assignment]
-    try:
-        for label in items:
-            if _is_missing(label):
-                raise StatsError(f"{name} labels must not be missing (None/NaN)")
-            codes_list.append(index.setdefault(label, len(index)))
-    except TypeError as exc:
-        raise StatsError(f"{name} labels must be hashable") from exc
-    if len(codes_list) != n:
-        raise StatsError(f"{name} has {len(codes_list)} entries, yi has {n}")
-    return np.asarray(codes_list, dtype=np.intp), list(index)
+    """Integer codes of cell or cluster labels, one label per effect size required."""
+    codes, uniques = factorize(labels, name)
+    if codes.size != n:
+        raise StatsError(f"{name} has {codes.size} entries, yi has {n}")
+    return codes, uniques
 
 
 # --------------------------------------------------------------------------------------
@@ -1342,8 +1318,8 @@ def _pool_cells(
         raise StatsError("vi contains NaN or infinite values")
     if np.any(v <= 0.0):
         raise StatsError("vi must be > 0 (a sampling variance of zero has no weight)")
-    cell_codes, cell_labels = _factorize(cell, n, "cell")
-    cluster_codes, _ = _factorize(cluster, n, "cluster")
+    cell_codes, cell_labels = _codes(cell, n, "cell")
+    cluster_codes, _ = _codes(cluster, n, "cluster")
 
     # Classify cells with the layout of all rows (cheap: sorting and counting only).
     full = _layout(y, v, cell_codes, cluster_codes)

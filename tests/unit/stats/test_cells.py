@@ -236,6 +236,22 @@ def test_label_types_and_order() -> None:
     assert by_string["z"].k == 1
 
 
+def test_float_array_labels_are_sorted_like_other_numpy_labels() -> None:
+    yi = [0.1, 0.5, 0.3, 0.2]
+    vi = [0.1, 0.2, 0.1, 0.3]
+    by_float = pool_cells(yi, vi, np.array([2.5, 0.5, 2.5, 0.5]))
+    assert list(by_float) == [0.5, 2.5]
+    assert all(type(label) is float for label in by_float)
+
+
+@pytest.mark.parametrize(
+    "cell", [["a", None, "a"], [0.5, float("nan"), 0.5], np.array([1.0, np.nan, 1.0])]
+)
+def test_missing_labels_are_refused(cell: Any) -> None:
+    with pytest.raises(StatsError, match="must not be missing"):
+        pool_cells([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], cell)
+
+
 def test_weights_are_read_only_views() -> None:
     results = pool_cells([0.1, 0.5, 0.3], [0.1, 0.2, 0.1], ["a", "a", "b"])
     with pytest.raises(ValueError, match="read-only"):
