@@ -23,8 +23,7 @@ import numpy.typing as npt
 from scipy import special
 
 from .grouping import factorize
-from .results import ConvergenceError, FitStats, FloatArray, PoolResult, StatsError
-from .univariate import (
+from .options import (
     DEFAULT_MAX_ITER,
     FIXED_METHODS,
     LL_TOL,
@@ -33,6 +32,7 @@ from .univariate import (
     check_inputs,
     check_options,
 )
+from .results import ConvergenceError, FitStats, FloatArray, PoolResult, StatsError
 
 __all__ = ["pool_cells"]
 
