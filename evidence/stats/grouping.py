@@ -25,11 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .results import StatsError
+from .results import IntArray, StatsError
 
-__all__ = ["IntArray", "factorize", "is_missing"]
-
-IntArray = npt.NDArray[np.intp]
+__all__ = ["factorize", "is_missing"]
 
 
 def is_missing(label: object) -> bool:
