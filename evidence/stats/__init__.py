@@ -1,7 +1,22 @@
 """Pure statistics engine: numpy/scipy only, no Django imports.
 
 The public names below are the engine's stable interface (used by the synthesis layer,
-the benchmark and outside checks).
+the benchmark and outside checks). Where things live:
+
+* independent effect sizes: univariate.py (``pool``), tau2.py (the tau² estimators),
+  confint.py (``tau2_ci``), options.py (method and test names, input checks);
+  cells.py (``pool_cells``, many cells at once) with cells_tau2.py (its vectorised
+  tau² estimators);
+* several effect sizes per study: clustered.py (``pool_clustered``,
+  ``pool_cells_clustered``, ``impute_covariance``), which dispatches through
+  clustered_fit.py to multilevel.py (3L, CE, CHE), rve.py (CORR, HIER) and
+  robust.py (CR2, CR1), on grouping.py (labels, cluster layout) and linalg.py
+  (batched block algebra);
+* pubbias.py (small-study effects, leave-one-out), interpret.py (effect labels and
+  confidence ratings), results.py (result types).
+
+Modules import each other only at module level and without cycles
+(tests/unit/stats/test_structure.py).
 """
 
 from evidence.stats.cells import pool_cells

@@ -2,346 +2,44 @@
 
 ``pool_cells`` gives, for each cell, exactly what :func:`evidence.stats.univariate.pool`
 gives for that cell's effect sizes alone (to rounding error), but computes all cells
-together: effect sizes are sorted by cell once, every per-cell sum is a segment sum
-(``np.add.reduceat``) over that order, and per-cell values are broadcast back with
-``np.repeat``.  The iterative estimators (REML, ML, PM, EB) run the safeguarded Newton
-iteration of :func:`evidence.stats.univariate.find_root` on all cells at once, each cell
-with its own bracket, step-halving and convergence flag; cells drop out of the working
-set as they converge.  Only building the result objects at the end loops over cells.
+together: the tau² of every cell comes from :mod:`evidence.stats.cells_tau2`, and the
+pooled estimates, tests, heterogeneity and fit statistics below are whole-array
+expressions over the cells.  Only building the result objects at the end loops over
+cells.
 
-The formulas and their sources are documented in :mod:`evidence.stats.univariate`.
+Effect sizes are taken as independent; several effect sizes per study are pooled by
+:mod:`evidence.stats.clustered`. The formulas and their sources are documented in
+:mod:`evidence.stats.univariate` and :mod:`evidence.stats.tau2`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from .results import ConvergenceError, FitStats, FloatArray, PoolResult, StatsError
-from .univariate import (
+from .cells_tau2 import (
+    CellData,
+    Segments,
+    cell_log_likelihoods,
+    closed_form_tau2,
+    iterative_tau2,
+    q_and_traces,
+)
+from .grouping import factorize
+from .options import (
     DEFAULT_MAX_ITER,
     FIXED_METHODS,
-    LL_TOL,
     RSS_ZERO,
-    STEP_TOL,
     check_inputs,
     check_options,
 )
+from .results import BoolArray, FitStats, FloatArray, IntArray, PoolResult, StatsError
 
 __all__ = ["pool_cells"]
-
-IntArray = npt.NDArray[np.intp]
-BoolArray = npt.NDArray[np.bool_]
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-# --------------------------------------------------------------------------------------
-# grouping
-# --------------------------------------------------------------------------------------
-
-
-def _factorize(
-    cell: Iterable[Hashable] | npt.NDArray[Any], n: int
-) -> tuple[IntArray, list[Hashable]]:
-    """Integer code per effect size, and the cell label of each code."""
-    if isinstance(cell, np.ndarray) and cell.ndim == 1 and cell.dtype.kind in "biuUS":
-        if cell.shape[0] != n:
-            raise StatsError(f"cell has {cell.shape[0]} labels for {n} effect sizes")
-        labels, codes = np.unique(cell, return_inverse=True)
-        return codes.astype(np.intp, copy=False), list(labels.tolist())
-    index: dict[Hashable, int] = {}
-    try:
-        codes = np.fromiter((index.setdefault(c, len(index)) for c in cell), dtype=np.intp)
-    except TypeError as exc:
-        raise StatsError(f"cell labels must be hashable: {exc}") from exc
-    if codes.shape[0] != n:
-        raise StatsError(f"cell has {codes.shape[0]} labels for {n} effect sizes")
-    return codes, list(index)
-
-
-@dataclass
-class _Segments:
-    """Effect sizes sorted by cell: segment starts, sizes, and segment sums."""
-
-    starts: IntArray
-    counts: IntArray
-
-    @classmethod
-    def of(cls, counts: IntArray) -> _Segments:
-        starts = np.zeros(counts.shape[0], dtype=np.intp)
-        np.cumsum(counts[:-1], out=starts[1:])
-        return cls(starts, counts)
-
-    def sum(self, x: FloatArray) -> FloatArray:
-        """Per-segment sums; for a 2-D array, of every row at once."""
-        return np.add.reduceat(x, self.starts, axis=-1)
-
-    def spread(self, per_cell: FloatArray) -> FloatArray:
-        """Broadcast one value per cell to that cell's effect sizes."""
-        return np.repeat(per_cell, self.counts)
-
-
-@dataclass
-class _Data:
-    """Effect sizes sorted by cell, with their segments and per-cell counts."""
-
-    y: FloatArray
-    v: FloatArray
-    seg: _Segments
-    k: FloatArray  # float for arithmetic
-
-    def subset(self, cells: IntArray) -> _Data:
-        """The same data restricted to some cells (given in increasing order)."""
-        chosen = np.zeros(self.k.shape[0], dtype=bool)
-        chosen[cells] = True
-        keep = np.repeat(chosen, self.seg.counts)
-        counts = self.seg.counts[cells]
-        return _Data(self.y[keep], self.v[keep], _Segments.of(counts), self.k[cells])
-
-
-# --------------------------------------------------------------------------------------
-# closed-form tau² estimators, all cells at once (k >= 2 cells; others overwritten later)
-# --------------------------------------------------------------------------------------
-
-
-def _q_and_traces(d: _Data) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Cochran's Q, sum(w), tr(P) and tr(PP) at w = 1/v."""
-    w = 1.0 / d.v
-    sums = d.seg.sum(np.stack([w, w * d.y, w * w, w * w * w]))
-    sw, swy, sw2, sw3 = sums
-    r = d.y - d.seg.spread(swy / sw)
-    q = d.seg.sum(w * r * r)
-    return q, sw, sw - sw2 / sw, sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
-
-
-def _hedges(d: _Data) -> tuple[FloatArray, FloatArray]:
-    """Hedges (HE) estimator and SE (Hedges & Olkin 1985)."""
-    k = d.k
-    sy, sv, sv2 = d.seg.sum(np.stack([d.y, d.v, d.v * d.v]))
-    r = d.y - d.seg.spread(sy / k)
-    rss = d.seg.sum(r * r)
-    tr_pv = sv * (1.0 - 1.0 / k)
-    tr_pvpv = sv2 * (1.0 - 2.0 / k) + sv * sv / (k * k)
-    tau2 = np.maximum(0.0, (rss - tr_pv) / (k - 1))
-    se = np.sqrt(2.0 * tr_pvpv + 4.0 * tau2 * tr_pv + 2.0 * tau2 * tau2 * (k - 1)) / (k - 1)
-    return tau2, se
-
-
-def _closed_form(d: _Data, method: str) -> tuple[FloatArray, FloatArray]:
-    """DL, HS, HSk, SJ (and HE): tau² and its SE per cell."""
-    k = d.k
-    if method == "HE":
-        return _hedges(d)
-    if method == "SJ":
-        # Sidik & Jonkman 2005, one step from tau0 = mean((y - mean y)^2).
-        sy = d.seg.sum(d.y)
-        r0 = d.y - d.seg.spread(sy / k)
-        tau0 = d.seg.sum(r0 * r0) / k
-        v = d.v
-        w = 1.0 / (v + d.seg.spread(tau0))
-        w2 = w * w
-        w3 = w2 * w
-        sw, swy, sw2, sw3, sw2v, sw2v2, sw3v, sw3v2 = d.seg.sum(
-            np.stack([w, w * d.y, w2, w3, w2 * v, w2 * v * v, w3 * v, w3 * v * v])
-        )
-        r = d.y - d.seg.spread(swy / sw)
-        q = d.seg.sum(w * r * r)
-        tau2 = np.maximum(0.0, tau0 * q / (k - 1))
-        tr_pvpv = sw2v2 - 2.0 * sw3v2 / sw + (sw2v / sw) ** 2
-        sum_pvp = sw2v - 2.0 * sw3v / sw + sw2 * sw2v / (sw * sw)
-        tr_pp = sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
-        spread = 2.0 * tr_pvpv + 4.0 * tau2 * sum_pvp + 2.0 * tau2 * tau2 * tr_pp
-        return tau2, tau0 / (k - 1) * np.sqrt(np.maximum(spread, 0.0))
-
-    q, sw, tr_p, tr_pp = _q_and_traces(d)
-    if method == "DL":
-        # DerSimonian & Laird 1986.
-        tau2 = np.maximum(0.0, (q - (k - 1)) / tr_p)
-        se = np.sqrt(2.0 * (k - 1) + 4.0 * tau2 * tr_p + 2.0 * tau2 * tau2 * tr_pp) / tr_p
-        return tau2, se
-    # Hunter & Schmidt 2004 (HSk: Q scaled by k/(k-1)).
-    factor = k / (k - 1) if method == "HSk" else np.ones_like(k)
-    tau2 = np.maximum(0.0, (factor * q - k) / sw)
-    spread = 2.0 * (k - 1) + 4.0 * tau2 * tr_p + 2.0 * tau2 * tau2 * tr_pp
-    return tau2, factor * np.sqrt(spread) / sw
-
-
-# --------------------------------------------------------------------------------------
-# iterative estimators: vectorised safeguarded Newton
-# --------------------------------------------------------------------------------------
-
-
-def _equation(d: _Data, t: FloatArray, method: str) -> tuple[FloatArray, FloatArray]:
-    """Estimating equation g(t) and Newton slope per cell (see univariate.find_root).
-
-    PM/EB (Paule & Mandel 1982): g = Q(t) - (k-1), slope = -sum(w^2 r^2).
-    ML / REML: twice the score; slope = twice the second derivative where negative,
-    else minus twice the Fisher information (Viechtbauer 2005).
-    """
-    seg = d.seg
-    w = 1.0 / (d.v + seg.spread(t))
-    w2 = w * w
-    first = seg.sum(np.stack([w, w * d.y, w2, w2 * w]))
-    sw, swy, sw2, sw3 = first
-    r = d.y - seg.spread(swy / sw)
-    if method in ("PM", "EB"):
-        wr2 = w * r * r
-        q, slope_sum = seg.sum(np.stack([wr2, w * wr2]))
-        return q - (d.k - 1), -slope_sum
-    w2r = w2 * r
-    yppy, w3r2, sw2r = seg.sum(np.stack([w2r * r, w2r * w * r, w2r]))
-    ypppy = w3r2 - sw2r * sw2r / sw
-    if method == "REML":
-        info = sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
-        g = yppy - (sw - sw2 / sw)
-    else:
-        info = sw2
-        g = yppy - sw
-    curvature = info - 2.0 * ypppy
-    return g, np.where(curvature < 0.0, curvature, -info)
-
-
-def _halve_to_nonnegative(t: FloatArray, step: FloatArray) -> FloatArray:
-    """t + step / 2^j for the smallest j >= 0 keeping the result >= 0 (step < 0)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        halvings = np.maximum(0.0, np.ceil(np.log2(-step / t)))
-    halvings = np.where(t > 0.0, halvings, 0.0)
-    moved = np.maximum(0.0, t + np.ldexp(step, -halvings.astype(np.int64)))
-    return np.where(t > 0.0, moved, 0.0)
-
-
-def _solve(
-    d: _Data,
-    start: FloatArray,
-    method: str,
-    *,
-    max_iter: int,
-    labels: Sequence[Hashable],
-) -> tuple[FloatArray, IntArray]:
-    """Roots of the estimating equation for every cell of ``d`` (all with k >= 2).
-
-    The per-cell rules are those of univariate.find_root: Newton steps, halved to stay
-    >= 0 until a positive g is seen, then kept inside the sign-change bracket by
-    bisection.  Converged cells stop updating; once at most half of the working cells
-    are still active, the working data are compacted to those cells.
-    """
-    n_cells = d.k.shape[0]
-    root = np.zeros(n_cells)
-    iterations = np.zeros(n_cells, dtype=np.intp)
-
-    ids = np.arange(n_cells)  # cell index (in d) of each working cell
-    work = d
-    scale = d.seg.sum(d.v) / d.k  # mean sampling variance: the scale of tau²
-    t = np.maximum(start, 0.0)
-    lo = np.zeros(n_cells)
-    hi = np.full(n_cells, np.inf)
-    positive_seen = np.zeros(n_cells, dtype=bool)
-    active = np.ones(n_cells, dtype=bool)
-
-    for iteration in range(1, max_iter + 1):
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            g, slope = _equation(work, t, method)
-            broken = active & ~(np.isfinite(g) & np.isfinite(slope) & (slope < 0.0))
-            if broken.any():
-                label = labels[int(ids[np.flatnonzero(broken)[0]])]
-                raise ConvergenceError(f"{method} estimator of tau² failed in cell {label!r}")
-            exact = g == 0.0
-            positive = g > 0.0
-            lo = np.where(positive, t, lo)
-            hi = np.where(positive | exact, hi, t)
-            positive_seen |= positive
-            new = t - g / slope
-            outside = positive_seen & ~((lo < new) & (new < hi))
-            bisected = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * t + scale)
-            new = np.where(outside, bisected, new)
-            below = ~positive_seen & (new < 0.0)
-            if below.any():
-                new = np.where(below, _halve_to_nonnegative(t, new - t), new)
-            converged = np.abs(new - t) <= STEP_TOL * (new + scale)
-        boundary = converged & ~positive_seen & (new <= STEP_TOL * scale)
-        finished = active & (exact | converged)
-        if finished.any():
-            value = np.where(exact, t, np.where(boundary, 0.0, new))
-            root[ids[finished]] = value[finished]
-            iterations[ids[finished]] = iteration
-            active &= ~finished
-            if not active.any():
-                return root, iterations
-        t = np.where(active, new, t)
-        if active.sum() <= 0.5 * active.shape[0]:
-            keep = np.flatnonzero(active)
-            work = work.subset(keep)
-            ids, t, lo, hi = ids[keep], t[keep], lo[keep], hi[keep]
-            positive_seen, scale = positive_seen[keep], scale[keep]
-            active = np.ones(keep.shape[0], dtype=bool)
-    label = labels[int(ids[np.flatnonzero(active)[0]])]
-    raise ConvergenceError(
-        f"{method} estimator of tau² did not converge within {max_iter} iterations "
-        f"in cell {label!r}"
-    )
-
-
-def _log_likelihoods(
-    d: _Data, tau2: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """(ll_ML, ll_REML, weights w, sum w) per cell at tau2 (beta profiled out)."""
-    k = d.k
-    vt = d.v + d.seg.spread(tau2)
-    w = 1.0 / vt
-    sw, swy, sum_log = d.seg.sum(np.stack([w, w * d.y, np.log(vt)]))
-    r = d.y - d.seg.spread(swy / sw)
-    rss = d.seg.sum(w * r * r)
-    ll_ml = -0.5 * k * _LOG_2PI - 0.5 * sum_log - 0.5 * rss
-    ll_reml = (
-        -0.5 * (k - 1) * _LOG_2PI + 0.5 * np.log(k) - 0.5 * sum_log - 0.5 * np.log(sw) - 0.5 * rss
-    )
-    return ll_ml, ll_reml, w, sw
-
-
-def _iterative(
-    d: _Data, method: str, *, max_iter: int, labels: Sequence[Hashable]
-) -> tuple[FloatArray, FloatArray, IntArray]:
-    """PM/EB, ML or REML: tau², SE and iterations for every cell of d (k >= 2)."""
-    n_cells = d.k.shape[0]
-    tau2 = np.zeros(n_cells)
-    iterations = np.zeros(n_cells, dtype=np.intp)
-    if method in ("PM", "EB"):
-        q = _q_and_traces(d)[0]
-        todo = np.flatnonzero(q > d.k - 1)
-        start = np.zeros(todo.shape[0])
-    else:
-        todo = np.arange(n_cells)
-        start = _hedges(d)[0]
-    if todo.shape[0]:
-        sub = d if todo.shape[0] == n_cells else d.subset(todo)
-        sub_labels = [labels[i] for i in todo.tolist()] if todo.shape[0] != n_cells else labels
-        tau2[todo], iterations[todo] = _solve(
-            sub, start, method, max_iter=max_iter, labels=sub_labels
-        )
-
-    if method in ("ML", "REML"):
-        # metafor's ll0check: prefer tau² = 0 when its log-likelihood is higher.
-        index = 1 if method == "REML" else 0
-        ll_zero = _log_likelihoods(d, np.zeros(n_cells))[index]
-        ll_root = _log_likelihoods(d, tau2)[index]
-        tau2 = np.where((tau2 > 0.0) & (ll_zero - ll_root > LL_TOL), 0.0, tau2)
-
-    w = 1.0 / (d.v + d.seg.spread(tau2))
-    w2 = w * w
-    sw, sw2, sw3 = d.seg.sum(np.stack([w, w2, w2 * w]))
-    if method in ("PM", "EB"):
-        se = np.sqrt(2.0 * d.k * d.k / (d.k - 1)) / sw
-    elif method == "ML":
-        se = np.sqrt(2.0 / sw2)
-    else:
-        se = np.sqrt(2.0 / (sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2))
-    return tau2, se, iterations
 
 
 # --------------------------------------------------------------------------------------
@@ -368,35 +66,27 @@ def pool_cells(
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
-    cluster: Iterable[Hashable] | npt.NDArray[Any] | None = None,
     max_iter: int = DEFAULT_MAX_ITER,
 ) -> dict[Hashable, PoolResult]:
     """Pool the effect sizes of every map cell: ``{cell label: PoolResult}``.
 
     Each result equals ``pool(yi[cell == c], vi[cell == c], method=..., test=...,
-    level=...)`` (weights in the cell's input order).  With ``cluster`` (several effect
-    sizes per study), pooling is delegated to
-    ``evidence.stats.clustered.pool_cells_clustered``.
+    level=...)`` (weights in the cell's input order).  Effect sizes are taken as
+    independent; when a study contributes several, use
+    :func:`evidence.stats.clustered.pool_cells_clustered` instead.
 
     Raises StatsError for unusable input (naming the effect size by its index in the
     input) and ConvergenceError naming the cell whose iterative estimator failed.
     """
-    if cluster is not None:
-        from .clustered import pool_cells_clustered
-
-        clustered = pool_cells_clustered(
-            yi, vi, cell, cluster, method=method, test=test, level=level
-        )
-        results: dict[Hashable, PoolResult] = dict(clustered)
-        return results
-
     check_options(method, test, level)
     y_in, v_in = check_inputs(yi, vi)
     n = y_in.shape[0]
-    codes, labels = _factorize(cell, n)
+    codes, labels = factorize(cell, "cell")
+    if codes.shape[0] != n:
+        raise StatsError(f"cell has {codes.shape[0]} labels for {n} effect sizes")
     order = np.argsort(codes, kind="stable")  # stable: input order within a cell
     counts = np.bincount(codes, minlength=len(labels)).astype(np.intp)
-    data = _Data(y_in[order], v_in[order], _Segments.of(counts), counts.astype(np.float64))
+    data = CellData(y_in[order], v_in[order], Segments.of(counts), counts.astype(np.float64))
     k = data.k
     n_cells = k.shape[0]
     multi = np.flatnonzero(counts > 1)
@@ -412,15 +102,15 @@ def pool_cells(
         sub_labels = labels if multi.shape[0] == n_cells else [labels[i] for i in multi.tolist()]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             if method in ("PM", "EB", "ML", "REML"):
-                tau2[multi], tau2_se[multi], iterations[multi] = _iterative(
+                tau2[multi], tau2_se[multi], iterations[multi] = iterative_tau2(
                     sub, method, max_iter=max_iter, labels=sub_labels
                 )
             else:
-                tau2[multi], tau2_se[multi] = _closed_form(sub, method)
+                tau2[multi], tau2_se[multi] = closed_form_tau2(sub, method)
 
     # ---- pooled estimate and test
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        ll_ml, ll_reml, w, sw = _log_likelihoods(data, tau2)
+        ll_ml, ll_reml, w, sw = cell_log_likelihoods(data, tau2)
         estimate = data.seg.sum(w * data.y) / sw
         r = data.y - data.seg.spread(estimate)
         rss = data.seg.sum(w * r * r)
@@ -446,7 +136,7 @@ def pool_cells(
         )
 
         # ---- heterogeneity (w = 1/v)
-        q, _, tr_p, _ = _q_and_traces(data)
+        q, _, tr_p, _ = q_and_traces(data)
         q = np.where(single, 0.0, q)
         q_p = np.where(single, 1.0, special.chdtrc(np.maximum(k - 1, 1.0), q))
         if fixed:

@@ -13,19 +13,17 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special, stats
 
-from .results import ConvergenceError, FloatArray, PoolResult, StatsError
-from .univariate import (
+from .options import (
     DEFAULT_MAX_ITER,
     FIXED_METHODS,
     LL_TOL,
     RSS_ZERO,
     check_inputs,
     check_options,
-    critical_value,
-    find_root,
-    pool,
-    two_sided_p,
 )
+from .results import ConvergenceError, FloatArray, PoolResult, StatsError
+from .tau2 import find_root
+from .univariate import critical_value, pool, two_sided_p
 
 __all__ = [
     "EggerTest",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -220,7 +219,7 @@ def test_result_does_not_depend_on_row_order(
 
 
 # ------------------------------------------------------------------------------------
-# labels, errors, delegation
+# labels, errors
 # ------------------------------------------------------------------------------------
 
 
@@ -235,6 +234,22 @@ def test_label_types_and_order() -> None:
     by_string = pool_cells(yi, vi, np.array(["x", "y", "x", "y", "z"]))
     assert by_string["x"].estimate == by_tuple[(1, "a")].estimate == by_array[3].estimate
     assert by_string["z"].k == 1
+
+
+def test_float_array_labels_are_sorted_like_other_numpy_labels() -> None:
+    yi = [0.1, 0.5, 0.3, 0.2]
+    vi = [0.1, 0.2, 0.1, 0.3]
+    by_float = pool_cells(yi, vi, np.array([2.5, 0.5, 2.5, 0.5]))
+    assert list(by_float) == [0.5, 2.5]
+    assert all(type(label) is float for label in by_float)
+
+
+@pytest.mark.parametrize(
+    "cell", [["a", None, "a"], [0.5, float("nan"), 0.5], np.array([1.0, np.nan, 1.0])]
+)
+def test_missing_labels_are_refused(cell: Any) -> None:
+    with pytest.raises(StatsError, match="must not be missing"):
+        pool_cells([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], cell)
 
 
 def test_weights_are_read_only_views() -> None:
@@ -270,26 +285,6 @@ def test_convergence_error_names_the_cell() -> None:
     cell = ["only cell"] * len(yi)
     with pytest.raises(ConvergenceError, match="'only cell'"):
         pool_cells(yi, vi, cell, method="REML", max_iter=1)
-
-
-def test_cluster_delegates_to_the_clustered_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[Any, ...]] = []
-    sentinel: dict[Hashable, PoolResult] = {"a": pool([0.1, 0.2], [0.1, 0.1])}
-
-    def fake(*args: Any, **kwargs: Any) -> dict[Hashable, PoolResult]:
-        calls.append((args, kwargs))
-        return sentinel
-
-    import evidence.stats.clustered as clustered
-
-    monkeypatch.setattr(clustered, "pool_cells_clustered", fake)
-    result = pool_cells(
-        [0.1, 0.2], [0.1, 0.1], ["a", "a"], cluster=["s1", "s2"], method="REML", test="t", level=0.9
-    )
-    assert result == sentinel
-    ((args, kwargs),) = calls
-    assert args == ([0.1, 0.2], [0.1, 0.1], ["a", "a"], ["s1", "s2"])
-    assert kwargs == {"method": "REML", "test": "t", "level": 0.9}
 
 
 def test_module_has_no_django_dependency() -> None:

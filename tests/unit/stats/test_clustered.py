@@ -447,8 +447,7 @@ def test_all_singletons_fall_back_to_the_univariate_engine(model: str) -> None:
 def test_a_failing_univariate_cell_does_not_take_the_others_down(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import evidence.stats.cells as cells_module
-    import evidence.stats.univariate as univariate_module
+    import evidence.stats.clustered as clustered
 
     def all_at_once(*args: Any, **kwargs: Any) -> Any:
         raise ConvergenceError("cell 1: no root")
@@ -458,8 +457,8 @@ def test_a_failing_univariate_cell_does_not_take_the_others_down(
             raise ConvergenceError("no root")
         return pool(y, v, **kwargs)
 
-    monkeypatch.setattr(cells_module, "pool_cells", all_at_once)
-    monkeypatch.setattr(univariate_module, "pool", one_by_one)
+    monkeypatch.setattr(clustered, "pool_cells", all_at_once)
+    monkeypatch.setattr(clustered, "pool", one_by_one)
     y, v, _ = random_clustered(4, [1] * 7)
     errors: dict[Hashable, str] = {}
     out = pool_cells_clustered(y, v, list("aaaabbb"), range(7), method="PM", errors=errors)
@@ -509,9 +508,9 @@ def test_rho_is_ignored_by_models_without_imputed_covariance() -> None:
 
 
 def test_non_convergence_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    import evidence.stats.clustered as clustered
+    import evidence.stats.multilevel as multilevel
 
-    monkeypatch.setattr(clustered, "_MAX_ITER", 1)
+    monkeypatch.setattr(multilevel, "MAX_ITER", 1)
     with pytest.raises(ConvergenceError, match="did not converge"):
         fit("CHE")
     y, v, district = data()
@@ -702,9 +701,9 @@ def test_map_scale_run_converges_everywhere() -> None:
 
 
 def test_undefined_moment_estimate_drops_only_its_cell(monkeypatch: pytest.MonkeyPatch) -> None:
-    import evidence.stats.clustered as clustered
+    import evidence.stats.rve as rve
 
-    real = clustered._robu_hier
+    real = rve.robu_hier
 
     def first_cell_undefined(layout: Any) -> Any:
         moments = real(layout)
@@ -714,7 +713,7 @@ def test_undefined_moment_estimate_drops_only_its_cell(monkeypatch: pytest.Monke
 
     y, v, district = data()
     expected = fit("HIER")
-    monkeypatch.setattr(clustered, "_robu_hier", first_cell_undefined)
+    monkeypatch.setattr(rve, "robu_hier", first_cell_undefined)
     errors: dict[Hashable, str] = {}
     out = pool_cells_clustered(
         np.concatenate([y, y]), np.concatenate([v, v]), ["a"] * 56 + ["b"] * 56,

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidence.stats.results import ConvergenceError, PoolResult, StatsError
+from evidence.stats.tau2 import log_likelihoods
 from evidence.stats.univariate import (
     METHODS,
     TESTS,
     Tau2Interval,
-    log_likelihoods,
     pool,
     tau2_ci,
 )

@@ -1,0 +1,109 @@
+"""Batched linear algebra on the per-cluster blocks of a block-diagonal covariance.
+
+Every covariance in the multilevel engine is block diagonal, one block per cluster.
+Clusters of equal size are stacked (see :class:`evidence.stats.grouping.ClusterLayout`),
+so each helper here works on a whole stack at once: (m, n, n) arrays of blocks and
+(m, n) arrays of vectors, with numpy's batched routines. No k x k matrix is formed.
+
+Here: the sampling-covariance blocks (diagonal, or imputed with a common correlation)
+and diagonal blocks from per-row variances, inverses with log-determinants, symmetric
+matrix powers, and stacked matrix-vector products and quadratic forms. Not here: what
+the fits do with them (multilevel.py, robust.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .grouping import ClusterLayout
+from .results import FloatArray, StatsError
+
+__all__ = [
+    "diagonal_blocks",
+    "inverse_and_logdet",
+    "matvec",
+    "quad",
+    "sampling_blocks",
+    "sym_power",
+]
+
+# Eigenvalues below this fraction of the largest are treated as zero in inverse square
+# roots (clubSandwich uses a pseudo-inverse power as well, with an absolute 1e-12).
+_EIG_TOL = 1e-12
+
+
+# --------------------------------------------------------------------------------------
+# building the blocks
+# --------------------------------------------------------------------------------------
+
+
+def sampling_blocks(layout: ClusterLayout, rho: float | None) -> list[FloatArray]:
+    """Per size group, the (m, n, n) sampling covariance blocks V_j.
+
+    diag(vi) when ``rho`` is None or 0; otherwise the covariances are imputed with the
+    common correlation ``rho``: V_ij = rho * sqrt(vi * vj) within a cluster.
+    """
+    blocks = []
+    for group in layout.groups:
+        v = layout.v[group.rows]
+        size = v.shape[1]
+        if rho:
+            sd = np.sqrt(v)
+            block = rho * sd[:, :, None] * sd[:, None, :]
+        else:
+            block = np.zeros((v.shape[0], size, size))
+        diag = np.arange(size)
+        block[:, diag, diag] = v
+        blocks.append(block)
+    return blocks
+
+
+def diagonal_blocks(layout: ClusterLayout, variances: FloatArray) -> list[FloatArray]:
+    """Per size group, (m, n, n) diagonal blocks with the given per-row variances."""
+    blocks = []
+    for group in layout.groups:
+        size = group.rows.shape[1]
+        block = np.zeros((group.rows.shape[0], size, size))
+        diag = np.arange(size)
+        block[:, diag, diag] = variances[group.rows]
+        blocks.append(block)
+    return blocks
+
+
+# --------------------------------------------------------------------------------------
+# operations on stacks of blocks
+# --------------------------------------------------------------------------------------
+
+
+def sym_power(matrices: FloatArray, power: float) -> FloatArray:
+    """Symmetric matrix power of a stack, eigenvalues ~0 mapped to 0 for power < 0."""
+    values, vectors = np.linalg.eigh(matrices)
+    top = np.max(np.abs(values), axis=-1, keepdims=True)
+    keep = values > _EIG_TOL * top
+    safe = np.where(keep, values, 1.0)
+    scaled = np.where(keep, safe**power, 0.0)
+    return np.asarray((vectors * scaled[:, None, :]) @ np.swapaxes(vectors, -1, -2))
+
+
+def quad(u: FloatArray, matrices: FloatArray, w: FloatArray) -> FloatArray:
+    """u_j' A_j w_j for each cluster j of a stack."""
+    return np.asarray(np.einsum("mi,mij,mj->m", u, matrices, w))
+
+
+def matvec(matrices: FloatArray, x: FloatArray) -> FloatArray:
+    return np.asarray(np.einsum("mij,mj->mi", matrices, x))
+
+
+def inverse_and_logdet(marg: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Inverses and log-determinants of a stack of covariance blocks."""
+    if marg.shape[1] == 1:
+        # Singleton clusters are scalars; LAPACK calls would only add overhead.
+        if np.any(marg <= 0.0):
+            raise StatsError("the marginal covariance is not positive definite")
+        return 1.0 / marg, np.log(marg[:, 0, 0])
+    try:
+        chol = np.linalg.cholesky(marg)
+    except np.linalg.LinAlgError as exc:
+        raise StatsError("the marginal covariance is not positive definite") from exc
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    return np.asarray(np.linalg.inv(marg)), logdet
