@@ -6,6 +6,7 @@ valid study or effect size is lives in the models' full_clean(), which the servi
 
 from __future__ import annotations
 
+from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_dataclasses.serializers import DataclassSerializer
@@ -214,25 +215,12 @@ class EffectSizeCreateInputSerializer(EffectSizeUpdateInputSerializer):
 
 
 # The cell serializers are derived from the one cell presenter: their fields and help texts
-# are the presenter's dataclasses'. `ref_name` keeps the schema's component names stable.
-
-
-class EffectLabelSerializer(DataclassSerializer):  # type: ignore[type-arg]
-    class Meta:
-        dataclass = LabelView
-        ref_name = "EffectLabel"
-
-
-class ConfidenceSerializer(DataclassSerializer):  # type: ignore[type-arg]
-    class Meta:
-        dataclass = ConfidenceView
-        ref_name = "Confidence"
+# are the presenter's dataclasses'. The component names stay those partners already know.
+set_override(LabelView, "component_name", "EffectLabel")
+set_override(ConfidenceView, "component_name", "Confidence")
 
 
 class CellOutputSerializer(DataclassSerializer):  # type: ignore[type-arg]
-    label = EffectLabelSerializer(allow_null=True, help_text=LabelView.__doc__)
-    confidence = ConfidenceSerializer(allow_null=True, help_text=ConfidenceView.__doc__)
-
     class Meta:
         dataclass = CellView
         ref_name = "CellOutput"
