@@ -246,7 +246,7 @@ class AppraisalItem(models.Model):
 
 # What a study reports, one choice per kind of studies.effect_sizes.registry, with the same
 # members as a hand-written class would have: InputKind.MEANS == "means", and so on.
-# (django-stubs types only the one-member form of the functional call.)
+# (django-stubs does not type the functional form of TextChoices, hence the ignore.)
 InputKind = models.TextChoices(  # type: ignore[call-overload]
     "InputKind", [(spec.member, (spec.name, spec.label)) for spec in INPUT_KIND_SPECS.values()]
 )
