@@ -13,10 +13,9 @@ from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from evidence.models import EvidenceMap
 from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView
+from studies.effect_sizes.registry import INTEGER_INPUTS  # input fields that hold whole numbers
 from studies.models import INPUT_FIELDS, EffectSize, InputKind, Study, StudyDesign
 
-# Input fields that hold counts (the others are real numbers).
-INTEGER_INPUTS = {"n_1", "n_2", "events_1", "events_2", "n_total", "direction"}
 # Bound for integers, so an absurd number is a 400 and never a database overflow.
 MAX_INT = 2**31 - 1
 

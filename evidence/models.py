@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from evidence.stats.interpret import EFFECT_LABEL_PRESETS
 from studies.models import Confidence, can_see_drafts
 
 if TYPE_CHECKING:
@@ -36,10 +37,24 @@ class PoolingTest(models.TextChoices):
     KNHA = "knha", "Hartung-Knapp-Sidik-Jonkman"
 
 
-class EffectLabelPreset(models.TextChoices):
-    KRAFT2020 = "kraft2020", "Kraft (2020): education and social interventions"
-    COHEN1988 = "cohen1988", "Cohen (1988)"
-    LOVAKOV2021 = "lovakov2021", "Lovakov & Agadullina (2021)"
+# How the map settings name each effect-label preset of evidence.stats.interpret.  A preset
+# added there without a name here is offered under its source (tests/integration/
+# test_registry_agreement.py fails until it gets one here, and a migration).
+PRESET_LABELS: dict[str, str] = {
+    "kraft2020": "Kraft (2020): education and social interventions",
+    "cohen1988": "Cohen (1988)",
+    "lovakov2021": "Lovakov & Agadullina (2021)",
+}
+
+# One choice per preset, in the engine's order; members are the upper-cased names
+# (EffectLabelPreset.KRAFT2020 == "kraft2020").
+EffectLabelPreset = models.TextChoices(  # type: ignore[call-overload]
+    "EffectLabelPreset",
+    [
+        (name.upper(), (name, PRESET_LABELS.get(name) or preset.source or name))
+        for name, preset in EFFECT_LABEL_PRESETS.items()
+    ],
+)
 
 
 class EvidenceMapQuerySet(models.QuerySet["EvidenceMap"]):

@@ -14,7 +14,14 @@ from django.urls import reverse
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
-from studies.effect_sizes import INPUT_KINDS, OPTIONAL_INPUTS, ConversionError, compute_effect
+from studies.effect_sizes import ConversionError
+from studies.effect_sizes.registry import (
+    INPUT_FIELDS,
+    INPUT_KIND_SPECS,
+    INPUT_KINDS,
+    accepted_fields,
+    compute_effect,
+)
 from studies.m49 import COUNTRY_SUBREGION, SUBREGIONS
 
 DOI_PATTERN = re.compile(r"^10\.\d{4,9}/\S+$")
@@ -267,34 +274,19 @@ class AppraisalItem(models.Model):
         return f"{self.get_criterion_display()}: {self.get_rating_display()}"
 
 
-class InputKind(models.TextChoices):
-    MEANS = "means", "Means, SDs and group sizes"
-    COUNTS = "counts_2x2", "2×2 counts (events and group sizes)"
-    ODDS_RATIO = "odds_ratio_ci", "Odds ratio with confidence interval"
-    RISK_RATIO = "risk_ratio_ci", "Risk ratio with confidence interval"
-    T_STAT = "t_stat", "t statistic with group sizes"
-    F_STAT = "f_stat", "F(1, df) with group sizes"
-    CORRELATION = "correlation", "Correlation r with sample size"
-    ES_SE = "es_se", "Hedges' g with its standard error"
-    ES_CI = "es_ci", "Hedges' g with its confidence interval"
-    ES_P = "es_p", "Hedges' g with its p-value"
-
-
-# Every numeric input field, in the order the admin shows them.
-INPUT_FIELDS = (
-    "mean_1", "sd_1", "n_1", "mean_2", "sd_2", "n_2", "events_1", "events_2", "ratio",
-    "ci_low", "ci_high", "ci_level", "baseline_risk", "t_value", "f_value", "direction",
-    "r_value", "n_total", "es_value", "es_se", "p_value",
+# What a study reports, one choice per kind of studies.effect_sizes.registry, with the same
+# members as a hand-written class would have: InputKind.MEANS == "means", and so on.
+# (django-stubs does not type the functional form of TextChoices, hence the ignore.)
+InputKind = models.TextChoices(  # type: ignore[call-overload]
+    "InputKind", [(spec.member, (spec.name, spec.label)) for spec in INPUT_KIND_SPECS.values()]
 )
+
+# INPUT_FIELDS (every numeric input field, in the order the admin shows them) and
+# accepted_fields (the fields an input kind reads) come from the same registry.
 
 
 def _null_or(field: str, condition: Q) -> Q:
     return Q(**{f"{field}__isnull": True}) | condition
-
-
-def accepted_fields(kind: str) -> tuple[str, ...]:
-    """The input fields that an input kind reads: required first, then optional."""
-    return INPUT_KINDS.get(kind, ()) + OPTIONAL_INPUTS.get(kind, ())
 
 
 def _check(name: str, condition: Q, message: str) -> models.CheckConstraint:
