@@ -45,14 +45,14 @@ export function fillFor(cell, colour, bands) {
   return PALETTE.none;
 }
 
-export function designColour(code, designs) {
-  const codes = Object.keys(designs);
-  return PALETTE.designs[Math.max(0, codes.indexOf(code)) % PALETTE.designs.length];
+// `order` maps design codes to their place in data.designs (state.designOrder).
+export function designColour(code, order) {
+  const index = order.has(code) ? order.get(code) : 0;
+  return PALETTE.designs[index % PALETTE.designs.length];
 }
 
-export function radius(n) {
-  const largest = Math.max(1, ...state.data.cells.map((c) => c.studies));
-  // Area proportional to the number of studies.
+// The radius for n studies when the largest cell has `largest`: area proportional to n.
+export function radius(n, largest) {
   return Math.max(MIN_R, MAX_R * Math.sqrt(n / largest));
 }
 
@@ -67,14 +67,14 @@ export function slicePath(cx, cy, r, start, end) {
 
 // The bubble as SVG shapes centred on (cx, cy), drawn as the current state says.
 export function bubbleShapes(cell, cx, cy) {
-  const r = radius(cell.studies);
+  const r = radius(cell.studies, state.largest);
   const fill = fillFor(cell, state.colour, state.data.bands);
   const entries = Object.entries(cell.designs);
   if (!state.designs || entries.length < 2) {
     const shapes = [];
     if (state.designs && entries.length === 1) {
       shapes.push(svgEl("circle", { cx, cy, r: r + 2.5, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
-      shapes.push(svgEl("circle", { cx, cy, r, fill: designColour(entries[0][0], state.data.designs), stroke: "#ffffff", "stroke-width": 1 }));
+      shapes.push(svgEl("circle", { cx, cy, r, fill: designColour(entries[0][0], state.designOrder), stroke: "#ffffff", "stroke-width": 1 }));
       return shapes;
     }
     shapes.push(svgEl("circle", { cx, cy, r, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
@@ -86,7 +86,7 @@ export function bubbleShapes(cell, cx, cy) {
   let angle = 0;
   entries.forEach(([code, n]) => {
     const end = angle + (2 * Math.PI * n) / total;
-    shapes.push(svgEl("path", { d: slicePath(cx, cy, r, angle, end), fill: designColour(code, state.data.designs), stroke: "#ffffff", "stroke-width": 0.75 }));
+    shapes.push(svgEl("path", { d: slicePath(cx, cy, r, angle, end), fill: designColour(code, state.designOrder), stroke: "#ffffff", "stroke-width": 0.75 }));
     angle = end;
   });
   return shapes;

@@ -57,18 +57,18 @@ export function download(blob, name) {
   window.setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-function svgBlob() {
-  const text = new XMLSerializer().serializeToString(mapSvg());
+function svgBlob(svg) {
+  const text = new XMLSerializer().serializeToString(svg);
   return new Blob([`<?xml version="1.0" encoding="UTF-8"?>\n${text}`], { type: "image/svg+xml" });
 }
 
 export function wireExport(svgButton, pngButton) {
   svgButton.addEventListener("click", () => {
-    download(svgBlob(), `${state.data.map.slug}-map.svg`);
+    download(svgBlob(mapSvg()), `${state.data.map.slug}-map.svg`);
   });
   pngButton.addEventListener("click", () => {
-    const svg = mapSvg();
-    const url = URL.createObjectURL(svgBlob());
+    const svg = mapSvg(); // drawn once: its size sets the canvas, its text is the image
+    const url = URL.createObjectURL(svgBlob(svg));
     const image = new Image();
     image.addEventListener("load", () => {
       const scale = 2;

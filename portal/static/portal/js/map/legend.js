@@ -32,12 +32,12 @@ export function legendColours(colour, bands) {
 
 export function renderLegend(legend) {
   const data = state.data;
-  const largest = Math.max(1, ...data.cells.map((c) => c.studies));
+  const largest = state.largest;
   const sizes = legendSizes(largest);
   const sizeSvg = svgEl("svg", { width: sizes.length * 52, height: 48, "aria-hidden": "true", focusable: "false" });
   sizes.forEach((n, index) => {
     const cx = 26 + index * 52;
-    sizeSvg.append(svgEl("circle", { cx, cy: 22, r: radius(n), fill: "#ffffff", stroke: PALETTE.stroke, "stroke-width": 1 }));
+    sizeSvg.append(svgEl("circle", { cx, cy: 22, r: radius(n, largest), fill: "#ffffff", stroke: PALETTE.stroke, "stroke-width": 1 }));
     sizeSvg.append(svgEl("text", { x: cx, y: 46, "text-anchor": "middle", "font-size": 11, text: String(n) }));
   });
   const sizeBlock = el("div", { className: "legend-block" }, [
@@ -56,7 +56,7 @@ export function renderLegend(legend) {
       el("p", { className: "legend-title", text: "Study design (segments; ring shows the colour above)" }),
       el("ul", { className: "legend-list" }, Object.entries(data.designs)
         .filter(([code]) => used.has(code))
-        .map(([code, label]) => el("li", {}, [swatch(designColour(code, data.designs)), ` ${label}`]))),
+        .map(([code, label]) => el("li", {}, [swatch(designColour(code, state.designOrder)), ` ${label}`]))),
     ]));
   }
   blocks.push(el("div", { className: "legend-block" }, [

@@ -11,6 +11,8 @@ export const state = {
   request: 0,
   rows: [],
   cols: [],
+  largest: 1, // the most studies in any cell: every bubble is scaled against it
+  designOrder: new Map(), // study design code -> its place in data.designs (for its colour)
 };
 
 export function cellKey(rowId, colId) {
@@ -21,10 +23,24 @@ export function indexCells(cells) {
   return new Map(cells.map((cell) => [cellKey(cell.i, cell.o), cell]));
 }
 
-// A new data.json document: everything derived from it alone is worked out here, once.
+// The most studies in any one cell (at least 1), in one pass over the cells.
+export function largestCell(cells) {
+  let largest = 1;
+  cells.forEach((cell) => {
+    if (cell.studies > largest) {
+      largest = cell.studies;
+    }
+  });
+  return largest;
+}
+
+// A new data.json document: everything derived from it alone is worked out here, once, and
+// every render (and every bubble in it) reuses it.
 export function setData(data) {
   state.data = data;
   state.cells = indexCells(data.cells);
+  state.largest = largestCell(data.cells);
+  state.designOrder = new Map(Object.keys(data.designs).map((code, index) => [code, index]));
 }
 
 export function cellOf(rowId, colId) {
