@@ -10,7 +10,7 @@ import { renderTable } from "./map/table.js";
 import { hideTooltip, wireTooltip } from "./map/tooltip.js";
 import { wireKeyboard } from "./map/keyboard.js";
 import { currentQuery, setForm, wireFilters } from "./map/filters.js";
-import { wireExport } from "./map/export.js";
+import { wireMapDownloads } from "./map/export.js";
 
 function start(form, grid) {
   const tooltip = document.getElementById("map-tooltip");
@@ -54,7 +54,7 @@ function start(form, grid) {
     collapseAll();
     render();
   });
-  wireExport(document.getElementById("export-svg"), document.getElementById("export-png"));
+  wireMapDownloads(document.getElementById("export-svg"), document.getElementById("export-png"));
 
   // On a phone the filters start folded away so that the map is on the first screen.
   const panel = document.getElementById("filters-panel");

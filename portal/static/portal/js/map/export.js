@@ -62,7 +62,7 @@ function svgBlob(svg) {
   return new Blob([`<?xml version="1.0" encoding="UTF-8"?>\n${text}`], { type: "image/svg+xml" });
 }
 
-export function wireExport(svgButton, pngButton) {
+export function wireMapDownloads(svgButton, pngButton) {
   svgButton.addEventListener("click", () => {
     download(svgBlob(mapSvg()), `${state.data.map.slug}-map.svg`);
   });
