@@ -49,6 +49,8 @@ def test_map_page_is_a_shell_for_the_script(client, demo_map):  # type: ignore[n
     assert 'id="map-grid"' in html
     assert 'data-data-url="/maps/human-rights-diplomacy/data.json"' in html
     assert "js/map.js" in html
+    # A native ES module (deferred by default), which loads its parts from js/map/.
+    assert '<script type="module" src="/static/portal/js/map.js"></script>' in html
     assert 'name="design" value="rct"' in html
 
 

@@ -1,0 +1,100 @@
+// A cell's bubble as SVG shapes (area = number of studies, fill = effect or confidence, design
+// segments); shared by the grid, the legend and the exported map.
+import { svgEl } from "./dom.js";
+import { state } from "./state.js";
+
+export const BUBBLE = 44; // the bubble's box in the grid, in px
+const MAX_R = 19;
+const MIN_R = 3.5;
+
+// Colours are set as SVG fill attributes so that the same values serve the page and the
+// exported SVG/PNG file. Text beside each bubble carries the same meaning.
+export const PALETTE = {
+  positive: ["#c7e9c0", "#74c476", "#31a354", "#006d2c"],
+  negative: ["#fdd0a2", "#fd8d3c", "#e6550d", "#a63603"],
+  none: "#bdbdbd",
+  unpooled: "#ffffff",
+  confidence: { high: "#08519c", medium: "#6baed6", low: "#deebf7" },
+  stroke: "#4a4a4a",
+  designs: [
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+    "#a6761d", "#666666", "#1f78b4", "#b2df8a", "#fb9a99",
+  ],
+};
+
+export function bandIndex(band, bands) {
+  const list = bands || [];
+  const index = list.indexOf(band);
+  // Shade from the darkest end so that the largest band is always the darkest.
+  return index < 0 ? 0 : PALETTE.positive.length - list.length + index;
+}
+
+export function fillFor(cell, colour, bands) {
+  if (colour === "confidence") {
+    return cell.confidence ? PALETTE.confidence[cell.confidence] : PALETTE.unpooled;
+  }
+  if (cell.g === null || cell.g === undefined) {
+    return PALETTE.unpooled;
+  }
+  if (cell.direction === "positive") {
+    return PALETTE.positive[bandIndex(cell.band, bands)];
+  }
+  if (cell.direction === "negative") {
+    return PALETTE.negative[bandIndex(cell.band, bands)];
+  }
+  return PALETTE.none;
+}
+
+// `order` maps design codes to their place in data.designs (state.designOrder).
+export function designColour(code, order) {
+  const index = order.has(code) ? order.get(code) : 0;
+  return PALETTE.designs[index % PALETTE.designs.length];
+}
+
+// The radius for n studies when the largest cell has `largest`: area proportional to n.
+export function radius(n, largest) {
+  return Math.max(MIN_R, MAX_R * Math.sqrt(n / largest));
+}
+
+export function slicePath(cx, cy, r, start, end) {
+  const x1 = cx + r * Math.sin(start);
+  const y1 = cy - r * Math.cos(start);
+  const x2 = cx + r * Math.sin(end);
+  const y2 = cy - r * Math.cos(end);
+  const large = end - start > Math.PI ? 1 : 0;
+  return `M${cx},${cy} L${x1.toFixed(2)},${y1.toFixed(2)} A${r},${r} 0 ${large} 1 ${x2.toFixed(2)},${y2.toFixed(2)} Z`;
+}
+
+// The bubble as SVG shapes centred on (cx, cy), drawn as the current state says.
+export function bubbleShapes(cell, cx, cy) {
+  const r = radius(cell.studies, state.largest);
+  const fill = fillFor(cell, state.colour, state.data.bands);
+  const entries = Object.entries(cell.designs);
+  if (!state.designs || entries.length < 2) {
+    const shapes = [];
+    if (state.designs && entries.length === 1) {
+      shapes.push(svgEl("circle", { cx, cy, r: r + 2.5, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
+      shapes.push(svgEl("circle", { cx, cy, r, fill: designColour(entries[0][0], state.designOrder), stroke: "#ffffff", "stroke-width": 1 }));
+      return shapes;
+    }
+    shapes.push(svgEl("circle", { cx, cy, r, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
+    return shapes;
+  }
+  // Segmented by design: a pie inside a ring in the effect (or confidence) colour.
+  const shapes = [svgEl("circle", { cx, cy, r: r + 2.5, fill, stroke: PALETTE.stroke, "stroke-width": 1 })];
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  let angle = 0;
+  entries.forEach(([code, n]) => {
+    const end = angle + (2 * Math.PI * n) / total;
+    shapes.push(svgEl("path", { d: slicePath(cx, cy, r, angle, end), fill: designColour(code, state.designOrder), stroke: "#ffffff", "stroke-width": 0.75 }));
+    angle = end;
+  });
+  return shapes;
+}
+
+// A small legend circle.
+export function swatch(fill) {
+  const svg = svgEl("svg", { width: 18, height: 18, viewBox: "0 0 18 18", "aria-hidden": "true", focusable: "false" });
+  svg.append(svgEl("circle", { cx: 9, cy: 9, r: 7.5, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
+  return svg;
+}

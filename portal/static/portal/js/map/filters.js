@@ -1,0 +1,126 @@
+// The filters and the URL: form <-> query string, loading data.json for a query, the page's
+// history (pushState/replaceState) and the back and forward buttons.
+import { el } from "./dom.js";
+import { state, setData } from "./state.js";
+
+const FIELD_LABELS = {
+  region: "Region", country: "Country", population: "Population", design: "Study design",
+  confidence: "Study confidence", year_min: "Published from", year_max: "Published to", q: "Search",
+};
+
+// The page's own query string, without the "?".
+export function currentQuery() {
+  return window.location.search.replace(/^\?/, "");
+}
+
+export function formQuery(form) {
+  const params = new URLSearchParams();
+  new FormData(form).forEach((value, key) => {
+    const text = String(value).trim();
+    if (text) {
+      params.append(key, text);
+    }
+  });
+  return params.toString();
+}
+
+export function setForm(form, query) {
+  const params = new URLSearchParams(query);
+  Array.from(form.elements).forEach((field) => {
+    if (!field.name) {
+      return;
+    }
+    const values = params.getAll(field.name).flatMap((v) => v.split(","));
+    if (field.type === "checkbox") {
+      field.checked = values.includes(field.value);
+    } else if (field.tagName === "SELECT") {
+      Array.from(field.options).forEach((option) => {
+        option.selected = values.includes(option.value);
+      });
+    } else if (field.type !== "submit" && field.type !== "button") {
+      field.value = params.get(field.name) || "";
+    }
+  });
+}
+
+// The message for a rejected query: the field's label, then the server's words.
+export function errorText(body) {
+  const label = body && body.field ? `${FIELD_LABELS[body.field] || body.field}: ` : "";
+  return body && body.error ? `${label}${body.error}` : "The map could not be loaded.";
+}
+
+// Wires the form to the map; returns load(query, how), where `how` is "pushState",
+// "replaceState" or null (the history is already right). `onData` draws the new data.
+export function wireFilters(form, statusLine, errorBox, onData) {
+  const dataUrl = form.dataset.dataUrl;
+
+  function showError(message) {
+    errorBox.replaceChildren(el("p", { text: message }));
+    errorBox.hidden = false;
+    statusLine.textContent = "The map was not updated.";
+  }
+
+  async function load(query, how) {
+    const id = state.request + 1;
+    state.request = id;
+    statusLine.textContent = "Updating the map…";
+    let response;
+    let body = null;
+    try {
+      response = await fetch(dataUrl + (query ? `?${query}` : ""), { headers: { Accept: "application/json" } });
+      body = await response.json();
+    } catch (error) {
+      if (id === state.request) {
+        showError("The map could not be loaded. Please try again.");
+      }
+      return;
+    }
+    if (id !== state.request) {
+      return; // a newer request has been sent
+    }
+    if (!response.ok) {
+      showError(errorText(body));
+      return;
+    }
+    errorBox.hidden = true;
+    setData(body);
+    const page = body.urls.page;
+    if (how && page !== window.location.pathname + window.location.search) {
+      window.history[how]({ query: body.query }, "", page);
+    }
+    document.getElementById("export-csv").setAttribute("href", body.urls.studies_csv);
+    document.getElementById("export-ris").setAttribute("href", body.urls.studies_ris);
+    onData();
+  }
+
+  let typing = null;
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "q") {
+      return; // the search box updates as you type (below) and on Enter
+    }
+    load(formQuery(form), "pushState");
+  });
+  form.addEventListener("input", (event) => {
+    if (event.target.name !== "q") {
+      return;
+    }
+    window.clearTimeout(typing);
+    typing = window.setTimeout(() => load(formQuery(form), "replaceState"), 450);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    window.clearTimeout(typing);
+    load(formQuery(form), "pushState");
+  });
+  document.getElementById("clear-filters").addEventListener("click", (event) => {
+    event.preventDefault();
+    setForm(form, "");
+    load("", "pushState");
+  });
+  window.addEventListener("popstate", () => {
+    const query = currentQuery();
+    setForm(form, query);
+    load(query, null);
+  });
+  return load;
+}

@@ -1,0 +1,68 @@
+// The legend: bubble sizes, the colour key (effect or confidence), design segments and the gap mark.
+import { el, svgEl } from "./dom.js";
+import { state } from "./state.js";
+import { PALETTE, bandIndex, designColour, radius, swatch } from "./bubbles.js";
+
+// The sizes shown in the key: 1, half the largest and the largest, without repeats.
+export function legendSizes(largest) {
+  return [...new Set([1, Math.round(largest / 2), largest])].filter((n) => n >= 1);
+}
+
+// [label, fill] pairs for the colour key.
+export function legendColours(colour, bands) {
+  if (colour === "confidence") {
+    return [
+      ["High confidence (High)", PALETTE.confidence.high],
+      ["Medium confidence (Med)", PALETTE.confidence.medium],
+      ["Low confidence (Low)", PALETTE.confidence.low],
+      ["No pooled effect, not rated (n/r)", PALETTE.unpooled],
+    ];
+  }
+  const list = bands || [];
+  const items = [];
+  list.slice().reverse().forEach((band) => {
+    items.push([`${band} beneficial effect (▲)`, PALETTE.positive[bandIndex(band, list)]]);
+  });
+  list.slice().reverse().forEach((band) => {
+    items.push([`${band} harmful effect (▼)`, PALETTE.negative[bandIndex(band, list)]]);
+  });
+  items.push(["Studies but no pooled effect (no g)", PALETTE.unpooled]);
+  return items;
+}
+
+export function renderLegend(legend) {
+  const data = state.data;
+  const largest = state.largest;
+  const sizes = legendSizes(largest);
+  const sizeSvg = svgEl("svg", { width: sizes.length * 52, height: 48, "aria-hidden": "true", focusable: "false" });
+  sizes.forEach((n, index) => {
+    const cx = 26 + index * 52;
+    sizeSvg.append(svgEl("circle", { cx, cy: 22, r: radius(n, largest), fill: "#ffffff", stroke: PALETTE.stroke, "stroke-width": 1 }));
+    sizeSvg.append(svgEl("text", { x: cx, y: 46, "text-anchor": "middle", "font-size": 11, text: String(n) }));
+  });
+  const sizeBlock = el("div", { className: "legend-block" }, [
+    el("p", { className: "legend-title", text: "Number of studies (bubble area)" }),
+    sizeSvg,
+    el("span", { className: "visually-hidden", text: `Bubbles are scaled by area from 1 to ${largest} studies.` }),
+  ]);
+  const colourBlock = el("div", { className: "legend-block" }, [
+    el("p", { className: "legend-title", text: state.colour === "confidence" ? "Cell confidence" : "Pooled effect (Hedges' g)" }),
+    el("ul", { className: "legend-list" }, legendColours(state.colour, data.bands).map(([label, fill]) => el("li", {}, [swatch(fill), ` ${label}`]))),
+  ]);
+  const blocks = [sizeBlock, colourBlock];
+  if (state.designs) {
+    const used = new Set(data.cells.flatMap((c) => Object.keys(c.designs)));
+    blocks.push(el("div", { className: "legend-block" }, [
+      el("p", { className: "legend-title", text: "Study design (segments; ring shows the colour above)" }),
+      el("ul", { className: "legend-list" }, Object.entries(data.designs)
+        .filter(([code]) => used.has(code))
+        .map(([code, label]) => el("li", {}, [swatch(designColour(code, state.designOrder)), ` ${label}`]))),
+    ]));
+  }
+  blocks.push(el("div", { className: "legend-block" }, [
+    el("p", { className: "legend-title", text: "Gap" }),
+    el("span", { className: "gap-sample", text: "gap" }),
+    " no study in this cell",
+  ]));
+  legend.replaceChildren(...blocks);
+}
