@@ -21,7 +21,7 @@ _METHODS = ("get", "post", "put", "patch", "delete")
 
 def _type(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "allOf" in schema:
         return " & ".join(_type(s) for s in schema["allOf"])
     if "oneOf" in schema:
@@ -84,7 +84,8 @@ def page_context(schema: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def _schema() -> dict[str, Any]:
-    return SchemaGenerator().get_schema(request=None, public=True)
+    schema: dict[str, Any] = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
+    return schema
 
 
 @require_GET

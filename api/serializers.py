@@ -6,6 +6,8 @@ valid study or effect size is lives in the models' full_clean(), which the servi
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,8 +15,11 @@ from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from evidence.models import EvidenceMap
 from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView
-from studies.effect_sizes.registry import INTEGER_INPUTS  # input fields that hold whole numbers
-from studies.models import INPUT_FIELDS, EffectSize, InputKind, Study, StudyDesign
+from studies.effect_sizes.registry import (
+    INPUT_FIELDS,
+    INTEGER_INPUTS,  # input fields that hold whole numbers
+)
+from studies.models import EffectSize, InputKind, Study, StudyDesign
 
 # Bound for integers, so an absurd number is a 400 and never a database overflow.
 MAX_INT = 2**31 - 1
@@ -24,7 +29,7 @@ MAX_INT = 2**31 - 1
 # --- Errors (for the schema) ---
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(serializers.Serializer[Any]):
     status = serializers.IntegerField(help_text="The HTTP status code.")
     code = serializers.CharField(
         help_text="Machine-readable: invalid, invalid_parameter, not_authenticated, "
@@ -32,21 +37,23 @@ class ErrorDetailSerializer(serializers.Serializer):
         "not_acceptable, unsupported_media_type, parse_error or throttled."
     )
     message = serializers.CharField(help_text="What went wrong, for people.")
-    fields = serializers.DictField(
+    # The API's field names `fields`, `source` and `label` shadow attributes of DRF's serializer and
+    # field classes; DRF reads declared fields first, so only the type checker minds.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Validation errors only: field or query parameter -> messages.",
     )
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     error = ErrorDetailSerializer()
 
 
 # --- Maps and their frameworks ---
 
 
-class MapOutputSerializer(serializers.ModelSerializer):
+class MapOutputSerializer(serializers.ModelSerializer[EvidenceMap]):
     n_studies = serializers.IntegerField(
         source="n_published_studies", help_text="Published studies on the map."
     )
@@ -62,7 +69,7 @@ class MapOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NodeOutputSerializer(serializers.Serializer):
+class NodeOutputSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     description = serializers.CharField()
@@ -79,8 +86,8 @@ class OutcomeOutputSerializer(NodeOutputSerializer):
 # --- Studies ---
 
 
-class StudyOutputSerializer(serializers.ModelSerializer):
-    map = serializers.SlugRelatedField(source="evidence_map", slug_field="slug", read_only=True,
+class StudyOutputSerializer(serializers.ModelSerializer[Study]):
+    map: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(source="evidence_map", slug_field="slug", read_only=True,
                                        help_text="Slug of the study's map.")
     countries = serializers.SerializerMethodField(help_text="ISO 3166-1 alpha-2 codes.")
     intervention_ids = serializers.SerializerMethodField(help_text="Interventions the study is coded with.")
@@ -113,14 +120,14 @@ def _text(help_text: str = "") -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, help_text=help_text)
 
 
-class StudyUpdateInputSerializer(serializers.Serializer):
+class StudyUpdateInputSerializer(serializers.Serializer[Any]):
     """Fields of a study that a client may send; every one is optional here, the model decides."""
 
     external_id = _text("Identifier in the source system.")
     authors = _text('Surname and initials, separated by ";".')
     year = serializers.IntegerField(required=False, max_value=MAX_INT, min_value=-MAX_INT)
     title = _text()
-    source = _text("Journal, or report series.")
+    source = _text("Journal, or report series.")  # type: ignore[assignment]  # see ErrorDetailSerializer
     doi = _text("A DOI, with or without https://doi.org/.")
     url = _text()
     abstract = _text()
@@ -149,7 +156,7 @@ class StudyCreateInputSerializer(StudyUpdateInputSerializer):
 # --- Effect sizes ---
 
 
-class EffectSizeOutputSerializer(serializers.ModelSerializer):
+class EffectSizeOutputSerializer(serializers.ModelSerializer[EffectSize]):
     map = serializers.CharField(source="study.evidence_map.slug", read_only=True, help_text="Slug of the map.")
     study_id = serializers.IntegerField(read_only=True)
     intervention_id = serializers.IntegerField(read_only=True)
@@ -177,8 +184,11 @@ class EffectSizeOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _effect_input_fields() -> dict[str, serializers.Field]:
-    out: dict[str, serializers.Field] = {}
+AnyField = serializers.Field[Any, Any, Any, Any]
+
+
+def _effect_input_fields() -> dict[str, AnyField]:
+    out: dict[str, AnyField] = {}
     for name in INPUT_FIELDS:
         if name in INTEGER_INPUTS:
             out[name] = serializers.IntegerField(
@@ -189,18 +199,18 @@ def _effect_input_fields() -> dict[str, serializers.Field]:
     return out
 
 
-class EffectSizeUpdateInputSerializer(serializers.Serializer):
+class EffectSizeUpdateInputSerializer(serializers.Serializer[Any]):
     """The reviewer's input; which numeric fields an input kind needs is checked by the model."""
 
     intervention = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT,
                                             help_text="Intervention id (of the study's map).")
     outcome = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT,
                                        help_text="Outcome id (of the study's map).")
-    label = _text('e.g. "campaign vs comparison, 2015 cohort".')
+    label = _text('e.g. "campaign vs comparison, 2015 cohort".')  # type: ignore[assignment]  # as `source`
     input_kind = _text(f"What the study reports; one of: {', '.join(InputKind.values)}.")
     notes = _text()
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, AnyField]:
         fields = super().get_fields()
         fields.update(_effect_input_fields())
         return fields
@@ -219,13 +229,13 @@ set_override(LabelView, "component_name", "EffectLabel")
 set_override(ConfidenceView, "component_name", "Confidence")
 
 
-class CellOutputSerializer(DataclassSerializer):  # type: ignore[type-arg]
+class CellOutputSerializer(DataclassSerializer[CellView]):
     class Meta:
         dataclass = CellView
         ref_name = "CellOutput"
 
 
-class CellListOutputSerializer(serializers.Serializer):
+class CellListOutputSerializer(serializers.Serializer[Any]):
     map = serializers.CharField(help_text="Slug of the map.")
     filters = serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string.")
     n_studies = serializers.IntegerField(help_text="Published studies that pass the filters.")
@@ -233,7 +243,7 @@ class CellListOutputSerializer(serializers.Serializer):
     cells = CellOutputSerializer(many=True)
 
 
-class CellSummaryOutputSerializer(serializers.Serializer):
+class CellSummaryOutputSerializer(serializers.Serializer[Any]):
     headline = serializers.CharField(allow_blank=True)
     short_summary = serializers.CharField(allow_blank=True, help_text="Markdown.")
     findings = serializers.CharField(allow_blank=True, help_text="Markdown.")
@@ -254,7 +264,7 @@ CellDetailOutputSerializer = type("CellDetailOutputSerializer", (serializers.Ser
 # --- Pages ---
 
 
-def _page_of(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+def _page_of(item: type[serializers.Serializer[Any]], name: str) -> type[serializers.Serializer[Any]]:
     fields = {
         "count": serializers.IntegerField(help_text="Results on every page together."),
         "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),

@@ -9,7 +9,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+# Django's generic classes (ModelForm, ModelAdmin, QuerySet, ...) take type arguments at run
+# time too, as the type checker reads them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from studies.services import delete_recorded
 class ServiceSaveAdmin(SimpleHistoryAdmin):
     """Saves and deletes, one by one and bulk, go through the audited services."""
 
-    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm[Any], change: bool) -> None:
         services.framework_save(instance=obj, user=request.user)
 
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
@@ -48,7 +48,7 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
 
 
 class FrameworkNodeAdmin(ServiceSaveAdmin):
-    list_display = ("name", "parent", "evidence_map", "position")
+    list_display: tuple[str, ...] = ("name", "parent", "evidence_map", "position")
     list_filter = ("evidence_map",)
     search_fields = ("name", "description")
     list_select_related = ("parent", "evidence_map")

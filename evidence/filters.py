@@ -49,7 +49,7 @@ class ManyValuesField(forms.Field):
         self.upper = upper
         self.options = options  # the form offers only the values that occur on the map
         if choices:
-            self.widget.choices = self.choices  # type: ignore[attr-defined]
+            self.widget.choices = self.choices
 
     @property
     def choices(self) -> list[tuple[str, str]]:
@@ -92,15 +92,15 @@ class YearField(forms.Field):
         return {**super().widget_attrs(widget), "min": "1900", "max": "2100", "inputmode": "numeric"}
 
 
+class SearchInput(forms.TextInput):
+    input_type = "search"
+
+
 class SearchField(forms.CharField):
-    widget = forms.TextInput
+    widget = SearchInput
 
     def to_python(self, value: Any) -> str:
         return str(value or "").strip()[:200]
-
-    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
-        widget.input_type = "search"
-        return super().widget_attrs(widget)
 
 
 class YesNoField(forms.Field):
@@ -126,7 +126,8 @@ class ManyValuesFilter(django_filters.Filter):
         if not value:
             return qs
         if self.method is not None:
-            return super().filter(qs, value)
+            filtered: QuerySet[Any] = super().filter(qs, value)
+            return filtered
         return qs.filter(**{f"{self.field_name}__in": value})
 
 

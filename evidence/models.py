@@ -176,13 +176,13 @@ class FrameworkNode(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if self.parent_id is None:
+        parent: FrameworkNode | None = self.parent
+        if parent is None:
             return
-        parent = self.parent
         if parent.evidence_map_id != self.evidence_map_id:
             raise ValidationError({"parent": "The parent belongs to another map."})
         seen = {self.pk} if self.pk else set()
-        node = parent
+        node: FrameworkNode | None = parent
         while node is not None:
             if node.pk in seen:
                 raise ValidationError({"parent": "A node cannot be its own ancestor."})

@@ -101,11 +101,8 @@ def with_descendants(model: FrameworkModel, node_id: int, map_ids: Iterable[int]
 
     One query: every node of the node's map.
     """
-    rows = list(
-        model.objects.filter(
-            evidence_map__in=model.objects.filter(pk=node_id, evidence_map__in=list(map_ids)).values("evidence_map")
-        ).values_list("id", "parent_id")
-    )
+    owner = model.objects.filter(pk=node_id, evidence_map__in=list(map_ids)).values_list("evidence_map_id", flat=True)
+    rows = list(model.objects.filter(evidence_map_id__in=owner).values_list("id", "parent_id"))
     children: dict[int | None, list[int]] = defaultdict(list)
     for pk, parent in rows:
         children[parent].append(pk)

@@ -269,8 +269,9 @@ def _assign(instance: Any, values: dict[str, Any]) -> bool:
 
 def _node(model: type[Intervention] | type[Outcome], evidence_map: EvidenceMap, name: str,
           parent: Intervention | Outcome | None, position: int, **extra: Any) -> Any:
-    node = model.objects.filter(evidence_map=evidence_map, parent=parent, name=name).first()
-    node = node or model(evidence_map=evidence_map, parent=parent, name=name)
+    parent_id = parent.pk if parent is not None else None
+    node = model.objects.filter(evidence_map=evidence_map, parent_id=parent_id, name=name).first()
+    node = node or model(evidence_map=evidence_map, parent_id=parent_id, name=name)
     if _assign(node, {"position": position, **extra}):
         framework_save(instance=node, user=None)
     return node
@@ -295,11 +296,11 @@ def load_demo() -> EvidenceMap:
         for j, (child, child_description) in enumerate(children):
             interventions[child] = _node(Intervention, evidence_map, child, parent, j, description=child_description)
     outcomes: dict[str, Outcome] = {}
-    for i, (name, description, children) in enumerate(OUTCOMES):
-        parent = _node(Outcome, evidence_map, name, None, i, description=description)
-        for j, (child, child_description, direction) in enumerate(children):
+    for i, (name, description, outcome_children) in enumerate(OUTCOMES):
+        group = _node(Outcome, evidence_map, name, None, i, description=description)
+        for j, (child, child_description, direction) in enumerate(outcome_children):
             outcomes[child] = _node(
-                Outcome, evidence_map, child, parent, j, description=child_description,
+                Outcome, evidence_map, child, group, j, description=child_description,
                 desirable_direction=direction,
             )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db import models, transaction
@@ -12,7 +12,11 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from studies import services
-from studies.models import INPUT_FIELDS, AppraisalItem, EffectSize, Status, Study
+from studies.effect_sizes.registry import INPUT_FIELDS
+from studies.models import AppraisalItem, EffectSize, Status, Study
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
 
 COMPUTED = ("g_display", "se_g_display", "ci_display", "native_display")
 
@@ -37,7 +41,7 @@ class ComputedEffectMixin:
         return f"{obj.native_metric} {obj.native_yi:.4f} (var {obj.native_vi:.4f})" if obj.pk else "—"
 
 
-EFFECT_FIELDSETS = (
+EFFECT_FIELDSETS: _FieldsetSpec = (
     (None, {"fields": ("intervention", "outcome", "label", "input_kind")}),
     ("Reported input (fill the fields that the chosen input uses)", {"fields": INPUT_FIELDS}),
     ("Computed", {"fields": COMPUTED}),
@@ -45,16 +49,15 @@ EFFECT_FIELDSETS = (
 )
 
 
-class StudyChildFormSet(BaseInlineFormSet):
+class StudyChildFormSet(BaseInlineFormSet[Any, Study, ModelForm[Any]]):
     """Give each inline form the (possibly unsaved) study, so validation can see its map."""
 
-    def _construct_form(self, i: int, **kwargs: Any) -> ModelForm:
-        form = super()._construct_form(i, **kwargs)
+    def add_fields(self, form: ModelForm[Any], index: int | None) -> None:
+        super().add_fields(form, index)
         form.instance.study = self.instance
-        return form
 
 
-class EffectSizeInline(ComputedEffectMixin, admin.StackedInline):
+class EffectSizeInline(ComputedEffectMixin, admin.StackedInline[EffectSize, Study]):
     model = EffectSize
     formset = StudyChildFormSet
     extra = 0
@@ -64,7 +67,7 @@ class EffectSizeInline(ComputedEffectMixin, admin.StackedInline):
     show_change_link = True
 
 
-class AppraisalItemInline(admin.TabularInline):
+class AppraisalItemInline(admin.TabularInline[AppraisalItem, Study]):
     model = AppraisalItem
     extra = 0
 
@@ -88,9 +91,10 @@ class StudyAdmin(SimpleHistoryAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
-        return super().get_queryset(request).select_related("evidence_map")
+        studies: QuerySet[Study] = super().get_queryset(request)
+        return studies.select_related("evidence_map")
 
-    def save_model(self, request: HttpRequest, obj: Study, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Study, form: ModelForm[Any], change: bool) -> None:
         services.study_save(study=obj, user=request.user)
 
     def delete_model(self, request: HttpRequest, obj: Study) -> None:
@@ -101,7 +105,7 @@ class StudyAdmin(SimpleHistoryAdmin):
             for study in queryset:
                 services.delete_recorded(instance=study, user=request.user)
 
-    def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
+    def save_formset(self, request: HttpRequest, form: ModelForm[Any], formset: BaseInlineFormSet[Any, Study, ModelForm[Any]], change: bool) -> None:
         instances = formset.save(commit=False)
         for deleted in formset.deleted_objects:
             if isinstance(deleted, EffectSize):
@@ -140,7 +144,7 @@ class EffectSizeAdmin(ComputedEffectMixin, SimpleHistoryAdmin):
     readonly_fields = COMPUTED
     fieldsets = ((None, {"fields": ("study",)}), *EFFECT_FIELDSETS)
 
-    def save_model(self, request: HttpRequest, obj: EffectSize, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: EffectSize, form: ModelForm[Any], change: bool) -> None:
         services.effect_size_save(effect_size=obj, user=request.user)
 
     def delete_model(self, request: HttpRequest, obj: EffectSize) -> None:

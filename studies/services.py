@@ -17,7 +17,7 @@ ModelT = TypeVar("ModelT", bound=Model)
 
 
 def actor_or_none(user: User) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
+    return user if isinstance(user, AbstractBaseUser) and user.is_authenticated else None
 
 
 def _attribute(instance: Model, user: User) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -71,7 +72,7 @@ class EffectSizeListView(StudyListView):
         _check_parameters(params)
         maps = _requested_maps(request, params)
         map_ids = [m.pk for m in maps]
-        effects = EffectSize.objects.visible_to(request.user).filter(study__evidence_map__in=map_ids)
+        effects: QuerySet[EffectSize] = EffectSize.objects.visible_to(request.user).filter(study__evidence_map__in=map_ids)
         study_id = _id_parameter(params, "study")
         if study_id is not None:
             effects = effects.filter(study_id=study_id)

@@ -81,7 +81,7 @@ class StudyListView(ApiView):
         filters = StudyFilters.from_query(params)
         maps = _requested_maps(request, params)
         map_ids = [m.pk for m in maps]
-        studies = Study.objects.visible_to(request.user).filter(evidence_map__in=map_ids)
+        studies: QuerySet[Study] = Study.objects.visible_to(request.user).filter(evidence_map__in=map_ids)
         interventions = _nodes_below(Intervention, params, "intervention", map_ids)
         outcomes = _nodes_below(Outcome, params, "outcome", map_ids)
         studies = selectors.studies_in_nodes(studies, interventions=interventions, outcomes=outcomes)

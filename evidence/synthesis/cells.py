@@ -87,7 +87,7 @@ def _region(regions: Iterable[str]) -> str:
 
 def _overrides(evidence_map: EvidenceMap) -> dict[CellKey, dict[str, Any]]:
     return {
-        (row["intervention_id"], row["outcome_id"]): row
+        (row["intervention_id"], row["outcome_id"]): dict(row)
         for row in CellSummary.objects.filter(evidence_map=evidence_map)
         .exclude(confidence_override="")
         .values("intervention_id", "outcome_id", "confidence_override", "override_justification")

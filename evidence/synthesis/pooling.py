@@ -7,6 +7,7 @@ cell never breaks the map.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,8 +21,8 @@ from evidence.synthesis.membership import EffectRows
 
 @dataclass
 class Pooled:
-    results: dict[int, PoolResult] = field(default_factory=dict)  # by cell code
-    not_pooled: dict[int, str] = field(default_factory=dict)  # the engine's reason, by cell code
+    results: dict[Hashable, PoolResult] = field(default_factory=dict)  # by cell code
+    not_pooled: dict[Hashable, str] = field(default_factory=dict)  # the engine's reason, by cell code
     egger_p: dict[int, float] = field(default_factory=dict)
 
 
@@ -32,12 +33,12 @@ def pool_rows(evidence_map: EvidenceMap, rows: EffectRows) -> Pooled:
         return pooled
     codes = np.asarray(rows.codes)
     yi, vi = np.asarray(rows.yi), np.asarray(rows.vi)
-    pooled.results = pool_cells_clustered(
+    pooled.results = dict(pool_cells_clustered(
         yi, vi, codes, np.asarray(rows.clusters),
         rho=evidence_map.within_study_correlation,
         method=evidence_map.pooling_method, test=evidence_map.pooling_test,
-        errors=pooled.not_pooled,  # type: ignore[arg-type]
-    )
+        errors=pooled.not_pooled,
+    ))
     for code in np.flatnonzero(np.bincount(codes) >= evidence_map.egger_min_k):
         mask = codes == code
         try:

@@ -3,11 +3,6 @@
 import { el } from "./dom.js";
 import { state, setData } from "./state.js";
 
-const FIELD_LABELS = {
-  region: "Region", country: "Country", population: "Population", design: "Study design",
-  confidence: "Study confidence", year_min: "Published from", year_max: "Published to", q: "Search",
-};
-
 // The page's own query string, without the "?".
 export function currentQuery() {
   return window.location.search.replace(/^\?/, "");
@@ -43,9 +38,15 @@ export function setForm(form, query) {
   });
 }
 
+// The label the form shows for a filter (each filter's wrapper carries it as data-label).
+function filterLabel(form, name) {
+  const wrapper = Array.from(form.querySelectorAll("[data-filter]")).find((node) => node.dataset.filter === name);
+  return wrapper ? wrapper.dataset.label : name;
+}
+
 // The message for a rejected query: the field's label, then the server's words.
-export function errorText(body) {
-  const label = body && body.field ? `${FIELD_LABELS[body.field] || body.field}: ` : "";
+export function errorText(form, body) {
+  const label = body && body.field ? `${filterLabel(form, body.field)}: ` : "";
   return body && body.error ? `${label}${body.error}` : "The map could not be loaded.";
 }
 
@@ -79,7 +80,7 @@ export function wireFilters(form, statusLine, errorBox, onData) {
       return; // a newer request has been sent
     }
     if (!response.ok) {
-      showError(errorText(body));
+      showError(errorText(form, body));
       return;
     }
     errorBox.hidden = true;
