@@ -38,7 +38,7 @@ class PoolingTest(models.TextChoices):
 
 
 # How the map settings name each effect-label preset of evidence.stats.interpret.  A preset
-# added there without a name here is offered under its source (tests/integration/
+# added there without a name here is offered under its source (tests/studies/
 # test_registry_agreement.py fails until it gets one here, and a migration).
 PRESET_LABELS: dict[str, str] = {
     "kraft2020": "Kraft (2020): education and social interventions",

@@ -16,7 +16,7 @@ the benchmark and outside checks). Where things live:
   confidence ratings), results.py (result types).
 
 Modules import each other only at module level and without cycles
-(tests/unit/stats/test_structure.py).
+(tests/evidence/stats/test_structure.py).
 """
 
 from evidence.stats.cells import pool_cells

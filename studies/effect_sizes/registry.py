@@ -17,7 +17,7 @@ fieldsets and the CSV export; and the API's input serializer (which boxes are in
 
 Adding an input kind takes: a converter in the module of its family (a function from
 `Inputs` to `EffectEstimate`), one `InputKindSpec` below, a worked example in
-tests/unit/test_input_kind_registry.py, and a migration for the model's new choice.
+tests/studies/test_input_kind_registry.py, and a migration for the model's new choice.
 """
 
 from __future__ import annotations

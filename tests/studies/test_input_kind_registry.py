@@ -4,7 +4,7 @@ Every kind has a worked example here, so adding a kind without one fails; the ex
 runs through `compute_effect` and must reach the family function that the kind is named
 after.  The hand-worked numbers of each conversion are in test_effect_sizes.py; the
 agreement of the registry with the Django model, the admin and the API is checked in
-tests/integration/test_registry_agreement.py.
+tests/studies/test_registry_agreement.py.
 """
 
 from __future__ import annotations
