@@ -206,6 +206,11 @@ class StudyFilterSet(django_filters.FilterSet):
         help_text="yes: only studies with at least one effect size; no: only studies without.",
     )
 
+    appraised = YesNoFilter(
+        label="Appraised", method="filter_appraised",
+        help_text="yes: only studies with a confidence rating; no: only studies not yet appraised.",
+    )
+
     class Meta:
         model = Study
         fields: list[str] = []
@@ -237,6 +242,11 @@ class StudyFilterSet(django_filters.FilterSet):
 
     def filter_text(self, qs: QuerySet[Study], name: str, value: str) -> QuerySet[Study]:
         return text_search(qs, value) if value else qs
+
+    def filter_appraised(self, qs: QuerySet[Study], name: str, value: bool | None) -> QuerySet[Study]:
+        if value is None:
+            return qs
+        return qs.exclude(confidence="") if value else qs.filter(confidence="")
 
     def filter_has_effects(self, qs: QuerySet[Study], name: str, value: bool | None) -> QuerySet[Study]:
         if value is None:

@@ -56,3 +56,11 @@ def test_filters_are_values_that_round_trip() -> None:
     assert StudyFilters.from_query(QueryDict(filters.to_query())) == filters
     with pytest.raises(TypeError):
         StudyFilters(desgn=("rct",))
+
+
+def test_appraised_filter(api: APIClient, world: World, client) -> None:  # type: ignore[no-untyped-def]
+    StudyFactory(evidence_map=world.map, title="Not yet appraised", confidence="")
+    assert titles(api.get("/api/v1/studies/?map=open-map&appraised=no")) == {"Not yet appraised"}
+    assert "Not yet appraised" not in titles(api.get("/api/v1/studies/?map=open-map&appraised=yes"))
+    data = client.get(reverse("portal:map_data", kwargs={"slug": "open-map"}), {"appraised": "no"}).json()
+    assert data["totals"]["studies"] == 1
