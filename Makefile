@@ -29,7 +29,10 @@ admin-user: migrate  ## create the admin user (ADMIN_USERNAME / ADMIN_PASSWORD, 
 run: demo admin-user  ## set up and serve the portal with the demo map on http://127.0.0.1:8000
 	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)
 
-test: install  ## the whole test suite (SQLite by default; PostgreSQL when DATABASE_URL is set)
+node_modules/.package-lock.json: package-lock.json  ## axe-core, which the browser tests inject
+	npm ci --no-audit --no-fund --loglevel=error
+
+test: install node_modules/.package-lock.json  ## the whole test suite (SQLite by default; PostgreSQL when DATABASE_URL is set)
 	$(BIN)/pytest
 
 test-fast: install  ## everything but the browser tests
@@ -56,4 +59,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache .mypy_cache .hypothesis

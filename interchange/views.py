@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from evidence import selectors
 from evidence.filters import FilterError, StudyFilters
+from evidence.models import EvidenceMap
 from evidence.synthesis import map_evidence
 from interchange import exports
 
@@ -26,11 +27,15 @@ def _bad_filter(error: FilterError) -> HttpResponse:
     return HttpResponse(f"{error.field}: {error.message}\n", status=400, content_type="text/plain; charset=utf-8")
 
 
+def _map_and_filters(request: HttpRequest, slug: str) -> tuple[EvidenceMap, StudyFilters]:
+    """The map the user may see (else 404) and the filters; a bad filter raises FilterError."""
+    return selectors.visible_map(slug, request.user), StudyFilters.from_query(request.GET)
+
+
 @require_GET
 def studies_csv(request: HttpRequest, slug: str) -> HttpResponse:
-    evidence_map = selectors.visible_map(slug, request.user)
     try:
-        filters = StudyFilters.from_query(request.GET)
+        evidence_map, filters = _map_and_filters(request, slug)
     except FilterError as error:
         return _bad_filter(error)
     studies = selectors.studies_for_export(filters.apply(selectors.map_studies(evidence_map, request.user)))
@@ -39,9 +44,8 @@ def studies_csv(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def studies_ris(request: HttpRequest, slug: str) -> HttpResponse:
-    evidence_map = selectors.visible_map(slug, request.user)
     try:
-        filters = StudyFilters.from_query(request.GET)
+        evidence_map, filters = _map_and_filters(request, slug)
     except FilterError as error:
         return _bad_filter(error)
     studies = list(filters.apply(selectors.map_studies(evidence_map, request.user)).order_by("authors", "year", "pk"))
@@ -55,9 +59,8 @@ def studies_ris(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def cell_effects_csv(request: HttpRequest, slug: str, intervention_id: int, outcome_id: int) -> HttpResponse:
-    evidence_map = selectors.visible_map(slug, request.user)
     try:
-        filters = StudyFilters.from_query(request.GET)
+        evidence_map, filters = _map_and_filters(request, slug)
     except FilterError as error:
         return _bad_filter(error)
     evidence = map_evidence(evidence_map, filters, only=(intervention_id, outcome_id))

@@ -53,6 +53,11 @@ WRITE_ERRORS = {
 }
 
 FILTER_PARAMETERS = filter_parameters()
+MAP_PARAMETER = OpenApiParameter("map", str, description="Slug of a map.")
+NODE_PARAMETERS = [
+    OpenApiParameter("intervention", int, description="Intervention id (with its sub-categories)."),
+    OpenApiParameter("outcome", int, description="Outcome id (with its sub-categories)."),
+]
 PAGE_PARAMETERS = [
     OpenApiParameter("page", int, description="Page number (from 1)."),
     OpenApiParameter("page_size", int, description="Results per page (default 50, at most 500)."),

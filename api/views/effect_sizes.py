@@ -21,6 +21,8 @@ from api.serializers import (
 )
 from api.views.base import (
     LIST_ERRORS,
+    MAP_PARAMETER,
+    NODE_PARAMETERS,
     PAGE_PARAMETERS,
     READ_ERRORS,
     WRITE_ERRORS,
@@ -57,11 +59,9 @@ class EffectSizeListView(StudyListView):
         description="Effect sizes of published studies (reviewers also see drafts): the reviewer's "
         "input and the Hedges' g computed from it. CSV (`?format=csv`) is not paginated.",
         parameters=[
-            OpenApiParameter("map", str, description="Slug of a map."),
+            MAP_PARAMETER,
             OpenApiParameter("study", int, description="Study id."),
-            OpenApiParameter("intervention", int, description="Intervention id (with its sub-categories)."),
-            OpenApiParameter("outcome", int, description="Outcome id (with its sub-categories)."),
-            *PAGE_PARAMETERS,
+            *NODE_PARAMETERS, *PAGE_PARAMETERS,
         ],
         responses={200: EffectSizePageSerializer, **LIST_ERRORS},
     )

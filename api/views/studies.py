@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
@@ -24,6 +24,8 @@ from api.serializers import (
 from api.views.base import (
     FILTER_PARAMETERS,
     LIST_ERRORS,
+    MAP_PARAMETER,
+    NODE_PARAMETERS,
     PAGE_PARAMETERS,
     READ_ERRORS,
     WRITE_ERRORS,
@@ -65,10 +67,7 @@ class StudyListView(ApiView):
         description="Published studies (reviewers also see drafts), in citation order. "
         "`intervention` and `outcome` include the nodes below them. CSV (`?format=csv`) is not paginated.",
         parameters=[
-            OpenApiParameter("map", str, description="Slug of a map."),
-            OpenApiParameter("intervention", int, description="Intervention id (with its sub-categories)."),
-            OpenApiParameter("outcome", int, description="Outcome id (with its sub-categories)."),
-            *FILTER_PARAMETERS, *PAGE_PARAMETERS,
+            MAP_PARAMETER, *NODE_PARAMETERS, *FILTER_PARAMETERS, *PAGE_PARAMETERS,
         ],
         responses={200: StudyPageSerializer, **LIST_ERRORS},
     )

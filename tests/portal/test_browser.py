@@ -258,3 +258,63 @@ def test_phone_width_scrolls_the_grid_not_the_page(page) -> None:  # type: ignor
     page.locator("#map-grid").scroll_into_view_if_needed()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map-phone.png"))
+
+
+# --- Accessibility: axe-core (from npm, see package.json) on every public page ---------------
+
+AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_findings(tab) -> list[str]:  # type: ignore[no-untyped-def]
+    """Serious and critical axe-core violations of the page as it is now."""
+    tab.add_script_tag(path=str(AXE))
+    result = tab.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})", WCAG
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[(n['target'], n['html'][:300]) for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_every_public_page_passes_axe(browser, live_server, demo) -> None:  # type: ignore[no-untyped-def]
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (make install does)")
+    # axe is injected as a script, which the pages' CSP would refuse; the policy itself is
+    # checked by every other browser test.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    context.set_default_timeout(TIMEOUT)
+    tab = context.new_page()
+    i, o = example_ids(demo)
+    study = demo.studies.filter(status="published").order_by("pk").first()
+    pages = {
+        "home": ("/", "main"),
+        "map": (MAP, "#map-grid td.cell"),
+        "map, filtered": (MAP + "?design=rct&has_effects=yes", "#map-grid"),
+        "map, bad filter": (MAP + "?year_min=soon", "main"),
+        "cell": (f"{MAP}cells/{i}/{o}/", "#forest-plot .main-svg"),
+        "study": (f"{MAP}studies/{study.pk}/", "main"),
+        "methods": (f"{MAP}methods/", "main"),
+        "API documentation": ("/api/v1/docs/", "h1"),
+    }
+    findings = {}
+    for name, (path, ready) in pages.items():
+        tab.goto(live_server.url + path)
+        tab.wait_for_selector(ready)
+        found = axe_findings(tab)
+        if found:
+            findings[name] = found
+    # The table view and the phone layout are states of the map page worth their own pass.
+    tab.goto(live_server.url + MAP)
+    tab.wait_for_selector("#map-grid td.cell")
+    tab.click("#table-view summary")
+    for name in ("map, table view", "map, phone"):
+        if name == "map, phone":
+            tab.set_viewport_size({"width": 390, "height": 844})
+        found = axe_findings(tab)
+        if found:
+            findings[name] = found
+    context.close()
+    assert findings == {}, findings

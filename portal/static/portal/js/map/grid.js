@@ -50,6 +50,11 @@ function nodeLabel(grid, node, collapsed, axis, rerender) {
 function gridCell(row, col, r, c) {
   const cell = cellOf(row.id, col.id);
   const lines = describe(cell, row, col, state.data.designs);
+  if (cell) {
+    // The name also holds what the cell shows, so that the visible words name it too
+    // (WCAG 2.5.3, label in name), without the arrow symbols.
+    lines.push(`Shown as ${cell.studies}, ${shortText(cell, state.colour).replace(/^[▲▼●]\s*/u, "")}`);
+  }
   const focused = r === state.focus.r && c === state.focus.c;
   const td = el("td", {
     className: cell ? "cell" : "cell gap",
@@ -70,6 +75,7 @@ function gridCell(row, col, r, c) {
   link.append(svg);
   link.append(el("span", { className: "cell-text" }, [
     el("span", { className: "cell-count", text: String(cell.studies) }),
+    " ",
     el("span", { className: "cell-code", text: shortText(cell, state.colour) }),
   ]));
   td.append(link);
