@@ -434,3 +434,15 @@ def test_the_api_documentation_page_has_the_same_policy(client, demo_map):  # ty
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == client.get(reverse("portal:home"))["Content-Security-Policy"]
     assert "<style" not in response.content.decode()
+
+
+def test_reviewers_see_drafts_marked_as_such(client, demo_map, reviewer):  # type: ignore[no-untyped-def]
+    draft = Study.objects.get(evidence_map=demo_map, status=Status.DRAFT)
+    url = reverse("portal:study", kwargs={"slug": SLUG, "pk": draft.pk})
+    assert client.get(url).status_code == 404
+    client.force_login(reviewer)
+    page = client.get(url)
+    assert page.status_code == 200 and "Draft: only reviewers see this study." in page.content.decode()
+    hidden = EvidenceMapFactory(is_published=False)
+    map_page = client.get(reverse("portal:map", kwargs={"slug": hidden.slug})).content.decode()
+    assert "Draft map: only reviewers see it." in map_page
