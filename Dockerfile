@@ -8,10 +8,10 @@ COPY evidence ./evidence
 COPY portal ./portal
 COPY api ./api
 COPY interchange ./interchange
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 RUN pip install --no-cache-dir . && \
     SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --noinput
 RUN useradd --system --no-create-home egm
 USER egm
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py"]

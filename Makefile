@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate demo admin-user test test-fast lint typecheck migrations-check check-deploy bench ci clean
+.PHONY: install run serve migrate demo admin-user test test-fast lint typecheck migrations-check check-deploy bench ci clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: migrate  ## load (or refresh) the demo map
 
 admin-user: migrate  ## create the admin user (ADMIN_USERNAME / ADMIN_PASSWORD, or a printed random password)
 	DEBUG=1 $(MANAGE) ensure_admin
+
+serve: migrate  ## the production server (gunicorn.conf.py); needs SECRET_KEY and ALLOWED_HOSTS, or DEBUG=1
+	$(MANAGE) collectstatic --noinput -v 0
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT)
 
 run: demo admin-user  ## set up and serve the portal with the demo map on http://127.0.0.1:8000
 	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)

@@ -108,7 +108,12 @@ class EvidenceMap(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    # Bumped in the same transaction as every write that can change what readers see
+    # (`version`) or what reviewers see, drafts included (`members_version`); computed
+    # results are cached under them (evidence.versions).
+    version = models.PositiveBigIntegerField(default=1, editable=False)
+    members_version = models.PositiveBigIntegerField(default=1, editable=False)
+    history = HistoricalRecords(excluded_fields=["version", "members_version"])
 
     objects = EvidenceMapQuerySet.as_manager()
 

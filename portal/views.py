@@ -4,17 +4,20 @@ The downloads (studies as CSV and RIS, a cell's effect sizes) are interchange's 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_GET
 
-from evidence import selectors
+from evidence import selectors, versions
 from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
@@ -79,16 +82,34 @@ def _cell_url_template(evidence_map: EvidenceMap) -> str:
 
 
 @with_filters
-def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> JsonResponse:
-    """Every cell of the filtered map as JSON (a fixed number of queries)."""
-    evidence = map_evidence(evidence_map, filters)
-    slug = {"slug": evidence_map.slug}
-    urls = {
-        "page": _with_query(reverse("portal:map", kwargs=slug), filters),
-        "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
-        "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
-    }
-    return JsonResponse(map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls))
+def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    """Every cell of the filtered map as JSON, cached under the map's version and the filters.
+
+    Queries: the map (for its version); on a cache miss, also map_evidence's.
+    """
+    query = filters.to_query()
+    tag = versions.etag("data.json", evidence_map, query)
+    not_modified = get_conditional_response(request, etag=tag)
+    if not_modified is None:
+
+        def document() -> bytes:
+            evidence = map_evidence(evidence_map, filters)
+            slug = {"slug": evidence_map.slug}
+            urls = {
+                "page": _with_query(reverse("portal:map", kwargs=slug), filters),
+                "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
+                "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
+            }
+            data = map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls)
+            return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+        body = versions.cached(versions.cache_key("data.json", evidence_map, query), document)
+        response: HttpResponse = HttpResponse(body, content_type="application/json")
+    else:
+        response = not_modified
+    response["ETag"] = tag
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 def _cell_evidence(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
@@ -18,7 +20,7 @@ from api.serializers import (
     StudyOutputSerializer,
 )
 from api.views.base import FILTER_PARAMETERS, LIST_ERRORS, ApiView, _check_parameters
-from evidence import selectors
+from evidence import selectors, versions
 from evidence.filters import StudyFilters
 from evidence.synthesis import cell_record, map_evidence, present_cell
 from evidence.synthesis.presenter import CELL_CSV_COLUMNS, cell_csv_row
@@ -46,18 +48,23 @@ class CellListView(ApiView):
         filters = StudyFilters.from_query(request.query_params)
         evidence_map = self.map_or_404(request, slug)
 
-        def build() -> Response:
+        def compute() -> dict[str, Any]:
             evidence = map_evidence(evidence_map, filters)
-            cells = [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()]
-            if self.is_csv(request):
-                return Response(table(list(CELL_CSV_COLUMNS), [cell_csv_row(cell) for cell in cells]))
-            return Response({
+            return {
                 "map": evidence_map.slug,
                 "filters": filters.to_query(),
                 "n_studies": evidence.n_studies,
                 "n_effects": evidence.n_effects,
-                "cells": cells,
-            })
+                "cells": [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()],
+            }
+
+        def build() -> Response:
+            # Computed once per map version and filters (evidence.versions), for every client.
+            key = versions.cache_key("api-cells", evidence_map, filters.to_query())
+            data = versions.cached(key, compute)
+            if self.is_csv(request):
+                return Response(table(list(CELL_CSV_COLUMNS), [cell_csv_row(cell) for cell in data["cells"]]))
+            return Response(data)
 
         return self.conditional(request, [evidence_map], build)
 

@@ -1,0 +1,163 @@
+"""Map versions and the results cached under them.
+
+Every write that can change what a reader sees bumps its map's `version` (and
+`members_version`); a write that only reviewers can see (a draft study, its effect sizes and
+appraisal) bumps `members_version` alone, so anonymous validators never move for a draft.
+The bump is an UPDATE in the same transaction as the write, driven by the models' signals, so
+it holds for the services, the admin, the API, importers and the shell alike (bulk
+operations that send no signals call `bump()` themselves).
+
+Results computed from a map (its data.json, the API's cells) are cached in the shared cache
+under the map's version and the normalised filters; the first request after a change
+computes, concurrent requests for the same key wait for it instead of computing again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.db.models import F, Model
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
+from studies.models import AppraisalItem, EffectSize, Status, Study
+
+T = TypeVar("T")
+
+# How long a computed result is kept, and how long others wait for the one computing it.
+CACHE_SECONDS = 24 * 3600
+LOCK_SECONDS = 120
+WAIT_STEP = 0.05
+
+
+def bump(map_id: int | None, *, public: bool = True) -> None:
+    """Mark a map as changed: for every reader (`public`) or for its reviewers only."""
+    if map_id is None:
+        return
+    changes: dict[str, Any] = {"members_version": F("members_version") + 1}
+    if public:
+        changes["version"] = F("version") + 1
+    EvidenceMap.objects.filter(pk=map_id).update(**changes)
+
+
+def _study_is_public(study: Study) -> bool:
+    """Whether readers see (or saw, before this write) the study."""
+    before = getattr(study, "_status_before", None)
+    return Status.PUBLISHED in (study.status, before)
+
+
+def _remember_status(sender: type[Model], instance: Study, **kwargs: Any) -> None:
+    """Note the status a study was loaded with, so that unpublishing counts as public."""
+    instance._status_before = instance.status  # type: ignore[attr-defined]
+
+
+def _study_changed(sender: type[Model], instance: Study, **kwargs: Any) -> None:
+    bump(instance.evidence_map_id, public=_study_is_public(instance))
+    instance._status_before = instance.status  # type: ignore[attr-defined]
+
+
+def _child_changed(sender: type[Model], instance: EffectSize | AppraisalItem, **kwargs: Any) -> None:
+    # In a cascade the study's row is still there: its children are deleted first.
+    study = Study.objects.filter(pk=instance.study_id).values("evidence_map_id", "status").first()
+    if study is not None:
+        bump(study["evidence_map_id"], public=study["status"] == Status.PUBLISHED)
+
+
+def _framework_changed(sender: type[Model], instance: Intervention | Outcome | CellSummary, **kwargs: Any) -> None:
+    bump(instance.evidence_map_id)
+
+
+def _map_changed(sender: type[Model], instance: EvidenceMap, created: bool = False, **kwargs: Any) -> None:
+    if not created and kwargs.get("signal") is not post_delete:
+        bump(instance.pk)
+
+
+def _coding_changed(sender: type[Model], instance: Any, action: str, reverse: bool, **kwargs: Any) -> None:
+    if not action.startswith("post_"):
+        return
+    if isinstance(instance, Study):
+        bump(instance.evidence_map_id, public=_study_is_public(instance))
+    else:  # a node's studies changed from the node's side
+        bump(instance.evidence_map_id)
+
+
+def connect() -> None:
+    """Wire the bumps to the models' signals (EvidenceConfig.ready)."""
+    from django.db.models.signals import post_init
+
+    post_init.connect(_remember_status, sender=Study, dispatch_uid="versions-study-init")
+    for signal in (post_save, post_delete):
+        name = "save" if signal is post_save else "delete"
+        signal.connect(_study_changed, sender=Study, dispatch_uid=f"versions-study-{name}")
+        for child in (EffectSize, AppraisalItem):
+            signal.connect(_child_changed, sender=child, dispatch_uid=f"versions-{child.__name__}-{name}")
+        for node in (Intervention, Outcome, CellSummary):
+            signal.connect(_framework_changed, sender=node, dispatch_uid=f"versions-{node.__name__}-{name}")
+        signal.connect(_map_changed, sender=EvidenceMap, dispatch_uid=f"versions-map-{name}")
+    for through in (Study.interventions.through, Study.outcomes.through):
+        m2m_changed.connect(_coding_changed, sender=through, dispatch_uid=f"versions-{through.__name__}")
+
+
+# --- Cache ----------------------------------------------------------------------------------
+
+
+# Part of every key: a release of the portal that changes what it computes must not read what
+# an older one cached (the shared cache outlives a deployment). Bump SHAPE when an output
+# changes within one package version.
+SHAPE = "1"
+
+
+@functools.cache
+def _release() -> str:
+    try:
+        return metadata.version("egm-portal")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "") -> str:
+    """A key for a result computed from the map's published data and the normalised filters."""
+    digest = hashlib.sha256(query.encode()).hexdigest()[:24]
+    return f"egm:{_release()}.{SHAPE}:{kind}:{evidence_map.pk}:{evidence_map.version}:{digest}"
+
+
+def etag(kind: str, evidence_map: EvidenceMap, query: str = "", *extra: str) -> str:
+    digest = hashlib.sha256("|".join((cache_key(kind, evidence_map, query), *extra)).encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+def cached(key: str, compute: Callable[[], T], *, wait: float = 30.0) -> T:
+    """The cached value under `key`, computed once even when many ask at the same moment.
+
+    The first caller takes a lock in the cache and computes; the others poll for the result
+    and compute themselves only if it has not come within `wait` seconds.
+    """
+    missing = object()
+    found: T = cache.get(key, missing)
+    if found is not missing:
+        return found
+    lock = f"{key}:lock"
+    if cache.add(lock, 1, LOCK_SECONDS):
+        try:
+            value = compute()
+            cache.set(key, value, CACHE_SECONDS)
+            return value
+        finally:
+            cache.delete(lock)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(WAIT_STEP)
+        found = cache.get(key, missing)
+        if found is not missing:
+            return found
+        if cache.get(lock) is None:  # the other computation failed: try ourselves
+            break
+    value = compute()
+    cache.set(key, value, CACHE_SECONDS)
+    return value
