@@ -55,7 +55,16 @@ def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: Ce
     """
     interventions = framework_tree(Intervention, evidence_map)
     outcomes = framework_tree(Outcome, evidence_map)
-    studies = filtered_studies(evidence_map, filters)
+    studies = filtered_studies(evidence_map, filters).order_by()
+    effects_query = EffectSize.objects.order_by()
+    if only is not None:
+        # One cell costs one cell: read only the studies and effect sizes of its subtree.
+        rows_below = [n for n, node in interventions.items() if only[0] in node.ancestors]
+        cols_below = [n for n, node in outcomes.items() if only[1] in node.ancestors]
+        studies = studies.filter(
+            pk__in=Study.interventions.through.objects.filter(intervention_id__in=rows_below).values("study_id")
+        ).filter(pk__in=Study.outcomes.through.objects.filter(outcome_id__in=cols_below).values("study_id"))
+        effects_query = effects_query.filter(intervention_id__in=rows_below, outcome_id__in=cols_below)
     study_rows = {row["id"]: row for row in studies.values("id", "design", "confidence", "region", "population")}
     ids = studies.values("id")
     coded_i: dict[int, set[int]] = defaultdict(set)
@@ -69,7 +78,7 @@ def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: Ce
     ):
         coded_o[study_id].add(node_id)
     effects = list(
-        EffectSize.objects.filter(study_id__in=ids).values_list("id", "study_id", "intervention_id", "outcome_id", "g", "var_g")
+        effects_query.filter(study_id__in=ids).values_list("id", "study_id", "intervention_id", "outcome_id", "g", "var_g")
     )
 
     def wanted(key: CellKey) -> bool:
