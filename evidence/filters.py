@@ -147,6 +147,21 @@ def _country_choices() -> list[tuple[str, str]]:
     return [(code, str(name)) for code, name in all_countries]
 
 
+# The text search configuration, named so that the expression is immutable and PostgreSQL
+# can index it (studies/migrations/0003_study_search_index.py builds the same expression).
+SEARCH_CONFIG = "english"
+
+
+def search_vector() -> SearchVector:
+    """What the text filter searches on PostgreSQL: titles and authors first, then abstracts."""
+    combined: Any = (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("authors", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("abstract", weight="B", config=SEARCH_CONFIG)
+    )
+    return combined  # type: ignore[no-any-return]
+
+
 def text_search(studies: QuerySet[Study], text: str) -> QuerySet[Study]:
     """Full-text search over titles, abstracts and authors.
 
@@ -154,10 +169,9 @@ def text_search(studies: QuerySet[Study], text: str) -> QuerySet[Study]:
     SQLite: every word must appear (case-insensitive) in the title, abstract or authors.
     """
     if connection.vendor == "postgresql":
-        vector = SearchVector("title", weight="A") + SearchVector("authors", weight="A") + SearchVector(
-            "abstract", weight="B"
+        return studies.annotate(search=search_vector()).filter(
+            search=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
         )
-        return studies.annotate(search=vector).filter(search=SearchQuery(text, search_type="websearch"))
     for word in text.split():
         word = word.strip("\"'")
         if word:

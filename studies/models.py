@@ -193,7 +193,14 @@ class Study(models.Model):
             models.CheckConstraint(condition=Q(status__in=Status.values), name="study_status_valid"),
             models.CheckConstraint(condition=Q(region__in=["", *Region.values]), name="study_region_valid"),
         ]
-        indexes = [models.Index(fields=["evidence_map", "status", "year"])]
+        # The map's filters: each narrows a map's studies (countries are matched as text).
+        indexes = [
+            models.Index(fields=["evidence_map", "status", "year"]),
+            models.Index(fields=["evidence_map", "design"]),
+            models.Index(fields=["evidence_map", "region"]),
+            models.Index(fields=["evidence_map", "confidence"]),
+            models.Index(fields=["evidence_map", "population"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.short_citation}: {self.title}"
@@ -353,7 +360,9 @@ class EffectSize(models.Model):
     objects = EffectSizeQuerySet.as_manager()
 
     class Meta:
-        ordering = ["study", "id"]
+        # By the study's id, not its citation: ordering by the study would join and sort
+        # every effect size of a map; lists that show citations order explicitly.
+        ordering = ["study_id", "id"]
         constraints = [
             _check("es_input_kind_valid", Q(input_kind__in=InputKind.values), "Unknown input kind."),
             _check("es_variance_positive", Q(var_g__gt=0) & Q(se_g__gt=0), "The variance of g must be positive."),
