@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evidence.stats import pubbias
 from evidence.stats.egger_cells import egger_tests
 from evidence.stats.pubbias import EggerTest, egger_test
 from evidence.stats.results import StatsError
@@ -234,6 +235,39 @@ def test_any_mix_of_cells(
             return
         yi, vi, cells = [yi[i] for i in keep], [vi[i] for i in keep], [cells[i] for i in keep]
     check_batch(yi, vi, cells, method=method, test=test)
+
+
+@pytest.mark.parametrize("spread", [1e-5, 1e-7, 1e-9])
+def test_nearly_equal_variances_are_fitted_in_a_well_conditioned_basis(spread: float) -> None:
+    """With sampling variances equal to within `spread` (relative), egger_test's raw
+    design [1, sei] is too ill-conditioned for its matrix inverses (wrong digits, or
+    numpy's LinAlgError). The batched test centres the predictor; it must agree with the
+    scalar engine fed the same model in a centred and scaled basis, which changes
+    neither tau² nor the slope's test statistic."""
+    rng = np.random.default_rng(int(-math.log10(spread)))
+    sizes = [4, 20, 150]
+    yi: list[float] = []
+    vi: list[float] = []
+    cells: list[int] = []
+    for cell, k in enumerate(sizes):
+        v = rng.uniform(0.01, 0.3) * (1.0 + spread * rng.standard_normal(k))
+        yi += rng.normal(0.1, 0.3, k).tolist()
+        vi += v.tolist()
+        cells += [cell] * k
+    batch = egger_tests(yi, vi, cells)
+    assert list(batch) == [0, 1, 2]
+    for cell in range(len(sizes)):
+        y = np.array([yi[i] for i, c in enumerate(cells) if c == cell])
+        v = np.array([vi[i] for i, c in enumerate(cells) if c == cell])
+        x = np.sqrt(v)
+        design = np.column_stack([np.ones(x.size), (x - x.mean()) / x.std()])
+        reference = pubbias._fit_regression(
+            y, v, design, method="REML", test="z", level=0.95, max_iter=1000
+        )
+        result = batch[cell]
+        _close(result.tau2, reference.tau2, f"cell {cell} tau2")
+        _close(result.statistic, float(reference.statistic[1]), f"cell {cell} statistic")
+        _close(result.p_value, float(reference.p_value[1]), f"cell {cell} p")
 
 
 # ------------------------------------------------------------------------------------
