@@ -12,7 +12,8 @@ the benchmark and outside checks). Where things live:
   clustered_fit.py to multilevel.py (3L, CE, CHE), rve.py (CORR, HIER) and
   robust.py (CR2, CR1), on grouping.py (labels, cluster layout) and linalg.py
   (batched block algebra);
-* pubbias.py (small-study effects, leave-one-out), interpret.py (effect labels and
+* pubbias.py (small-study effects, leave-one-out) with egger_cells.py (``egger_tests``:
+  Egger's test in many cells at once), interpret.py (effect labels and
   confidence ratings), results.py (result types).
 
 Modules import each other only at module level and without cycles
@@ -21,6 +22,7 @@ Modules import each other only at module level and without cycles
 
 from evidence.stats.cells import pool_cells
 from evidence.stats.clustered import impute_covariance, pool_cells_clustered, pool_clustered
+from evidence.stats.egger_cells import egger_tests
 from evidence.stats.interpret import (
     ConfidenceRules,
     apply_override,
@@ -52,6 +54,7 @@ __all__ = [
     "describe_rules",
     "effect_label",
     "egger_test",
+    "egger_tests",
     "impute_covariance",
     "leave_one_out",
     "pool",

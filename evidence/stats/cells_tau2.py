@@ -9,7 +9,9 @@ numpy passes whatever the number of cells.
 * PM, EB, ML and REML (:func:`iterative_tau2`) run the safeguarded Newton iteration of
   :func:`evidence.stats.tau2.find_root` on all cells together, each cell with its own
   bracket, step-halving and convergence flag; cells drop out of the working set as
-  they converge.
+  they converge. The iteration itself (:func:`solve_roots`) takes any per-cell
+  estimating equation and reports a cell that fails instead of stopping the others;
+  the batched Egger test (egger_cells.py) solves its meta-regression's equations with it.
 
 Each cell's estimate and SE equal what tau2.py gives for that cell alone, to rounding
 error; the formulas and their sources are documented there. Not here: the pooled
@@ -18,7 +20,7 @@ estimates, tests and result objects built from these tau² (cells.py).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,12 +29,17 @@ from .options import LL_TOL, STEP_TOL
 from .results import ConvergenceError, FloatArray, IntArray
 
 __all__ = [
+    "ROOT_BROKEN",
+    "ROOT_FOUND",
+    "ROOT_UNCONVERGED",
     "CellData",
+    "CellEquation",
     "Segments",
     "cell_log_likelihoods",
     "closed_form_tau2",
     "iterative_tau2",
     "q_and_traces",
+    "solve_roots",
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -67,12 +74,14 @@ class Segments:
 
 @dataclass
 class CellData:
-    """Effect sizes sorted by cell, with their segments and per-cell counts."""
+    """Effect sizes sorted by cell, with their segments and per-cell counts (and, for
+    a meta-regression on one moderator, its value ``x`` per effect size)."""
 
     y: FloatArray
     v: FloatArray
     seg: Segments
     k: FloatArray  # float for arithmetic
+    x: FloatArray | None = None
 
     def subset(self, cells: IntArray) -> CellData:
         """The same data restricted to some cells (given in increasing order)."""
@@ -80,7 +89,8 @@ class CellData:
         chosen[cells] = True
         keep = np.repeat(chosen, self.seg.counts)
         counts = self.seg.counts[cells]
-        return CellData(self.y[keep], self.v[keep], Segments.of(counts), self.k[cells])
+        x = None if self.x is None else self.x[keep]
+        return CellData(self.y[keep], self.v[keep], Segments.of(counts), self.k[cells], x)
 
 
 # --------------------------------------------------------------------------------------
@@ -194,24 +204,33 @@ def _halve_to_nonnegative(t: FloatArray, step: FloatArray) -> FloatArray:
     return np.where(t > 0.0, moved, 0.0)
 
 
-def _solve(
-    d: CellData,
-    start: FloatArray,
-    method: str,
-    *,
-    max_iter: int,
-    labels: Sequence[Hashable],
-) -> tuple[FloatArray, IntArray]:
-    """Roots of the estimating equation for every cell of ``d`` (all with k >= 2).
+# Per-cell outcome of solve_roots.
+ROOT_FOUND, ROOT_BROKEN, ROOT_UNCONVERGED = 0, 1, 2
 
-    The per-cell rules are those of tau2.find_root: Newton steps, halved to stay
-    >= 0 until a positive g is seen, then kept inside the sign-change bracket by
-    bisection.  Converged cells stop updating; once at most half of the working cells
-    are still active, the working data are compacted to those cells.
+CellEquation = Callable[[CellData, FloatArray], tuple[FloatArray, FloatArray]]
+
+
+def solve_roots(
+    d: CellData, start: FloatArray, equation: CellEquation, *, max_iter: int
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """Roots of a per-cell estimating equation for every cell of ``d``.
+
+    ``equation(data, t)`` gives g(t) and the Newton slope for every cell of ``data``
+    (a subset of ``d`` once cells drop out). The per-cell rules are those of
+    tau2.find_root: Newton steps, halved to stay >= 0 until a positive g is seen,
+    then kept inside the sign-change bracket by bisection.  Converged cells stop
+    updating; once at most half of the working cells are still active, the working
+    data are compacted to those cells.
+
+    Returns the roots, the iterations and a status per cell: ROOT_FOUND;
+    ROOT_BROKEN where the equation gave a non-finite value or a slope >= 0 (at the
+    iteration given, where find_root would stop); ROOT_UNCONVERGED after
+    ``max_iter`` iterations. A failed cell's root is NaN; other cells go on.
     """
     n_cells = d.k.shape[0]
-    root = np.zeros(n_cells)
+    root = np.full(n_cells, np.nan)
     iterations = np.zeros(n_cells, dtype=np.intp)
+    status = np.full(n_cells, ROOT_UNCONVERGED, dtype=np.intp)
 
     ids = np.arange(n_cells)  # cell index (in d) of each working cell
     work = d
@@ -224,11 +243,12 @@ def _solve(
 
     for iteration in range(1, max_iter + 1):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            g, slope = _equation(work, t, method)
+            g, slope = equation(work, t)
             broken = active & ~(np.isfinite(g) & np.isfinite(slope) & (slope < 0.0))
             if broken.any():
-                label = labels[int(ids[np.flatnonzero(broken)[0]])]
-                raise ConvergenceError(f"{method} estimator of tau² failed in cell {label!r}")
+                status[ids[broken]] = ROOT_BROKEN
+                iterations[ids[broken]] = iteration
+                active &= ~broken
             exact = g == 0.0
             positive = g > 0.0
             lo = np.where(positive, t, lo)
@@ -248,9 +268,10 @@ def _solve(
             value = np.where(exact, t, np.where(boundary, 0.0, new))
             root[ids[finished]] = value[finished]
             iterations[ids[finished]] = iteration
+            status[ids[finished]] = ROOT_FOUND
             active &= ~finished
-            if not active.any():
-                return root, iterations
+        if not active.any():
+            break
         t = np.where(active, new, t)
         if active.sum() <= 0.5 * active.shape[0]:
             keep = np.flatnonzero(active)
@@ -258,11 +279,36 @@ def _solve(
             ids, t, lo, hi = ids[keep], t[keep], lo[keep], hi[keep]
             positive_seen, scale = positive_seen[keep], scale[keep]
             active = np.ones(keep.shape[0], dtype=bool)
-    label = labels[int(ids[np.flatnonzero(active)[0]])]
-    raise ConvergenceError(
-        f"{method} estimator of tau² did not converge within {max_iter} iterations "
-        f"in cell {label!r}"
+    unconverged = status == ROOT_UNCONVERGED
+    iterations[unconverged] = max_iter
+    return root, iterations, status
+
+
+def _solve(
+    d: CellData,
+    start: FloatArray,
+    method: str,
+    *,
+    max_iter: int,
+    labels: Sequence[Hashable],
+) -> tuple[FloatArray, IntArray]:
+    """Roots of the intercept-only estimating equation for every cell of ``d`` (all
+    with k >= 2), or ConvergenceError naming the first cell that failed: the one whose
+    equation broke down earliest, else the first that did not converge."""
+    root, iterations, status = solve_roots(
+        d, start, lambda work, t: _equation(work, t, method), max_iter=max_iter
     )
+    broken = np.flatnonzero(status == ROOT_BROKEN)
+    if broken.size:
+        first = int(broken[np.argmin(iterations[broken])])  # argmin: the lowest index on ties
+        raise ConvergenceError(f"{method} estimator of tau² failed in cell {labels[first]!r}")
+    unconverged = np.flatnonzero(status == ROOT_UNCONVERGED)
+    if unconverged.size:
+        raise ConvergenceError(
+            f"{method} estimator of tau² did not converge within {max_iter} iterations "
+            f"in cell {labels[int(unconverged[0])]!r}"
+        )
+    return root, iterations
 
 
 def cell_log_likelihoods(

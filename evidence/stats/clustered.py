@@ -335,8 +335,12 @@ def _univariate_cells(
         for code in np.unique(codes).tolist():
             done[code] = _as_clustered(pooled[code], pooled[code].k)
         return done, failed
-    for code in np.unique(codes).tolist():
-        rows = codes == code
+    # Rows grouped by cell once (stable: input order within a cell), then one slice each.
+    order = np.argsort(codes, kind="stable")
+    cell_codes, starts = np.unique(codes[order], return_index=True)
+    ends = np.append(starts[1:], order.size)
+    for code, start, end in zip(cell_codes.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        rows = order[start:end]
         try:
             res = pool(y[rows], v[rows], method=opts.method, test=opts.test, level=opts.level)
         except StatsError as problem:
@@ -378,11 +382,12 @@ def _pool_cells(
     max_size = np.zeros(full.n_cells, dtype=np.intp)
     np.maximum.at(max_size, full.cluster_cell, full.cluster_size)
     n_cl = full.n_clusters()
+    k_cell = full.k()
     problems: dict[int, StatsError] = {}
     singleton_cells = np.flatnonzero(max_size == 1)
     for one in np.flatnonzero((max_size > 1) & (n_cl == 1)).tolist():
         problems[one] = StatsError(
-            f"all {int(full.k()[one])} effect sizes come from a single cluster: the "
+            f"all {int(k_cell[one])} effect sizes come from a single cluster: the "
             "between-cluster variance is not identified and the cluster-robust (CR2) "
             "variance is undefined; at least two clusters are needed"
         )

@@ -142,9 +142,15 @@ def cluster_layout(
     row_cluster = (np.cumsum(starts_mask) - 1).astype(np.intp)
     sizes = np.diff(np.append(starts, n)).astype(np.intp)
     n_cells = int(cell_sorted[-1]) + 1
+    # Clusters grouped by size with one stable sort (ascending cluster index in a group).
+    by_size = np.argsort(sizes, kind="stable")
+    group_sizes, group_starts = np.unique(sizes[by_size], return_index=True)
+    group_ends = np.append(group_starts[1:], by_size.size)
     groups = []
-    for size in np.unique(sizes):
-        members = np.flatnonzero(sizes == size)
+    for size, first, last in zip(
+        group_sizes.tolist(), group_starts.tolist(), group_ends.tolist(), strict=True
+    ):
+        members = by_size[first:last]
         rows = starts[members][:, None] + np.arange(size)[None, :]
         groups.append(SizeGroup(clusters=members.astype(np.intp), rows=rows.astype(np.intp)))
     y_sorted = y[order]

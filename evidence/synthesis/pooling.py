@@ -1,21 +1,22 @@
 """Pooling every cell of a map at once, with the small-study test where a cell is large enough.
 
-Takes the membership's parallel columns and hands them to the statistics engine in one
-batched call; a cell that cannot be pooled keeps its reason instead of a result, so one
-cell never breaks the map.
+Takes the membership's parallel columns and hands them to the statistics engine in two
+batched calls (the pooled effects, then Egger's test); a cell that cannot be pooled keeps
+its reason instead of a result, so one cell never breaks the map.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
 from evidence.models import EvidenceMap
 from evidence.stats.clustered import pool_cells_clustered
-from evidence.stats.pubbias import egger_test
-from evidence.stats.results import PoolResult, StatsError
+from evidence.stats.egger_cells import egger_tests
+from evidence.stats.results import PoolResult
 from evidence.synthesis.membership import EffectRows
 
 
@@ -39,13 +40,13 @@ def pool_rows(evidence_map: EvidenceMap, rows: EffectRows) -> Pooled:
         method=evidence_map.pooling_method, test=evidence_map.pooling_test,
         errors=pooled.not_pooled,
     ))
-    for code in np.flatnonzero(np.bincount(codes) >= evidence_map.egger_min_k):
-        mask = codes == code
-        try:
-            pooled.egger_p[int(code)] = egger_test(yi[mask], vi[mask]).p_value
-        except StatsError:
-            # e.g. equal sampling variances: the test has no predictor to regress on.
-            continue
+    # Egger's test in every cell with enough effect sizes, in one batched call; a cell
+    # it cannot test (e.g. equal sampling variances: no predictor) gets no p-value.
+    eligible = np.bincount(codes)[codes] >= evidence_map.egger_min_k
+    if eligible.any():
+        tests = egger_tests(yi[eligible], vi[eligible], codes[eligible])
+        # The labels of an integer array come back as Python ints.
+        pooled.egger_p = {cast(int, code): result.p_value for code, result in tests.items()}
     return pooled
 
 
