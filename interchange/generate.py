@@ -77,6 +77,7 @@ from studies.models import (
     StudyDesign,
     region_for,
 )
+from studies.services import delete_recorded
 
 __all__ = [
     "GENERATED_MARKER",
@@ -676,8 +677,6 @@ def generate_map(
 def _delete_generated(evidence_map: EvidenceMap) -> None:
     """Remove a generated map: its bulk-written rows in bulk (they have no history to
     continue), then the map and its framework through the audited delete."""
-    from studies.services import delete_recorded
-
     in_map = {"study__evidence_map": evidence_map}
     for queryset in (
         EffectSize.objects.filter(**in_map),
