@@ -667,7 +667,7 @@ def generate_map(
             if not existing.description.startswith(GENERATED_MARKER):
                 raise GenerateError(
                     f"The map {slug!r} was not made by generate_map, so it is not replaced; "
-                    "choose another slug (or delete that map in the admin)."
+                    "choose another slug."
                 )
             _delete_generated(existing)
         plan = plan_map(slug, studies=studies, effect_sizes=effect_sizes, rows=rows, columns=columns, seed=seed)
