@@ -50,6 +50,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Model
 
+from evidence import versions
 from evidence.models import Direction, EvidenceMap, Intervention, Outcome
 from evidence.services import framework_save
 from interchange.generate_words import (
@@ -816,6 +817,8 @@ def _write(plan: Plan) -> EvidenceMap:
         _validated(effect, EFFECT_FOREIGN_KEYS)  # EffectSize.clean() computes g from the input
         effects.append(effect)
     _insert(EffectSize, effects)
+    # Bulk writes send no signals: mark the map as changed for its readers ourselves.
+    versions.bump(evidence_map.pk)
     return evidence_map
 
 
