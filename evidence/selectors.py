@@ -153,13 +153,20 @@ def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]
     return studies
 
 
-def effect_sizes_by_ids(ids: Iterable[int]) -> list[EffectSize]:
-    """Effect sizes with their study, row and column (one query)."""
+def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = None) -> list[EffectSize]:
+    """Effect sizes with their study, row and column (one query); only those of `studies`
+    when given."""
+    effects = EffectSize.objects.filter(pk__in=list(ids))
+    if studies is not None:
+        effects = effects.filter(study_id__in=list(studies))
     return list(
-        EffectSize.objects.filter(pk__in=list(ids))
-        .select_related("study", "intervention", "outcome")
-        .order_by("study__authors", "study__year", "study_id", "pk")
+        effects.select_related("study", "intervention", "outcome").order_by("study__authors", "study__year", "study_id", "pk")
     )
+
+
+def effect_points(ids: Iterable[int]) -> list[tuple[int, float, float]]:
+    """(study id, g, SE of g) of each effect size (one query, no joins)."""
+    return list(EffectSize.objects.filter(pk__in=list(ids)).order_by().values_list("study_id", "g", "se_g"))
 
 
 def outcomes_of_studies(ids: Iterable[int]) -> dict[int, set[int]]:

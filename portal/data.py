@@ -55,9 +55,11 @@ def map_json(evidence: MapEvidence, *, cell_url: str, urls: dict[str, str]) -> d
 
 
 def forest_json(
-    effects: Iterable[EffectSize], cell: Cell, *, citations: dict[int, str], egger_min_k: int
+    effects: Iterable[EffectSize], cell: Cell, *, citations: dict[int, str], egger_min_k: int,
+    points: list[tuple[float, float]],
 ) -> dict[str, Any]:
-    """The forest (and funnel) plot's data: each effect size grouped by study, then the pool."""
+    """The forest plot's data (each effect size of the page's studies, grouped by study, then
+    the pool) and the funnel plot's (`points`: g and SE of every effect size in the cell)."""
     rows = [
         {
             "study": citations.get(es.study_id, str(es.study_id)),
@@ -80,6 +82,7 @@ def forest_json(
     return {
         "rows": rows,
         "pooled": pooled,
-        "funnel": len(rows) >= egger_min_k and pooled is not None,
+        "points": [[rounded(g), rounded(se)] for g, se in points],
+        "funnel": len(points) >= egger_min_k and pooled is not None,
         "egger_p": rounded(cell.egger_p),
     }

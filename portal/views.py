@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -130,8 +131,17 @@ def cell_page(
     intervention = evidence.interventions[intervention_id]
     outcome = evidence.outcomes[outcome_id]
     studies = selectors.studies_by_ids(evidence_map, cell.study_ids)
-    effects = selectors.effect_sizes_by_ids(cell.effect_ids)
-    citations = {s.pk: s.short_citation for s in studies}
+    page = Paginator(studies, STUDIES_PER_PAGE).get_page(request.GET.get("page"))
+    if page.paginator.num_pages == 1:
+        effects = selectors.effect_sizes_by_ids(cell.effect_ids)
+        points = [(es.study_id, es.g, es.se_g) for es in effects]
+    else:
+        # A big cell: the studies of this page with their effect sizes, and every effect
+        # size's g and SE for the funnel plot (one query more), so the page stays small.
+        on_page = {s.pk for s in page.object_list}
+        points = selectors.effect_points(cell.effect_ids)
+        effects = selectors.effect_sizes_by_ids(cell.effect_ids, studies=on_page)
+    citations = {s.pk: s.short_citation for s in page.object_list}
     effects_by_study: dict[int, list[Any]] = {}
     for es in effects:
         effects_by_study.setdefault(es.study_id, []).append(es)
@@ -157,11 +167,17 @@ def cell_page(
         "result": result,
         "model": _model_description(evidence_map, result),
         "summary": selectors.cell_summary(evidence_map, intervention_id, outcome_id),
-        "studies": [{"study": s, "effects": effects_by_study.get(s.pk, [])} for s in studies],
+        "studies": [{"study": s, "effects": effects_by_study.get(s.pk, [])} for s in page.object_list],
+        "page": page,
+        "page_numbers": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+        "ellipsis": page.paginator.ELLIPSIS,
         "designs": [(StudyDesign(d).label, n) for d, n in cell.designs.items()],
-        "n_with_effects": len(effects_by_study),
-        "forest": forest_json(effects, cell, citations=citations, egger_min_k=evidence_map.egger_min_k),
-        "show_funnel": result is not None and len(effects) >= evidence_map.egger_min_k,
+        "n_with_effects": len({study_id for study_id, _, _ in points}),
+        "forest": forest_json(
+            effects, cell, citations=citations, egger_min_k=evidence_map.egger_min_k,
+            points=[(g, se) for _, g, se in points],
+        ),
+        "show_funnel": result is not None and len(points) >= evidence_map.egger_min_k,
         "other_outcomes": other_outcomes,
         "map_url": _with_query(evidence_map.get_absolute_url(), filters),
         "effects_csv_url": _with_query(
@@ -171,6 +187,10 @@ def cell_page(
         ),
     }
     return render(request, "portal/cell.html", context)
+
+
+# Studies shown on one cell page, with their effect sizes in the table and the forest plot.
+STUDIES_PER_PAGE = 50
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

@@ -446,3 +446,28 @@ def test_reviewers_see_drafts_marked_as_such(client, demo_map, reviewer):  # typ
     hidden = EvidenceMapFactory(is_published=False)
     map_page = client.get(reverse("portal:map", kwargs={"slug": hidden.slug})).content.decode()
     assert "Draft map: only reviewers see it." in map_page
+
+
+def test_a_big_cell_is_paged_and_stays_small(client):  # type: ignore[no-untyped-def]
+    evidence_map = EvidenceMapFactory(slug="big-cell")
+    row = InterventionFactory(evidence_map=evidence_map)
+    col = OutcomeFactory(evidence_map=evidence_map)
+    for n in range(120):
+        study = StudyFactory(evidence_map=evidence_map, title=f"Study number {n}", abstract="A long abstract. " * 40)
+        for k in range(2):
+            EffectSizeFactory(study=study, intervention=row, outcome=col, es_value=0.1 + n / 1000 + k / 100)
+    url = reverse("portal:cell", kwargs={"slug": "big-cell", "intervention_id": row.pk, "outcome_id": col.pk})
+    first = client.get(url)
+    html = first.content.decode()
+    assert first.status_code == 200
+    assert "Included studies (120)" in html
+    assert html.count('class="study-card"') == 50
+    assert "Studies 1 to 50 of 120." in html and 'rel="next"' in html
+    forest = json.loads(re.search(r'id="forest-data" type="application/json">(.*?)</script>', html, re.S).group(1))
+    assert len(forest["rows"]) == 100  # the effect sizes of this page's 50 studies
+    assert len(forest["points"]) == 240 and forest["funnel"] is True  # the funnel has them all
+    last = client.get(url, {"page": 3}).content.decode()
+    assert last.count('class="study-card"') == 20 and "Studies 101 to 120 of 120." in last
+    # Filters are kept in the page links.
+    filtered = client.get(url, {"design": "rct"}).content.decode()
+    assert "?design=rct&amp;page=2" in filtered

@@ -97,14 +97,16 @@
   if (!funnelDiv || !data.funnel || !pooled) {
     return;
   }
-  const largest = Math.max(...data.rows.map((r) => r.se)) * 1.1;
+  // Every effect size of the cell (on a big cell's later pages too), as [g, SE] pairs.
+  const points = data.points;
+  const largest = points.reduce((most, p) => Math.max(most, p[1]), 0) * 1.1;
   const funnel = [
     {
       type: "scatter",
       mode: "markers",
       name: "Effect sizes",
-      x: data.rows.map((r) => r.g),
-      y: data.rows.map((r) => r.se),
+      x: points.map((p) => p[0]),
+      y: points.map((p) => p[1]),
       marker: { size: 8, color: "#0b5cad", symbol: "circle" },
       hovertemplate: "g = %{x:.3f}, SE = %{y:.3f}<extra></extra>",
     },
