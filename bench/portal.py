@@ -93,8 +93,8 @@ def ensure_database(url: str) -> None:
 def ensure_map(env: dict[str, str], slug: str, studies: int, effects: int) -> float:
     """Generate the map unless it exists; the seconds generation took (0 when reused)."""
     exists = manage(env, "shell", "-c", f"from evidence.models import EvidenceMap; "
-                    f"print(EvidenceMap.objects.filter(slug='{slug}').exists())").strip()
-    if exists == "True":
+                    f"print(EvidenceMap.objects.filter(slug='{slug}').exists())").split()
+    if exists[-1:] == ["True"]:
         return 0.0
     start = time.perf_counter()
     print(manage(env, "generate_map", slug, "--studies", str(studies), "--effect-sizes", str(effects)).strip())

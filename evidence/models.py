@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
@@ -113,7 +114,9 @@ class EvidenceMap(models.Model):
     # results are cached under them (evidence.versions).
     version = models.PositiveBigIntegerField(default=1, editable=False)
     members_version = models.PositiveBigIntegerField(default=1, editable=False)
-    history = HistoricalRecords(excluded_fields=["version", "members_version"])
+    changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    members_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    history = HistoricalRecords(excluded_fields=["version", "members_version", "changed_at", "members_changed_at"])
 
     objects = EvidenceMapQuerySet.as_manager()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
@@ -219,46 +219,24 @@ def cell_summary(evidence_map: EvidenceMap, intervention_id: int, outcome_id: in
     ).first()
 
 
-# --- Freshness: one query gives maps with what their ETag is computed from ------------------
+# --- Freshness: a map's validators come from its versions (evidence.versions) -------------
 
 
-def _per_map(queryset: QuerySet[Any], path: str, **aggregate: Any) -> Coalesce | Subquery:
-    """One aggregate of `queryset` per map, for `maps.annotate()`; `path` leads to the map."""
-    (name, expression), = aggregate.items()
-    subquery = Subquery(
-        queryset.filter(**{path: OuterRef("pk")}).order_by().values(path).annotate(**{name: expression}).values(name)[:1]
-    )
-    if name == "n":  # counts of nothing are 0, not NULL
-        return Coalesce(subquery, 0, output_field=IntegerField())
-    return subquery
+def with_versions(maps: QuerySet[EvidenceMap]) -> QuerySet[EvidenceMap]:
+    """The maps with their number of published studies (for the API's map objects).
 
-
-def with_versions(maps: QuerySet[EvidenceMap], user: object) -> QuerySet[EvidenceMap]:
-    """Annotate each map with the latest change and the row counts of what `user` may see.
-
-    Only visible rows count, so an anonymous client's validators do not move when a draft
-    changes. Counts are included so that deleting a row changes the version even though no
-    remaining row has a newer `updated_at`.
+    Their versions are fields of the map itself, bumped with every write, so reading them
+    costs nothing however large the map.
     """
-    studies = Study.objects.visible_to(user)
-    effects = EffectSize.objects.visible_to(user)
     return maps.annotate(
-        v_studies_max=_per_map(studies, "evidence_map", m=Max("updated_at")),
-        v_studies_n=_per_map(studies, "evidence_map", n=Count("pk")),
-        v_effects_max=_per_map(effects, "study__evidence_map", m=Max("updated_at")),
-        v_effects_n=_per_map(effects, "study__evidence_map", n=Count("pk")),
-        v_summaries_max=_per_map(CellSummary.objects.all(), "evidence_map", m=Max("updated_at")),
-        v_summaries_n=_per_map(CellSummary.objects.all(), "evidence_map", n=Count("pk")),
-        v_interventions=_per_map(Intervention.objects.all(), "evidence_map", n=Count("pk")),
-        v_outcomes=_per_map(Outcome.objects.all(), "evidence_map", n=Count("pk")),
-        n_published_studies=_per_map(Study.objects.published(), "evidence_map", n=Count("pk")),
+        n_published_studies=Coalesce(
+            Subquery(
+                Study.objects.published().filter(evidence_map=OuterRef("pk")).order_by()
+                .values("evidence_map").annotate(n=Count("pk")).values("n")[:1]
+            ),
+            0, output_field=IntegerField(),
+        )
     )
-
-
-_VERSION_FIELDS = (
-    "pk", "updated_at", "is_published", "v_studies_max", "v_studies_n", "v_effects_max", "v_effects_n",
-    "v_summaries_max", "v_summaries_n", "v_interventions", "v_outcomes",
-)
 
 
 @dataclass(frozen=True)
@@ -269,14 +247,16 @@ class Version:
     last_modified: datetime | None
 
 
-def version_of(maps: Iterable[EvidenceMap], *, salt: str = "") -> Version:
-    """The version of the given (annotated) maps; `salt` adds what else the response depends on."""
+def version_of(maps: Iterable[EvidenceMap], *, salt: str = "", members: bool = False) -> Version:
+    """The version of the given maps as a reader sees them (with `members`, as a reviewer
+    does, drafts included); `salt` adds what else the response depends on."""
     digest = hashlib.sha256(salt.encode())
     latest: datetime | None = None
     for evidence_map in maps:
-        values = [getattr(evidence_map, name, None) for name in _VERSION_FIELDS]
-        digest.update(repr(values).encode())
-        for value in values:
-            if isinstance(value, datetime) and (latest is None or value > latest):
-                latest = value
+        number = evidence_map.members_version if members else evidence_map.version
+        changed = evidence_map.members_changed_at if members else evidence_map.changed_at
+        changed = max(changed, evidence_map.updated_at)
+        digest.update(repr((evidence_map.pk, evidence_map.is_published, number, changed)).encode())
+        if latest is None or changed > latest:
+            latest = changed
     return Version(tag=digest.hexdigest()[:32], last_modified=latest)

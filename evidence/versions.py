@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db.models import F, Model
+from django.db.models.functions import Now
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
@@ -40,9 +41,9 @@ def bump(map_id: int | None, *, public: bool = True) -> None:
     """Mark a map as changed: for every reader (`public`) or for its reviewers only."""
     if map_id is None:
         return
-    changes: dict[str, Any] = {"members_version": F("members_version") + 1}
+    changes: dict[str, Any] = {"members_version": F("members_version") + 1, "members_changed_at": Now()}
     if public:
-        changes["version"] = F("version") + 1
+        changes.update(version=F("version") + 1, changed_at=Now())
     EvidenceMap.objects.filter(pk=map_id).update(**changes)
 
 
@@ -121,10 +122,12 @@ def _release() -> str:
         return "unknown"
 
 
-def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "") -> str:
-    """A key for a result computed from the map's published data and the normalised filters."""
+def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "", *, members: bool = False) -> str:
+    """A key for a result computed from the map's published data (with `members`: its drafts
+    too) and the normalised filters."""
     digest = hashlib.sha256(query.encode()).hexdigest()[:24]
-    return f"egm:{_release()}.{SHAPE}:{kind}:{evidence_map.pk}:{evidence_map.version}:{digest}"
+    version = f"m{evidence_map.members_version}" if members else evidence_map.version
+    return f"egm:{_release()}.{SHAPE}:{kind}:{evidence_map.pk}:{version}:{digest}"
 
 
 def etag(kind: str, evidence_map: EvidenceMap, query: str = "", *extra: str) -> str:

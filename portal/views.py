@@ -25,7 +25,7 @@ from evidence.stats.interpret import describe_preset, describe_rules
 from evidence.synthesis import Cell, MapEvidence, map_evidence
 from portal.data import forest_json, map_json
 from portal.forms import filter_fields
-from studies.models import StudyDesign
+from studies.models import StudyDesign, can_see_drafts
 
 View = Callable[..., HttpResponse]
 
@@ -64,9 +64,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @with_filters
 def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
     """The page shell: the filters form and the grid, which the map script fills from map_data."""
+    members = can_see_drafts(request.user)
+    options = versions.cached(
+        versions.cache_key("filter-options", evidence_map, members=members),
+        lambda: selectors.map_filter_options(evidence_map, request.user),
+    )
     filterset = StudyFilterSet(
-        data=request.GET, queryset=selectors.map_studies(evidence_map, request.user),
-        options=selectors.map_filter_options(evidence_map, request.user),
+        data=request.GET, queryset=selectors.map_studies(evidence_map, request.user), options=options,
     )
     context = {
         "map": evidence_map,

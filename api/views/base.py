@@ -117,7 +117,7 @@ class ApiView(APIView):
             API_REVISION, request.get_full_path(), request.accepted_renderer.format or "",
             "drafts" if can_see_drafts(request.user) else "public",
         ])
-        version = selectors.version_of(maps, salt=salt)
+        version = selectors.version_of(maps, salt=salt, members=can_see_drafts(request.user))
         etag = quote_etag(version.tag)
         last_modified = timegm(version.last_modified.utctimetuple()) if version.last_modified else None
         response: HttpResponseBase | None = get_conditional_response(
@@ -148,7 +148,7 @@ class ApiView(APIView):
         return getattr(request.accepted_renderer, "format", "") == "csv"
 
     def map_or_404(self, request: Request, slug: str) -> EvidenceMap:
-        found = selectors.with_versions(selectors.visible_maps(request.user), request.user).filter(slug=slug).first()
+        found = selectors.with_versions(selectors.visible_maps(request.user)).filter(slug=slug).first()
         if found is None:
             raise NotFound()
         return found
@@ -164,7 +164,7 @@ def _saved(call: Callable[[], Any]) -> Any:
 
 def _requested_maps(request: Request, params: Any) -> list[EvidenceMap]:
     """The maps a list covers (with their versions): the `map` parameter's, or all visible."""
-    maps_qs = selectors.with_versions(selectors.visible_maps(request.user), request.user)
+    maps_qs = selectors.with_versions(selectors.visible_maps(request.user))
     if params.get("map"):
         maps_qs = maps_qs.filter(slug=params["map"])
     maps = list(maps_qs)

@@ -26,7 +26,7 @@ class MapListView(ApiView):
     )
     def get(self, request: Request) -> HttpResponseBase:
         # Queries: 1 (the maps, each with its counts and latest change).
-        maps = list(selectors.with_versions(selectors.visible_maps(request.user), request.user).order_by("title", "pk"))
+        maps = list(selectors.with_versions(selectors.visible_maps(request.user)).order_by("title", "pk"))
         return self.conditional(request, maps, lambda: Response(MapOutputSerializer(maps, many=True).data))
 
 
