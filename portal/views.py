@@ -4,8 +4,10 @@ The downloads (studies as CSV and RIS, a cell's effect sizes) are interchange's 
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.cache import get_conditional_response
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from evidence import selectors, versions
@@ -93,11 +95,12 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
     Queries: the map (for its version); on a cache miss, also map_evidence's.
     """
     query = filters.to_query()
-    tag = versions.etag("data.json", evidence_map, query)
+    # Weak: the same JSON goes out compressed or not.
+    tag = "W/" + versions.etag("data.json", evidence_map, query)
     not_modified = get_conditional_response(request, etag=tag)
     if not_modified is None:
 
-        def document() -> bytes:
+        def document() -> tuple[bytes, bytes]:
             evidence = map_evidence(evidence_map, filters)
             slug = {"slug": evidence_map.slug}
             urls = {
@@ -106,15 +109,28 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
                 "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
             }
             data = map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls)
-            return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+            body = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+            # Compressed once per version, not once per request.
+            return body, gzip.compress(body, compresslevel=6, mtime=0)
 
-        body = versions.cached(versions.cache_key("data.json", evidence_map, query), document)
-        response: HttpResponse = HttpResponse(body, content_type="application/json")
+        body, compressed = versions.cached(versions.cache_key("data.json", evidence_map, query), document)
+        response: HttpResponse
+        if _accepts_gzip(request):
+            response = HttpResponse(compressed, content_type="application/json")
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(body, content_type="application/json")
+        patch_vary_headers(response, ("Accept-Encoding",))
     else:
         response = not_modified
     response["ETag"] = tag
     response["Cache-Control"] = "no-cache"
     return response
+
+
+def _accepts_gzip(request: HttpRequest) -> bool:
+    """The rule Django's GZipMiddleware applies to every other response."""
+    return bool(re.search(r"\bgzip\b", request.headers.get("Accept-Encoding", "")))
 
 
 def _cell_evidence(

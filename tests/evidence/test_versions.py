@@ -161,3 +161,14 @@ def test_bulk_writes_bump_explicitly(demo_map: EvidenceMap) -> None:
     assert versions_of(demo_map) == (before[0] + 1, before[1] + 1)
     StudyFactory(evidence_map=demo_map, status=Status.DRAFT)
     assert versions_of(demo_map)[0] == before[0] + 1
+
+
+def test_data_json_is_compressed_once_and_served_as_asked(client: Client, demo_map: EvidenceMap) -> None:
+    import gzip as gzip_module
+
+    plain = data_json(client)
+    assert "Content-Encoding" not in plain
+    packed = data_json(client, HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert packed["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed["Vary"]
+    assert gzip_module.decompress(packed.content) == plain.content
+    assert data_json(client, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=packed["ETag"]).status_code == 304
