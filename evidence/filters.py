@@ -9,6 +9,7 @@ exports and API queries (`StudyFilters.from_query`), and the API's OpenAPI param
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -19,6 +20,7 @@ from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import translation
 from django_countries import countries as all_countries
 
 from studies.m49 import COUNTRY_SUBREGION
@@ -48,7 +50,9 @@ class ManyValuesField(forms.Field):
         self._choices = choices
         self.upper = upper
         self.options = options  # the form offers only the values that occur on the map
-        if choices:
+        if choices and not callable(choices):
+            # A long list given as a callable (countries) is not copied into every form's
+            # widget: forms deep-copy their widgets, and the page offers only the map's values.
             self.widget.choices = self.choices
 
     @property
@@ -144,6 +148,12 @@ class YesNoFilter(django_filters.Filter):
 
 
 def _country_choices() -> list[tuple[str, str]]:
+    return _country_choices_in(translation.get_language() or "")
+
+
+@functools.cache
+def _country_choices_in(language: str) -> list[tuple[str, str]]:
+    """Every country code with its name (sorting ~250 names costs a request a millisecond)."""
     return [(code, str(name)) for code, name in all_countries]
 
 

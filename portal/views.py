@@ -100,7 +100,7 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
     not_modified = get_conditional_response(request, etag=tag)
     if not_modified is None:
 
-        def document() -> tuple[bytes, bytes]:
+        def document() -> bytes:
             evidence = map_evidence(evidence_map, filters)
             slug = {"slug": evidence_map.slug}
             urls = {
@@ -109,17 +109,20 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
                 "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
             }
             data = map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls)
-            body = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
-            # Compressed once per version, not once per request.
-            return body, gzip.compress(body, compresslevel=6, mtime=0)
+            return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
-        body, compressed = versions.cached(versions.cache_key("data.json", evidence_map, query), document)
+        key = versions.cache_key("data.json", evidence_map, query)
         response: HttpResponse
         if _accepts_gzip(request):
+            # Compressed once per version, not once per request, and kept on its own so that a
+            # request fetches only the form it sends.
+            compressed = versions.cached(
+                key + ":gzip", lambda: gzip.compress(versions.cached(key, document), compresslevel=6, mtime=0)
+            )
             response = HttpResponse(compressed, content_type="application/json")
             response["Content-Encoding"] = "gzip"
         else:
-            response = HttpResponse(body, content_type="application/json")
+            response = HttpResponse(versions.cached(key, document), content_type="application/json")
         patch_vary_headers(response, ("Accept-Encoding",))
     else:
         response = not_modified
