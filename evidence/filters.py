@@ -328,6 +328,10 @@ class StudyFilters:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("StudyFilters is immutable")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Cached results carry their filters: pickle them as the values they were made from.
+        return (_rebuild_filters, (dict(self._values),))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, StudyFilters) and self._values == other._values
 
@@ -360,3 +364,7 @@ class StudyFilters:
         for name, value in self._values:
             studies = filterset.filters[name].filter(studies, value)
         return studies
+
+
+def _rebuild_filters(values: dict[str, Any]) -> StudyFilters:
+    return StudyFilters(**values)

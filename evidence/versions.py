@@ -26,7 +26,9 @@ from django.db.models import F, Model
 from django.db.models.functions import Now
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from evidence.filters import StudyFilters
 from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
+from evidence.synthesis import CellKey, MapEvidence, map_evidence
 from studies.models import AppraisalItem, EffectSize, Status, Study
 
 T = TypeVar("T")
@@ -164,3 +166,9 @@ def cached(key: str, compute: Callable[[], T], *, wait: float = 30.0) -> T:
     value = compute()
     cache.set(key, value, CACHE_SECONDS)
     return value
+
+
+def cell_evidence(evidence_map: EvidenceMap, filters: StudyFilters, key: CellKey) -> MapEvidence:
+    """One cell of the map (with the framework), computed once per map version and filters."""
+    cell_key = cache_key("cell", evidence_map, f"{filters.to_query()}|{key[0]}|{key[1]}")
+    return cached(cell_key, lambda: map_evidence(evidence_map, filters, only=key))

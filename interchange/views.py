@@ -10,10 +10,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from evidence import selectors
+from evidence import selectors, versions
 from evidence.filters import FilterError, StudyFilters
 from evidence.models import EvidenceMap
-from evidence.synthesis import map_evidence
 from interchange import exports
 
 
@@ -63,7 +62,7 @@ def cell_effects_csv(request: HttpRequest, slug: str, intervention_id: int, outc
         evidence_map, filters = _map_and_filters(request, slug)
     except FilterError as error:
         return _bad_filter(error)
-    evidence = map_evidence(evidence_map, filters, only=(intervention_id, outcome_id))
+    evidence = versions.cell_evidence(evidence_map, filters, (intervention_id, outcome_id))
     if intervention_id not in evidence.interventions or outcome_id not in evidence.outcomes:
         raise Http404("No such cell on this map.")
     effects = selectors.effect_sizes_by_ids(evidence.cell(intervention_id, outcome_id).effect_ids)

@@ -139,7 +139,7 @@ def _accepts_gzip(request: HttpRequest) -> bool:
 def _cell_evidence(
     evidence_map: EvidenceMap, filters: StudyFilters, intervention_id: int, outcome_id: int
 ) -> MapEvidence:
-    evidence = map_evidence(evidence_map, filters, only=(intervention_id, outcome_id))
+    evidence = versions.cell_evidence(evidence_map, filters, (intervention_id, outcome_id))
     if intervention_id not in evidence.interventions or outcome_id not in evidence.outcomes:
         raise Http404("No such cell on this map.")
     return evidence

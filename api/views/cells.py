@@ -84,7 +84,7 @@ class CellDetailView(ApiView):
 
         def build() -> Response:
             key = (intervention_id, outcome_id)
-            evidence = map_evidence(evidence_map, filters, only=key)
+            evidence = versions.cell_evidence(evidence_map, filters, key)
             if intervention_id not in evidence.interventions or outcome_id not in evidence.outcomes:
                 raise NotFound()
             cell = evidence.cell(*key)

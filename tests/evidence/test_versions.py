@@ -172,3 +172,20 @@ def test_data_json_is_compressed_once_and_served_as_asked(client: Client, demo_m
     assert packed["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed["Vary"]
     assert gzip_module.decompress(packed.content) == plain.content
     assert data_json(client, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=packed["ETag"]).status_code == 304
+
+
+def test_a_cell_is_computed_once_per_version(client: Client, demo_map: EvidenceMap, reviewer: Any) -> None:
+    es = EffectSize.objects.filter(study__evidence_map=demo_map, study__status=Status.PUBLISHED).first()
+    assert es is not None
+    url = reverse("portal:cell", kwargs={"slug": SLUG, "intervention_id": es.intervention_id,
+                                         "outcome_id": es.outcome_id})
+    with CaptureQueriesContext(connection) as first_queries:
+        first = client.get(url, {"design": es.study.design})
+    with CaptureQueriesContext(connection) as again_queries:
+        again = client.get(url, {"design": es.study.design})
+    assert again.content == first.content
+    # The membership's queries (framework, studies, codings, effect sizes, overrides) are gone.
+    assert len(again_queries) <= len(first_queries) - 6
+    services.effect_size_update(effect_size=es, user=reviewer, data={"es_value": 1.234})
+    changed = client.get(url, {"design": es.study.design}).content.decode()
+    assert "1.234" in changed
