@@ -345,9 +345,6 @@ class StudyFilters:
     def active(self) -> bool:
         return bool(self._values)
 
-    def values(self) -> dict[str, Any]:
-        return dict(self._values)
-
     def to_query(self) -> str:
         pairs: list[tuple[str, str]] = []
         for name, value in self._values:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from django.core.cache import cache
 from django.db.models import F, Model
 from django.db.models.functions import Now
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_init, post_save
 
 from evidence.filters import StudyFilters
 from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
@@ -92,8 +92,6 @@ def _coding_changed(sender: type[Model], instance: Any, action: str, reverse: bo
 
 def connect() -> None:
     """Wire the bumps to the models' signals (EvidenceConfig.ready)."""
-    from django.db.models.signals import post_init
-
     post_init.connect(_remember_status, sender=Study, dispatch_uid="versions-study-init")
     for signal in (post_save, post_delete):
         name = "save" if signal is post_save else "delete"
@@ -132,8 +130,8 @@ def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "", *, members:
     return f"egm:{_release()}.{SHAPE}:{kind}:{evidence_map.pk}:{version}:{digest}"
 
 
-def etag(kind: str, evidence_map: EvidenceMap, query: str = "", *extra: str) -> str:
-    digest = hashlib.sha256("|".join((cache_key(kind, evidence_map, query), *extra)).encode()).hexdigest()
+def etag(kind: str, evidence_map: EvidenceMap, query: str = "") -> str:
+    digest = hashlib.sha256(cache_key(kind, evidence_map, query).encode()).hexdigest()
     return f'"{digest[:32]}"'
 
 

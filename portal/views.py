@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -153,18 +153,26 @@ def cell_page(
     cell = evidence.cell(intervention_id, outcome_id)
     intervention = evidence.interventions[intervention_id]
     outcome = evidence.outcomes[outcome_id]
-    studies = selectors.studies_by_ids(evidence_map, cell.study_ids)
-    page = Paginator(studies, STUDIES_PER_PAGE).get_page(request.GET.get("page"))
+    page: Page[Any]
+    if len(cell.study_ids) <= STUDIES_PER_PAGE:
+        page_studies = selectors.studies_by_ids(evidence_map, cell.study_ids)
+        page = Paginator(page_studies, STUDIES_PER_PAGE).get_page(1)
+    else:
+        # A big cell: page through the ids in citation order, then load that page's studies
+        # only (a busy aggregate holds thousands, abstracts and all).
+        ordered = selectors.study_ids_in_citation_order(cell.study_ids)
+        page = Paginator(ordered, STUDIES_PER_PAGE).get_page(request.GET.get("page"))
+        page_studies = selectors.studies_by_ids(evidence_map, list(page.object_list))
     if page.paginator.num_pages == 1:
         effects = selectors.effect_sizes_by_ids(cell.effect_ids)
         points = [(es.study_id, es.g, es.se_g) for es in effects]
     else:
         # A big cell: the studies of this page with their effect sizes, and every effect
         # size's g and SE for the funnel plot (one query more), so the page stays small.
-        on_page = {s.pk for s in page.object_list}
+        on_page = {s.pk for s in page_studies}
         points = selectors.effect_points(cell.effect_ids)
         effects = selectors.effect_sizes_by_ids(cell.effect_ids, studies=on_page)
-    citations = {s.pk: s.short_citation for s in page.object_list}
+    citations = {s.pk: s.short_citation for s in page_studies}
     effects_by_study: dict[int, list[Any]] = {}
     for es in effects:
         effects_by_study.setdefault(es.study_id, []).append(es)
@@ -190,7 +198,7 @@ def cell_page(
         "result": result,
         "model": _model_description(evidence_map, result),
         "summary": selectors.cell_summary(evidence_map, intervention_id, outcome_id),
-        "studies": [{"study": s, "effects": effects_by_study.get(s.pk, [])} for s in page.object_list],
+        "studies": [{"study": s, "effects": effects_by_study.get(s.pk, [])} for s in page_studies],
         "page": page,
         "page_numbers": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
         "ellipsis": page.paginator.ELLIPSIS,

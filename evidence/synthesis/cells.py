@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,6 @@ class MapEvidence:
     cells: dict[CellKey, Cell]
     n_studies: int
     n_effects: int
-    populations: list[str] = field(default_factory=list)
 
     def cell(self, intervention_id: int, outcome_id: int) -> Cell:
         return self.cells.get((intervention_id, outcome_id)) or Cell(
@@ -152,5 +151,4 @@ def map_evidence(
         cells=cells,
         n_studies=len(members.study_rows),
         n_effects=members.n_effects,
-        populations=sorted({r["population"] for r in members.study_rows.values() if r["population"]}),
     )

@@ -34,7 +34,7 @@ class EffectRows:
 class Membership:
     interventions: dict[int, Node]
     outcomes: dict[int, Node]
-    study_rows: dict[int, dict[str, Any]]  # id -> design, confidence, region, population
+    study_rows: dict[int, dict[str, Any]]  # id -> design, confidence, region
     n_effects: int
     cell_studies: dict[CellKey, set[int]]
     cell_effects: dict[CellKey, list[int]]
@@ -65,7 +65,7 @@ def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: Ce
             pk__in=Study.interventions.through.objects.filter(intervention_id__in=rows_below).values("study_id")
         ).filter(pk__in=Study.outcomes.through.objects.filter(outcome_id__in=cols_below).values("study_id"))
         effects_query = effects_query.filter(intervention_id__in=rows_below, outcome_id__in=cols_below)
-    study_rows = {row["id"]: row for row in studies.values("id", "design", "confidence", "region", "population")}
+    study_rows = {row["id"]: row for row in studies.values("id", "design", "confidence", "region")}
     ids = studies.values("id")
     coded_i: dict[int, set[int]] = defaultdict(set)
     for study_id, node_id in Study.interventions.through.objects.filter(study_id__in=ids).values_list(
