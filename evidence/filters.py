@@ -345,16 +345,19 @@ class StudyFilters:
     def active(self) -> bool:
         return bool(self._values)
 
+    def texts(self, name: str) -> tuple[str, ...]:
+        """A filter's values as they are written in a query string ("yes", "2010", "rct")."""
+        value = dict(self._values).get(name)
+        if value is None:
+            return ()
+        if isinstance(value, tuple):
+            return value
+        if isinstance(value, bool):
+            return ("yes" if value else "no",)
+        return (str(value),)
+
     def to_query(self) -> str:
-        pairs: list[tuple[str, str]] = []
-        for name, value in self._values:
-            if isinstance(value, tuple):
-                pairs.extend((name, v) for v in value)
-            elif isinstance(value, bool):
-                pairs.append((name, "yes" if value else "no"))
-            else:
-                pairs.append((name, str(value)))
-        return urlencode(pairs)
+        return urlencode([(name, text) for name, _ in self._values for text in self.texts(name)])
 
     def apply(self, studies: QuerySet[Study]) -> QuerySet[Study]:
         filterset = StudyFilterSet(queryset=studies)

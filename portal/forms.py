@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django import forms
 
-from evidence.filters import StudyFilterSet
+from evidence.filters import StudyFilters, StudyFilterSet
 
 
 @dataclass(frozen=True)
@@ -41,16 +40,11 @@ def _kind(widget: forms.Widget) -> str:
     return "search"
 
 
-def filter_fields(filterset: StudyFilterSet) -> list[FilterField]:
-    """Every declared filter with what the form shows: its options, and what is chosen now."""
-    form = filterset.form
+def filter_fields(filterset: StudyFilterSet, filters: StudyFilters) -> list[FilterField]:
+    """Every declared filter with what the form shows: its options, and what `filters` chose."""
     fields = []
-    for name, field in form.fields.items():
-        raw: Any = form.data.getlist(name) if hasattr(form.data, "getlist") else form.data.get(name)
-        raw_values = raw if isinstance(raw, list) else ([raw] if raw else [])
-        chosen = {part.strip() for item in raw_values for part in str(item).split(",")}
-        if getattr(field, "upper", False):
-            chosen = {v.upper() for v in chosen}
+    for name, field in filterset.form.fields.items():
+        chosen = filters.texts(name)
         widget = field.widget
         kind = _kind(widget)
         options = tuple(
@@ -61,7 +55,7 @@ def filter_fields(filterset: StudyFilterSet) -> list[FilterField]:
         attrs = field.widget_attrs(widget) if kind == "number" else {}
         fields.append(FilterField(
             name=name, id=f"filter-{name.replace('_', '-')}", label=str(field.label), help_text=str(field.help_text),
-            kind=kind, options=options, value=str(raw_values[0]) if raw_values and kind in ("number", "search") else "",
+            kind=kind, options=options, value=chosen[0] if chosen and kind in ("number", "search") else "",
             attrs=tuple((k, str(v)) for k, v in attrs.items()),
         ))
     return fields

@@ -71,13 +71,11 @@ def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
         versions.cache_key("filter-options", evidence_map, members=members),
         lambda: selectors.map_filter_options(evidence_map, request.user),
     )
-    filterset = StudyFilterSet(
-        data=request.GET, queryset=selectors.map_studies(evidence_map, request.user), options=options,
-    )
+    filterset = StudyFilterSet(queryset=selectors.map_studies(evidence_map, request.user), options=options)
     context = {
         "map": evidence_map,
         "filters": filters,
-        "filter_fields": filter_fields(filterset),
+        "filter_fields": filter_fields(filterset, filters),
         "data_url": reverse("portal:map_data", kwargs={"slug": evidence_map.slug}),
     }
     return render(request, "portal/map.html", context)
