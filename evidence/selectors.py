@@ -228,11 +228,10 @@ def cell_summary(evidence_map: EvidenceMap, intervention_id: int, outcome_id: in
 # --- Freshness: a map's validators come from its versions (evidence.versions) -------------
 
 
-def with_versions(maps: QuerySet[EvidenceMap]) -> QuerySet[EvidenceMap]:
+def with_counts(maps: QuerySet[EvidenceMap]) -> QuerySet[EvidenceMap]:
     """The maps with their number of published studies (for the API's map objects).
 
-    Their versions are fields of the map itself, bumped with every write, so reading them
-    costs nothing however large the map.
+    Their versions, which validators need, are fields of the map itself: no annotation.
     """
     return maps.annotate(
         n_published_studies=Coalesce(

@@ -147,8 +147,10 @@ class ApiView(APIView):
     def is_csv(self, request: Request) -> bool:
         return getattr(request.accepted_renderer, "format", "") == "csv"
 
-    def map_or_404(self, request: Request, slug: str) -> EvidenceMap:
-        found = selectors.with_versions(selectors.visible_maps(request.user)).filter(slug=slug).first()
+    def map_or_404(self, request: Request, slug: str, *, counts: bool = False) -> EvidenceMap:
+        """The visible map (its versions included); with `counts`, its number of studies too."""
+        maps = selectors.visible_maps(request.user)
+        found = (selectors.with_counts(maps) if counts else maps).filter(slug=slug).first()
         if found is None:
             raise NotFound()
         return found
@@ -164,7 +166,7 @@ def _saved(call: Callable[[], Any]) -> Any:
 
 def _requested_maps(request: Request, params: Any) -> list[EvidenceMap]:
     """The maps a list covers (with their versions): the `map` parameter's, or all visible."""
-    maps_qs = selectors.with_versions(selectors.visible_maps(request.user))
+    maps_qs = selectors.visible_maps(request.user)
     if params.get("map"):
         maps_qs = maps_qs.filter(slug=params["map"])
     maps = list(maps_qs)

@@ -26,7 +26,7 @@ class MapListView(ApiView):
     )
     def get(self, request: Request) -> HttpResponseBase:
         # Queries: 1 (the maps, each with its counts and latest change).
-        maps = list(selectors.with_versions(selectors.visible_maps(request.user)).order_by("title", "pk"))
+        maps = list(selectors.with_counts(selectors.visible_maps(request.user)).order_by("title", "pk"))
         return self.conditional(request, maps, lambda: Response(MapOutputSerializer(maps, many=True).data))
 
 
@@ -36,7 +36,7 @@ class MapDetailView(ApiView):
     @extend_schema(operation_id="maps_retrieve", summary="One map",
                    responses={200: MapOutputSerializer, **READ_ERRORS})
     def get(self, request: Request, slug: str) -> HttpResponseBase:
-        evidence_map = self.map_or_404(request, slug)
+        evidence_map = self.map_or_404(request, slug, counts=True)
         return self.conditional(
             request, [evidence_map], lambda: Response(MapOutputSerializer(evidence_map).data)
         )
