@@ -106,6 +106,10 @@ class EvidenceMap(models.Model):
         default=10, validators=[MinValueValidator(3)],
         help_text="Egger's test is run only with at least this many effect sizes.",
     )
+    segment_code_set = models.ForeignKey(
+        "CodeSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The code set whose codes segment the map's bubbles (empty: segment by study design).",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -175,6 +179,9 @@ class FrameworkNode(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     position = models.PositiveIntegerField(default=0, help_text="Order among its siblings.")
+    external_id = models.CharField(
+        max_length=64, blank=True, help_text="Identifier in the source system (e.g. EPPI-Reviewer AttributeId)."
+    )
 
     class Meta:
         abstract = True
@@ -208,6 +215,11 @@ def node_constraints(prefix: str) -> list[models.BaseConstraint]:
             name=f"{prefix}_unique_top_level_name",
         ),
         models.CheckConstraint(condition=~Q(parent=models.F("id")), name=f"{prefix}_not_own_parent"),
+        models.UniqueConstraint(
+            fields=["evidence_map", "external_id"],
+            condition=~Q(external_id=""),
+            name=f"{prefix}_external_id_unique_per_map",
+        ),
     ]
 
 
@@ -240,6 +252,87 @@ class Outcome(FrameworkNode):
     @property
     def higher_is_better(self) -> bool:
         return self.desirable_direction == Direction.HIGHER
+
+
+class CodeSet(models.Model):
+    """A map's own code set (setting, population group, language, funding...): a tree of codes.
+
+    Studies are coded with its codes (`Study.codes`); the map's settings offer a code set as a
+    filter (`is_filter`) and may segment the bubbles by one (`EvidenceMap.segment_code_set`).
+    """
+
+    evidence_map = models.ForeignKey(EvidenceMap, on_delete=models.CASCADE, related_name="code_sets")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=50, help_text="Names the code set's filter in URLs and the API (?<slug>=<code id>)."
+    )
+    description = models.TextField(blank=True)
+    external_id = models.CharField(
+        max_length=64, blank=True, help_text="Identifier in the source system (e.g. EPPI-Reviewer SetId)."
+    )
+    position = models.PositiveIntegerField(default=0, help_text="Order among the map's code sets.")
+    is_filter = models.BooleanField("Offer as a filter", default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["evidence_map", "slug"], name="code_set_unique_slug_per_map"),
+            models.UniqueConstraint(fields=["evidence_map", "name"], name="code_set_unique_name_per_map"),
+            models.UniqueConstraint(
+                fields=["evidence_map", "external_id"],
+                condition=~Q(external_id=""),
+                name="code_set_external_id_unique_per_map",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Code(models.Model):
+    """One code of a code set; codes nest to any depth."""
+
+    code_set = models.ForeignKey(CodeSet, on_delete=models.CASCADE, related_name="codes")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    name = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    external_id = models.CharField(
+        max_length=64, blank=True, help_text="Identifier in the source system (e.g. EPPI-Reviewer AttributeId)."
+    )
+    position = models.PositiveIntegerField(default=0, help_text="Order among its siblings.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code_set", "external_id"],
+                condition=~Q(external_id=""),
+                name="code_external_id_unique_per_set",
+            ),
+            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="code_not_own_parent"),
+        ]
+        indexes = [models.Index(fields=["code_set", "parent"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        parent: Code | None = self.parent
+        if parent is None:
+            return
+        if parent.code_set_id != self.code_set_id:
+            raise ValidationError({"parent": "The parent belongs to another code set."})
+        seen = {self.pk} if self.pk else set()
+        node: Code | None = parent
+        while node is not None:
+            if node.pk in seen:
+                raise ValidationError({"parent": "A code cannot be its own ancestor."})
+            seen.add(node.pk)
+            node = node.parent
 
 
 class CellSummary(models.Model):

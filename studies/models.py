@@ -160,6 +160,9 @@ class Study(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
     interventions = models.ManyToManyField("evidence.Intervention", related_name="studies", blank=True)
     outcomes = models.ManyToManyField("evidence.Outcome", related_name="studies", blank=True)
+    codes = models.ManyToManyField(
+        "evidence.Code", related_name="studies", blank=True, help_text="Codes of the map's code sets."
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
@@ -169,7 +172,7 @@ class Study(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(m2m_fields=[interventions, outcomes])
+    history = HistoricalRecords(m2m_fields=[interventions, outcomes, codes])
 
     objects = StudyQuerySet.as_manager()
 
