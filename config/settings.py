@@ -97,8 +97,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.routers.ReplicaReadsMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A published map's page and data.json, kept whole per map version for its readers.
+    "portal.middleware.ReaderCacheMiddleware",
     # Below WhiteNoise, which serves static files pre-compressed: pages and JSON are
     # compressed here (a map's data.json shrinks about tenfold).
     "django.middleware.gzip.GZipMiddleware",
@@ -139,17 +142,30 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Optional read replica: anonymous readers' queries go there (config/routers.py).
+if env_str("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        env_str("DATABASE_REPLICA_URL"), conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+    # Tests read the replica as the primary itself (there is no replication in a test run).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# The local-memory cache holds every cell fit of a map (evidence.synthesis.pooling), so it needs
+# room for a real map's thousands of cells rather than Django's default of 300 entries.
+LOCMEM: dict[str, object] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 50_000}}
 
 
 def _cache_from_url(url: str) -> dict[str, object]:
     if not url:
-        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        return LOCMEM
     scheme = urlparse(url).scheme
     if scheme in {"redis", "rediss", "unix"}:
         return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
     if scheme == "locmem":
-        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        return LOCMEM
     if scheme == "dummy":
         return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
     raise ImproperlyConfigured(f"CACHE_URL scheme {scheme!r} is not supported; use redis://, locmem:// or dummy://.")

@@ -14,11 +14,9 @@ computes, concurrent requests for the same key wait for it instead of computing 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any, TypeVar
 
 from django.core.cache import cache
@@ -29,6 +27,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_init, post_s
 from evidence.filters import StudyFilters
 from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
 from evidence.synthesis import CellKey, MapEvidence, map_evidence
+from evidence.synthesis.pooling import code_release
 from studies.models import AppraisalItem, EffectSize, Status, Study
 
 T = TypeVar("T")
@@ -114,20 +113,18 @@ def connect() -> None:
 SHAPE = "1"
 
 
-@functools.cache
-def _release() -> str:
-    try:
-        return metadata.version("egm-portal")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "", *, members: bool = False) -> str:
     """A key for a result computed from the map's published data (with `members`: its drafts
     too) and the normalised filters."""
     digest = hashlib.sha256(query.encode()).hexdigest()[:24]
     version = f"m{evidence_map.members_version}" if members else evidence_map.version
-    return f"egm:{_release()}.{SHAPE}:{kind}:{evidence_map.pk}:{version}:{digest}"
+    return f"egm:{code_release()}.{SHAPE}:{kind}:{evidence_map.pk}:{version}:{digest}"
+
+
+def response_key(kind: str, map_id: int, version: int, query: str) -> str:
+    """A key for a whole response built from a published map's data at `version`."""
+    digest = hashlib.sha256(query.encode()).hexdigest()[:24]
+    return f"egm:{code_release()}.{SHAPE}:response:{kind}:{map_id}:{version}:{digest}"
 
 
 def etag(kind: str, evidence_map: EvidenceMap, query: str = "") -> str:

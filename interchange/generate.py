@@ -53,6 +53,7 @@ from django.db.models import Count, Model
 from evidence import versions
 from evidence.models import Direction, EvidenceMap, Intervention, Outcome
 from evidence.services import framework_save
+from interchange.dbstats import refresh_statistics
 from interchange.generate_words import (
     APPRAISAL_NOTES,
     ARMS,
@@ -672,7 +673,9 @@ def generate_map(
                 )
             _delete_generated(existing)
         plan = plan_map(slug, studies=studies, effect_sizes=effect_sizes, rows=rows, columns=columns, seed=seed)
-        return _write(plan)
+        evidence_map = _write(plan)
+    refresh_statistics([Study, EffectSize, AppraisalItem, Intervention, Outcome])
+    return evidence_map
 
 
 def _delete_generated(evidence_map: EvidenceMap) -> None:

@@ -317,14 +317,34 @@ class CellConfidence:
         return f"{label}: {'; '.join(self.reasons)}" if self.reasons else label
 
 
-def median_confidence(ratings: Sequence[str]) -> Level:
-    """The median of ordinal ratings.  With an even count there is no middle rating, so
-    take the lower (more cautious) of the two middle ones: high, high, medium, low gives
-    medium rather than something between."""
-    if not ratings:
+def median_confidence(ratings: Sequence[str] | Mapping[str, int]) -> Level:
+    """The median of ordinal ratings (a list, or how many of each).  With an even count
+    there is no middle rating, so take the lower (more cautious) of the two middle ones:
+    high, high, medium, low gives medium rather than something between."""
+    counts = _rating_counts(ratings)
+    total = sum(counts)
+    if not total:
         raise ValueError("median_confidence needs at least one rating")
-    ordered = sorted(_level_index(r, "each study confidence") for r in ratings)
-    return CONFIDENCE_LEVELS[ordered[(len(ordered) - 1) // 2]]
+    middle = (total - 1) // 2
+    for index, count in enumerate(counts):
+        if middle < count:
+            return CONFIDENCE_LEVELS[index]
+        middle -= count
+    raise AssertionError("unreachable: the middle rating lies within the counts")
+
+
+def _rating_counts(ratings: Sequence[str] | Mapping[str, int]) -> list[int]:
+    """How many ratings of each level, worst to best; every rating checked."""
+    counts = [0] * len(CONFIDENCE_LEVELS)
+    if isinstance(ratings, Mapping):
+        for rating, count in ratings.items():
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ValueError(f"the number of {rating!r} ratings must be a whole number, 0 or more (got {count!r})")
+            counts[_level_index(rating, "each study confidence")] += count
+    else:
+        for rating in ratings:
+            counts[_level_index(rating, "each study confidence")] += 1
+    return counts
 
 
 def _check_optional(name: str, value: float | None, low: float, high: float) -> None:
@@ -335,7 +355,7 @@ def _check_optional(name: str, value: float | None, low: float, high: float) -> 
 def cell_confidence(
     *,
     n_studies: int,
-    study_confidences: Sequence[str],
+    study_confidences: Sequence[str] | Mapping[str, int],
     i2: float | None = None,
     ci_low: float | None = None,
     ci_high: float | None = None,
@@ -359,16 +379,16 @@ def cell_confidence(
     This follows the spirit of GRADE's downgrading for inconsistency, imprecision and
     publication bias (Guyatt et al. 2011, J Clin Epidemiol 64), simplified to rules that
     a computer can apply and a reviewer can override (`apply_override`).
-    `study_confidences` may be shorter than `n_studies` when some studies are unrated;
+    `study_confidences` (the ratings, or how many of each: {"high": 3, "low": 1}) may
+    count fewer than `n_studies` when some studies are unrated;
     the median is over those rated.
     """
     if isinstance(n_studies, bool) or not isinstance(n_studies, int) or n_studies < 0:
         raise ValueError(f"n_studies must be a whole number, 0 or more (got {n_studies!r})")
-    ratings = tuple(study_confidences)
-    for rating in ratings:
-        _level_index(rating, "each study confidence")
-    if len(ratings) > n_studies:
-        raise ValueError(f"{len(ratings)} study ratings given for {n_studies} studies")
+    counts = _rating_counts(study_confidences)
+    n_rated = sum(counts)
+    if n_rated > n_studies:
+        raise ValueError(f"{n_rated} study ratings given for {n_studies} studies")
     _check_optional("i2", i2, 0.0, 100.0)
     _check_optional("egger_p", egger_p, 0.0, 1.0)
     if (ci_low is None) != (ci_high is None):
@@ -388,12 +408,12 @@ def cell_confidence(
     if n_studies < rules.min_studies:
         reason = f"limited number of studies ({n_studies} < {rules.min_studies})"
         return CellConfidence(level="low", reasons=(reason,))
-    if not ratings:
+    if not n_rated:
         return CellConfidence(level="low", reasons=("no study has a confidence rating",))
 
-    start = median_confidence(ratings)
-    studies = "study" if len(ratings) == 1 else "studies"
-    reasons = [f"median study rating is {start} ({len(ratings)} {studies})"]
+    start = median_confidence(dict(zip(CONFIDENCE_LEVELS, counts, strict=True)))
+    studies = "study" if n_rated == 1 else "studies"
+    reasons = [f"median study rating is {start} ({n_rated} {studies})"]
     if i2 is not None and i2 >= rules.i2_threshold:
         reasons.append(
             f"substantial inconsistency (I² = {i2:.0f}% ≥ {_number(rules.i2_threshold, 0)}%)"

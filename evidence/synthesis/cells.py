@@ -6,12 +6,12 @@ shown (JSON, CSV, HTML) is evidence.synthesis.presenter's.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from evidence.filters import StudyFilters
 from evidence.models import CellSummary, EvidenceMap
@@ -24,17 +24,17 @@ from evidence.stats.interpret import (
     effect_label,
 )
 from evidence.stats.results import PoolResult
-from evidence.synthesis.membership import CellKey, map_membership
+from evidence.synthesis.membership import CellKey, Membership, map_membership
 from evidence.synthesis.pooling import plain_reason, pool_rows
 from studies.models import Region
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Cell:
     intervention_id: int
     outcome_id: int
-    study_ids: tuple[int, ...]
-    effect_ids: tuple[int, ...]
+    studies: npt.NDArray[np.int64]  # study ids, ascending
+    effects: npt.NDArray[np.int64]  # effect size ids, ascending
     designs: dict[str, int]
     region: str
     result: PoolResult | None = None
@@ -44,12 +44,20 @@ class Cell:
     not_pooled_reason: str = ""
 
     @property
+    def study_ids(self) -> tuple[int, ...]:
+        return tuple(self.studies.tolist())
+
+    @property
+    def effect_ids(self) -> tuple[int, ...]:
+        return tuple(self.effects.tolist())
+
+    @property
     def n_studies(self) -> int:
-        return len(self.study_ids)
+        return int(self.studies.size)
 
     @property
     def n_effects(self) -> int:
-        return len(self.effect_ids)
+        return int(self.effects.size)
 
 
 @dataclass
@@ -64,7 +72,7 @@ class MapEvidence:
 
     def cell(self, intervention_id: int, outcome_id: int) -> Cell:
         return self.cells.get((intervention_id, outcome_id)) or Cell(
-            intervention_id, outcome_id, (), (), {}, ""
+            intervention_id, outcome_id, _NONE, _NONE, {}, ""
         )
 
     def cells_in_order(self) -> list[Cell]:
@@ -77,11 +85,22 @@ class MapEvidence:
         )
 
 
+_NONE = np.zeros(0, dtype=np.int64)
+
+
 def _region(regions: Iterable[str]) -> str:
     distinct = {r for r in regions if r}
     if Region.GLOBAL in distinct or len(distinct) > 1:
         return Region.GLOBAL
     return distinct.pop() if distinct else ""
+
+
+def _per_cell(members: Membership, values: npt.NDArray[np.int64], n_values: int) -> npt.NDArray[np.int64]:
+    """Counts of each value among each cell's studies: a (cells, values) array."""
+    n_cells = len(members.keys)
+    cell_of_pair = np.repeat(np.arange(n_cells), np.diff(members.study_bounds))
+    counts = np.bincount(cell_of_pair * n_values + values, minlength=n_cells * n_values)
+    return counts.reshape(n_cells, n_values)
 
 
 def _overrides(evidence_map: EvidenceMap) -> dict[CellKey, dict[str, Any]]:
@@ -106,12 +125,15 @@ def map_evidence(
     pooled = pool_rows(evidence_map, members.rows)
     overrides = _overrides(evidence_map)
     rules = evidence_map.confidence_rules
+    designs = _per_cell(members, members.pair_design, len(members.designs))
+    regions = _per_cell(members, members.pair_region, len(members.regions))
+    confidences = _per_cell(members, members.pair_confidence, len(members.confidences))
+    rated = [(n, name) for n, name in enumerate(members.confidences) if name]
     cells: dict[CellKey, Cell] = {}
-    for key, study_ids in members.cell_studies.items():
-        rows = [members.study_rows[s] for s in study_ids]
-        code = members.rows.keys.get(key)
-        result = pooled.results.get(code) if code is not None else None
-        egger_p = pooled.egger_p.get(code) if code is not None else None
+    for code, key in enumerate(members.keys):
+        studies = members.pair_studies[members.study_bounds[code] : members.study_bounds[code + 1]]
+        result = pooled.results.get(code)
+        egger_p = pooled.egger_p.get(code)
         label = confidence = None
         if result is not None:
             label = effect_label(
@@ -120,8 +142,8 @@ def map_evidence(
                 decimals=3,
             )
             confidence = cell_confidence(
-                n_studies=len(study_ids),
-                study_confidences=[r["confidence"] for r in rows if r["confidence"]],
+                n_studies=int(studies.size),
+                study_confidences={name: int(confidences[code, n]) for n, name in rated},
                 i2=result.i2 if np.isfinite(result.i2) else None,
                 ci_low=result.ci_low, ci_high=result.ci_high,
                 egger_p=egger_p, k=result.k, rules=rules,
@@ -133,15 +155,15 @@ def map_evidence(
         cells[key] = Cell(
             intervention_id=key[0],
             outcome_id=key[1],
-            study_ids=tuple(sorted(study_ids)),
-            effect_ids=tuple(members.cell_effects.get(key, ())),
-            designs=dict(Counter(r["design"] for r in rows)),
-            region=_region(r["region"] for r in rows),
+            studies=studies,
+            effects=members.rows.ids[members.effect_bounds[code] : members.effect_bounds[code + 1]],
+            designs={members.designs[d]: int(n) for d, n in enumerate(designs[code]) if n},
+            region=_region(members.regions[r] for r, n in enumerate(regions[code]) if n),
             result=result,
             label=label,
             confidence=confidence,
             egger_p=egger_p,
-            not_pooled_reason=plain_reason(pooled.not_pooled.get(code, "")) if code is not None else "",
+            not_pooled_reason=plain_reason(pooled.not_pooled.get(code, "")),
         )
     return MapEvidence(
         evidence_map=evidence_map,
@@ -149,6 +171,6 @@ def map_evidence(
         interventions=members.interventions,
         outcomes=members.outcomes,
         cells=cells,
-        n_studies=len(members.study_rows),
+        n_studies=members.n_studies,
         n_effects=members.n_effects,
     )

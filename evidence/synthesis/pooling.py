@@ -3,15 +3,27 @@
 Takes the membership's parallel columns and hands them to the statistics engine in two
 batched calls (the pooled effects, then Egger's test); a cell that cannot be pooled keeps
 its reason instead of a result, so one cell never breaks the map.
+
+Each cell's outcome is also kept in the shared cache under a digest of exactly what it was
+computed from (the cell's effect sizes, variances and studies in order, and the map's
+synthesis settings). A write changes the map's version but only the few cells that hold
+what was written: the next request fits those cells and reads every other one back, and a
+filter that leaves a cell's effect sizes as they were reuses it too. The digest is the
+whole key, so a cached fit can never be stale.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import cast
+from functools import cache
+from importlib import metadata
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
+from django.core.cache import cache as shared_cache
 
 from evidence.models import EvidenceMap
 from evidence.stats.clustered import pool_cells_clustered
@@ -19,34 +31,113 @@ from evidence.stats.egger_cells import egger_tests
 from evidence.stats.results import PoolResult
 from evidence.synthesis.membership import EffectRows
 
+# Bump when what a fit returns changes within one release of the package.
+FIT_SHAPE = "1"
+FIT_SECONDS = 7 * 24 * 3600
+
+
+@cache
+def code_release() -> str:
+    """The installed release of the portal: part of every cache key, since a new release may
+    compute or shape results differently and the shared cache outlives a deployment."""
+    try:
+        return metadata.version("egm-portal")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
 
 @dataclass
 class Pooled:
     results: dict[Hashable, PoolResult] = field(default_factory=dict)  # by cell code
     not_pooled: dict[Hashable, str] = field(default_factory=dict)  # the engine's reason, by cell code
     egger_p: dict[int, float] = field(default_factory=dict)
+    fitted: int = 0  # cells computed by this call (the others came from the cache)
 
 
-def pool_rows(evidence_map: EvidenceMap, rows: EffectRows) -> Pooled:
-    """Pooled effect (the map's model and test) and Egger's p of every cell in `rows`."""
-    pooled = Pooled()
-    if not rows.codes:
-        return pooled
-    codes = np.asarray(rows.codes)
-    yi, vi = np.asarray(rows.yi), np.asarray(rows.vi)
-    pooled.results = dict(pool_cells_clustered(
-        yi, vi, codes, np.asarray(rows.clusters),
+@dataclass(frozen=True)
+class _Fit:
+    """What one cell's pooling gave: a result or the reason there is none, and Egger's p."""
+
+    result: PoolResult | None
+    reason: str
+    egger_p: float | None
+
+
+def _settings(evidence_map: EvidenceMap) -> bytes:
+    return (
+        f"{code_release()}|{FIT_SHAPE}|{evidence_map.within_study_correlation!r}|{evidence_map.pooling_method}|"
+        f"{evidence_map.pooling_test}|{evidence_map.egger_min_k}"
+    ).encode()
+
+
+def _digests(settings: bytes, yi: Any, vi: Any, clusters: Any, bounds: npt.NDArray[np.int64]) -> list[str]:
+    keys = []
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        digest = hashlib.blake2b(settings, digest_size=20)
+        digest.update(yi[start:end])
+        digest.update(vi[start:end])
+        digest.update(clusters[start:end])
+        keys.append(f"egm:fit:{digest.hexdigest()}")
+    return keys
+
+
+def _fit(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any) -> dict[int, _Fit]:
+    """Pool and test the cells of these rows (codes: the cell of each row)."""
+    not_pooled: dict[Hashable, str] = {}
+    results = pool_cells_clustered(
+        yi, vi, codes, clusters,
         rho=evidence_map.within_study_correlation,
         method=evidence_map.pooling_method, test=evidence_map.pooling_test,
-        errors=pooled.not_pooled,
-    ))
+        errors=not_pooled,
+    )
     # Egger's test in every cell with enough effect sizes, in one batched call; a cell
     # it cannot test (e.g. equal sampling variances: no predictor) gets no p-value.
+    egger_p: dict[int, float] = {}
     eligible = np.bincount(codes)[codes] >= evidence_map.egger_min_k
     if eligible.any():
         tests = egger_tests(yi[eligible], vi[eligible], codes[eligible])
         # The labels of an integer array come back as Python ints.
-        pooled.egger_p = {cast(int, code): result.p_value for code, result in tests.items()}
+        egger_p = {cast(int, code): result.p_value for code, result in tests.items()}
+    return {
+        code: _Fit(
+            cast(PoolResult | None, results.get(code)), not_pooled.get(code, ""), egger_p.get(code)
+        )
+        for code in np.unique(codes).tolist()
+    }
+
+
+def pool_rows(evidence_map: EvidenceMap, rows: EffectRows) -> Pooled:
+    """Pooled effect (the map's model and test) and Egger's p of every cell in `rows`, each
+    cell fitted only if the shared cache does not hold it already."""
+    pooled = Pooled()
+    codes = np.asarray(rows.codes, dtype=np.int64)
+    if not codes.size:
+        return pooled
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    yi = np.ascontiguousarray(np.asarray(rows.yi, dtype=np.float64)[order])
+    vi = np.ascontiguousarray(np.asarray(rows.vi, dtype=np.float64)[order])
+    clusters = np.ascontiguousarray(np.asarray(rows.clusters, dtype=np.int64)[order])
+    cells, starts = np.unique(codes, return_index=True)
+    bounds = np.append(starts, codes.size).astype(np.int64)
+    keys = _digests(_settings(evidence_map), yi, vi, clusters, bounds)
+    found: dict[str, _Fit] = shared_cache.get_many(keys)
+    missing = [n for n, key in enumerate(keys) if key not in found]
+    if missing:
+        rows_missing = np.concatenate([np.arange(bounds[n], bounds[n + 1]) for n in missing])
+        fits = _fit(evidence_map, codes[rows_missing], clusters[rows_missing], yi[rows_missing], vi[rows_missing])
+        fresh = {keys[n]: fits[int(cells[n])] for n in missing}
+        shared_cache.set_many(fresh, FIT_SECONDS)
+        found.update(fresh)
+        pooled.fitted = len(missing)
+    for n, code in enumerate(cells.tolist()):
+        fit = found[keys[n]]
+        if fit.result is not None:
+            pooled.results[code] = fit.result
+        if fit.reason:
+            pooled.not_pooled[code] = fit.reason
+        if fit.egger_p is not None:
+            pooled.egger_p[code] = fit.egger_p
     return pooled
 
 

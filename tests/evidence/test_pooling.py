@@ -33,22 +33,30 @@ def per_cell_egger_p(rows: EffectRows, min_k: int) -> dict[int, float]:
     return expected
 
 
+def effect_rows(codes: list[int], clusters: list[int], yi: list[float], vi: list[float]) -> EffectRows:
+    return EffectRows(
+        codes=np.asarray(codes, dtype=np.int64), clusters=np.asarray(clusters, dtype=np.int64),
+        yi=np.asarray(yi, dtype=float), vi=np.asarray(vi, dtype=float), ids=np.arange(len(codes), dtype=np.int64),
+    )
+
+
 def test_egger_p_of_every_eligible_cell_equals_the_per_cell_test() -> None:
     rng = np.random.default_rng(42)
-    rows = EffectRows()
+    codes: list[int] = []
+    clusters: list[int] = []
+    yi: list[float] = []
+    vi: list[float] = []
     sizes = [1, 2, 3, 5, 9, 10, 11, 25, 60, 300, 12]
     for code, k in enumerate(sizes):
         v = rng.uniform(0.005, 0.2, k)
         if code == len(sizes) - 1:
             v[:] = 0.04  # equal variances: no predictor, no p-value
-        rows.codes += [code] * k
-        rows.clusters += rng.integers(0, max(1, k // 2), k).tolist()
-        rows.yi += rng.normal(0.2 + np.sqrt(v), np.sqrt(v + 0.02)).tolist()
-        rows.vi += v.tolist()
-    order = rng.permutation(len(rows.codes)).tolist()  # cells interleaved, as the membership gives them
-    for column in ("codes", "clusters", "yi", "vi"):
-        values = getattr(rows, column)
-        setattr(rows, column, [values[i] for i in order])
+        codes += [code] * k
+        clusters += rng.integers(0, max(1, k // 2), k).tolist()
+        yi += rng.normal(0.2 + np.sqrt(v), np.sqrt(v + 0.02)).tolist()
+        vi += v.tolist()
+    order = rng.permutation(len(codes))  # cells interleaved: pool_rows sorts them itself
+    rows = effect_rows(*(np.asarray(column)[order].tolist() for column in (codes, clusters, yi, vi)))
     for min_k in (3, 10):
         evidence_map = EvidenceMap(egger_min_k=min_k)
         got = pool_rows(evidence_map, rows).egger_p
@@ -60,9 +68,9 @@ def test_egger_p_of_every_eligible_cell_equals_the_per_cell_test() -> None:
 
 
 def test_no_cell_large_enough_and_no_rows() -> None:
-    rows = EffectRows(codes=[0, 0, 1], clusters=[1, 2, 3], yi=[0.1, 0.2, 0.3], vi=[0.01, 0.02, 0.03])
+    rows = effect_rows([0, 0, 1], [1, 2, 3], [0.1, 0.2, 0.3], [0.01, 0.02, 0.03])
     assert pool_rows(EvidenceMap(egger_min_k=10), rows).egger_p == {}
-    assert pool_rows(EvidenceMap(), EffectRows()).egger_p == {}
+    assert pool_rows(EvidenceMap(), EffectRows.empty()).egger_p == {}
 
 
 @pytest.mark.django_db

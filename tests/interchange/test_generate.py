@@ -269,3 +269,20 @@ def test_a_failure_midway_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch,
     assert row_counts() == before
     if replacing:
         assert snapshot(EvidenceMap.objects.get(slug="gen")) == old_rows
+
+
+def test_the_generator_refreshes_the_planner_statistics() -> None:
+    """On PostgreSQL the planner must know the new rows at once (else the text filter scans
+    every study instead of using its index); SQLite has nothing to refresh."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    generate_map("analysed", studies=STUDIES, effect_sizes=EFFECTS, seed=4)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN ('studies_study', 'studies_effectsize')"
+        )
+        counts = dict(cursor.fetchall())
+    assert counts["studies_study"] >= STUDIES
+    assert counts["studies_effectsize"] >= EFFECTS

@@ -321,11 +321,13 @@ def build_map(n_studies: int):  # type: ignore[no-untyped-def]
     return evidence_map, rows[0], cols[0]
 
 
-# map_data: 1 the map, 2 interventions, 3 outcomes, 4 the filtered studies, 5 their intervention
-# codes, 6 their outcome codes, 7 their effect sizes, 8 the confidence overrides of cell summaries.
-MAP_DATA_QUERIES = 8
-# cell page: the same 8, then 9 the cell's studies, 10 its effect sizes (with study, row and
-# column joined), 11 the outcomes those studies are coded with, 12 the cell's summary.
+# map_data: 1 the published map's version (portal.middleware, which then finds nothing kept), 2 the
+# map, 3 interventions, 4 outcomes, 5 the filtered studies, 6 their intervention codes, 7 their
+# outcome codes, 8 their effect sizes, 9 the confidence overrides of cell summaries.
+MAP_DATA_QUERIES = 9
+# cell page (not kept by the middleware): map_data's 2 to 9, then the cell's studies, its effect
+# sizes (with study, row and column joined), the outcomes those studies are coded with, and the
+# cell's summary.
 CELL_PAGE_QUERIES = 12
 
 
