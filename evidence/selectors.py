@@ -146,7 +146,7 @@ def map_filter_options(evidence_map: EvidenceMap, user: object) -> dict[str, lis
 def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]:
     """Published studies of a map in citation order (one query; each knows its map)."""
     studies = list(
-        Study.objects.published().filter(evidence_map=evidence_map, pk__in=list(ids)).order_by("authors", "year", "pk")
+        Study.objects.published().filter(evidence_map=evidence_map, pk__in_ids=ids).order_by("authors", "year", "pk")
     )
     for study in studies:
         study.evidence_map = evidence_map  # links to study pages need the slug, not a query each
@@ -155,16 +155,16 @@ def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]
 
 def study_ids_in_citation_order(ids: Iterable[int]) -> list[int]:
     """The given studies' ids in the order studies_by_ids lists them (one query, ids only)."""
-    studies = Study.objects.published().filter(pk__in=list(ids))
+    studies = Study.objects.published().filter(pk__in_ids=ids)
     return list(studies.order_by("authors", "year", "pk").values_list("pk", flat=True))
 
 
 def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = None) -> list[EffectSize]:
     """Effect sizes with their study, row and column (one query); only those of `studies`
     when given."""
-    effects = EffectSize.objects.filter(pk__in=list(ids))
+    effects = EffectSize.objects.filter(pk__in_ids=ids)
     if studies is not None:
-        effects = effects.filter(study_id__in=list(studies))
+        effects = effects.filter(study_id__in_ids=studies)
     return list(
         effects.select_related("study", "intervention", "outcome").order_by("study__authors", "study__year", "study_id", "pk")
     )
@@ -172,13 +172,13 @@ def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = N
 
 def effect_points(ids: Iterable[int]) -> list[tuple[int, float, float]]:
     """(study id, g, SE of g) of each effect size (one query, no joins)."""
-    return list(EffectSize.objects.filter(pk__in=list(ids)).order_by().values_list("study_id", "g", "se_g"))
+    return list(EffectSize.objects.filter(pk__in_ids=ids).order_by().values_list("study_id", "g", "se_g"))
 
 
 def outcomes_of_studies(ids: Iterable[int]) -> dict[int, set[int]]:
     """Outcome id -> ids of the given studies coded with it (one query)."""
     found: dict[int, set[int]] = {}
-    for study_id, outcome_id in Study.outcomes.through.objects.filter(study_id__in=list(ids)).values_list(
+    for study_id, outcome_id in Study.outcomes.through.objects.filter(study_id__in_ids=ids).values_list(
         "study_id", "outcome_id"
     ):
         found.setdefault(outcome_id, set()).add(study_id)

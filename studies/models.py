@@ -14,6 +14,7 @@ from django.urls import reverse
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
+from studies import lookups  # noqa: F401  (registers the field__in_ids lookup)
 from studies.effect_sizes import ConversionError
 from studies.effect_sizes.registry import (
     INPUT_FIELDS,

@@ -82,7 +82,7 @@ class CellDetailView(ApiView):
         filters = StudyFilters.from_query(request.query_params)
         evidence_map = self.map_or_404(request, slug)
 
-        def build() -> Response:
+        def compute() -> dict[str, Any]:
             key = (intervention_id, outcome_id)
             evidence = versions.cell_evidence(evidence_map, filters, key)
             if intervention_id not in evidence.interventions or outcome_id not in evidence.outcomes:
@@ -98,12 +98,18 @@ class CellDetailView(ApiView):
                     "findings": summary.findings, "confidence_assessment": summary.confidence_assessment,
                 } if summary is not None else None,
                 "studies": StudyOutputSerializer(
-                    selectors.study_list(Study.objects.filter(pk__in=cell.study_ids)), many=True
+                    selectors.study_list(Study.objects.filter(pk__in_ids=cell.study_ids)), many=True
                 ).data,
                 "effect_sizes": EffectSizeOutputSerializer(
-                    selectors.effect_size_list(EffectSize.objects.filter(pk__in=cell.effect_ids)), many=True
+                    selectors.effect_size_list(EffectSize.objects.filter(pk__in_ids=cell.effect_ids)), many=True
                 ).data,
             })
-            return Response(data)
+            return data
+
+        def build() -> Response:
+            # Published studies only, for every client: computed once per map version, filters
+            # and cell (evidence.versions), then served from the shared cache.
+            key = versions.cache_key("api-cell", evidence_map, f"{filters.to_query()}|{intervention_id}|{outcome_id}")
+            return Response(versions.cached(key, compute))
 
         return self.conditional(request, [evidence_map], build)

@@ -74,3 +74,16 @@ def test_list_endpoints_run_a_fixed_number_of_queries(
     # when an intervention or outcome filter needs it).
     with django_assert_num_queries(2 if "intervention=" in url else 1):
         assert api.get(url, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+
+
+def test_a_cell_is_serialised_once_per_version(api: APIClient, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    grid = Grid()
+    grid.grow_to(12)
+    url = f"/api/v1/maps/grid/cells/{grid.row.pk}/{grid.col.pk}/"
+    first = api.get(url)
+    # Later requests at the same version: the map with its version, then the shared cache.
+    with django_assert_num_queries(1):
+        again = api.get(url)
+    assert again.json() == first.json() and len(first.json()["effect_sizes"]) == 12
+    grid.grow_to(13)  # a new published study: a new version
+    assert len(api.get(url).json()["effect_sizes"]) == 13
