@@ -17,22 +17,22 @@ from django.db.models import Field, ForeignObject, Lookup
 from django.db.models.sql.compiler import SQLCompiler
 
 
-class InIds(Lookup):  # type: ignore[type-arg]
+class InIds(Lookup):
     lookup_name = "in_ids"
 
     def get_prep_lookup(self) -> list[int]:
         values: Iterable[Any] = self.rhs
         return [int(v) for v in values]
 
-    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, tuple[Any, ...]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         ids: list[int] = self.rhs
         if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, ids]
+            return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, ids)
         if connection.vendor == "sqlite":
-            return f"{lhs} IN (SELECT value FROM json_each(%s))", [*lhs_params, json.dumps(ids)]
+            return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, json.dumps(ids))
         placeholders = ", ".join(["%s"] * len(ids)) or "NULL"
-        return f"{lhs} IN ({placeholders})", [*lhs_params, *ids]
+        return f"{lhs} IN ({placeholders})", (*lhs_params, *ids)
 
 
 # On every field, and on foreign keys (`study_id__in_ids`), whose lookups Django keeps apart.
