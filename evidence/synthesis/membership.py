@@ -212,6 +212,36 @@ def _unique_pairs(first: IntArray, second: IntArray, size: int) -> tuple[IntArra
     return joined // size, joined % size
 
 
+def membership_queries(
+    evidence_map: EvidenceMap, filters: StudyFilters, interventions: dict[int, Node], outcomes: dict[int, Node],
+    *, only: CellKey | None = None,
+) -> dict[str, QuerySet[Any]]:
+    """The queries the membership reads, by name (bench/explain.py prints their plans)."""
+    studies = filtered_studies(evidence_map, filters).order_by()
+    effects = EffectSize.objects.order_by()
+    if only is not None:
+        # One cell costs one cell: read only the studies and effect sizes of its subtree.
+        rows_below = [n for n, node in interventions.items() if only[0] in node.ancestors]
+        cols_below = [n for n, node in outcomes.items() if only[1] in node.ancestors]
+        studies = studies.filter(
+            pk__in=Study.interventions.through.objects.filter(intervention_id__in=rows_below).values("study_id")
+        ).filter(pk__in=Study.outcomes.through.objects.filter(outcome_id__in=cols_below).values("study_id"))
+        effects = effects.filter(intervention_id__in=rows_below, outcome_id__in=cols_below)
+    ids = studies.values("id")
+    return {
+        "studies": studies.values_list("id", "design", "confidence", "region"),
+        "intervention codings": Study.interventions.through.objects.filter(study_id__in=ids).order_by().values_list(
+            "study_id", "intervention_id"
+        ),
+        "outcome codings": Study.outcomes.through.objects.filter(study_id__in=ids).order_by().values_list(
+            "study_id", "outcome_id"
+        ),
+        "effect sizes": effects.filter(study_id__in=ids).values_list(
+            "id", "study_id", "intervention_id", "outcome_id", "g", "var_g"
+        ),
+    }
+
+
 def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: CellKey | None = None) -> Membership:
     """Cell membership of the whole map (or of the cell `only`).
 
@@ -222,29 +252,11 @@ def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: Ce
     """
     interventions = framework_tree(Intervention, evidence_map)
     outcomes = framework_tree(Outcome, evidence_map)
-    studies = filtered_studies(evidence_map, filters).order_by()
-    effects_query = EffectSize.objects.order_by()
-    if only is not None:
-        # One cell costs one cell: read only the studies and effect sizes of its subtree.
-        rows_below = [n for n, node in interventions.items() if only[0] in node.ancestors]
-        cols_below = [n for n, node in outcomes.items() if only[1] in node.ancestors]
-        studies = studies.filter(
-            pk__in=Study.interventions.through.objects.filter(intervention_id__in=rows_below).values("study_id")
-        ).filter(pk__in=Study.outcomes.through.objects.filter(outcome_id__in=cols_below).values("study_id"))
-        effects_query = effects_query.filter(intervention_id__in=rows_below, outcome_id__in=cols_below)
-    study_rows = sorted(_fetch(studies.values_list("id", "design", "confidence", "region")))
-    ids = studies.values("id")
-    coded_i = _columns(
-        Study.interventions.through.objects.filter(study_id__in=ids).order_by().values_list("study_id", "intervention_id"),
-        "ii",
-    )
-    coded_o = _columns(
-        Study.outcomes.through.objects.filter(study_id__in=ids).order_by().values_list("study_id", "outcome_id"), "ii"
-    )
-    effects = _columns(
-        effects_query.filter(study_id__in=ids).values_list("id", "study_id", "intervention_id", "outcome_id", "g", "var_g"),
-        "iiiiff",
-    )
+    queries = membership_queries(evidence_map, filters, interventions, outcomes, only=only)
+    study_rows = sorted(_fetch(queries["studies"]))
+    coded_i = _columns(queries["intervention codings"], "ii")
+    coded_o = _columns(queries["outcome codings"], "ii")
+    effects = _columns(queries["effect sizes"], "iiiiff")
 
     rows, cols = _Tree.of(interventions), _Tree.of(outcomes)
     n_cols = max(cols.ids.size, 1)
