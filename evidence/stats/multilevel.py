@@ -179,7 +179,9 @@ class RemlState:
     moments: Moments
 
 
-def reml_state(layout: ClusterLayout, m: Moments) -> RemlState:
+def reml_state(
+    layout: ClusterLayout, m: Moments, *, cells: BoolArray | None = None, previous: RemlState | None = None
+) -> RemlState:
     """REML quantities from the per-cluster moments.
 
     With P = W - W11'W/S and r = Py, the derivatives wrt theta = (tau2, omega2),
@@ -189,44 +191,79 @@ def reml_state(layout: ClusterLayout, m: Moments) -> RemlState:
       observed_ab = (dM_a r)' P (dM_b r) - fisher_ab
     Each trace and form splits into per-cluster pieces because W is block diagonal and
     the rank-one correction of P only couples clusters through S.
+
+    With `cells` and `previous`, only the flagged cells are computed (from their clusters
+    alone) and the others are taken from `previous`: while a few cells still iterate, the
+    cost follows their clusters, not the whole map's.
     """
-    cs = layout.cell_sum
+    if cells is None or previous is None:
+        return _reml_state(layout, m, np.arange(layout.cluster_size.size))
+    fresh = _reml_state(layout, m, np.flatnonzero(cells[layout.cluster_cell]))
+
+    def pick(new: FloatArray, old: FloatArray) -> FloatArray:
+        return np.where(cells.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+
+    return RemlState(
+        ll=pick(fresh.ll, previous.ll),
+        ll_ml=pick(fresh.ll_ml, previous.ll_ml),
+        b=pick(fresh.b, previous.b),
+        sum_w=pick(fresh.sum_w, previous.sum_w),
+        rss=pick(fresh.rss, previous.rss),
+        logdet=pick(fresh.logdet, previous.logdet),
+        score=pick(fresh.score, previous.score),
+        fisher=pick(fresh.fisher, previous.fisher),
+        observed=pick(fresh.observed, previous.observed),
+        trace_p=pick(fresh.trace_p, previous.trace_p),
+        moments=m,
+    )
+
+
+def _reml_state(layout: ClusterLayout, m: Moments, clusters: IntArray) -> RemlState:
+    """reml_state from the given clusters only (cells without any are left at 0 or NaN)."""
+    cell_of = layout.cluster_cell[clusters]
+
+    def cs(per_cluster: FloatArray) -> FloatArray:
+        return np.bincount(cell_of, weights=per_cluster, minlength=layout.n_cells)
+
+    a, c, ww, wy = m.a[clusters], m.c[clusters], m.ww[clusters], m.wy[clusters]
     k = layout.k()
-    S = cs(m.a)
-    b = cs(m.c) / S
-    bj = b[layout.cluster_cell]
-    ones_r = m.c - bj * m.a  # 1'r_j
-    rr = m.yy - 2.0 * bj * m.wy + bj**2 * m.ww  # r_j'r_j
-    rss_j = m.yWy - 2.0 * bj * m.c + bj**2 * m.a
-    rWr = m.yWWWy - 2.0 * bj * m.wWWy + bj**2 * m.wWw
-    wr = m.wy - bj * m.ww  # (W1)'r_j
+    with np.errstate(divide="ignore", invalid="ignore"):
+        S = cs(a)
+        b = cs(c) / S
+    bj = b[cell_of]
+    ones_r = c - bj * a  # 1'r_j
+    rr = m.yy[clusters] - 2.0 * bj * wy + bj**2 * ww  # r_j'r_j
+    rss_j = m.yWy[clusters] - 2.0 * bj * c + bj**2 * a
+    rWr = m.yWWWy[clusters] - 2.0 * bj * m.wWWy[clusters] + bj**2 * m.wWw[clusters]
+    wr = wy - bj * ww  # (W1)'r_j
 
-    logdet = cs(m.logdet)
-    rss = cs(rss_j)
-    # metafor's REML log-likelihood includes +log|X'X|/2 = log(k)/2 for an intercept.
-    ll = -0.5 * ((k - 1.0) * _LOG_2PI - np.log(k) + logdet + np.log(S) + rss)
-    ll_ml = -0.5 * (k * _LOG_2PI + logdet + rss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logdet = cs(m.logdet[clusters])
+        rss = cs(rss_j)
+        # metafor's REML log-likelihood includes +log|X'X|/2 = log(k)/2 for an intercept.
+        ll = -0.5 * ((k - 1.0) * _LOG_2PI - np.log(k) + logdet + np.log(S) + rss)
+        ll_ml = -0.5 * (k * _LOG_2PI + logdet + rss)
 
-    sum_a2 = cs(m.a**2)
-    sum_ww = cs(m.ww)
-    trace_p = cs(m.trW) - sum_ww / S
-    score = np.empty((layout.n_cells, 2))
-    score[:, 0] = 0.5 * (cs(ones_r**2) - (S - sum_a2 / S))
-    score[:, 1] = 0.5 * (cs(rr) - trace_p)
+        sum_a2 = cs(a**2)
+        sum_ww = cs(ww)
+        trace_p = cs(m.trW[clusters]) - sum_ww / S
+        score = np.empty((layout.n_cells, 2))
+        score[:, 0] = 0.5 * (cs(ones_r**2) - (S - sum_a2 / S))
+        score[:, 1] = 0.5 * (cs(rr) - trace_p)
 
-    fisher = np.empty((layout.n_cells, 2, 2))
-    fisher[:, 0, 0] = 0.5 * (sum_a2 - 2.0 * cs(m.a**3) / S + sum_a2**2 / S**2)
-    fisher[:, 1, 1] = 0.5 * (cs(m.trWW) - 2.0 * cs(m.wWw) / S + sum_ww**2 / S**2)
-    fisher[:, 0, 1] = 0.5 * (sum_ww - 2.0 * cs(m.a * m.ww) / S + sum_a2 * sum_ww / S**2)
-    fisher[:, 1, 0] = fisher[:, 0, 1]
+        fisher = np.empty((layout.n_cells, 2, 2))
+        fisher[:, 0, 0] = 0.5 * (sum_a2 - 2.0 * cs(a**3) / S + sum_a2**2 / S**2)
+        fisher[:, 1, 1] = 0.5 * (cs(m.trWW[clusters]) - 2.0 * cs(m.wWw[clusters]) / S + sum_ww**2 / S**2)
+        fisher[:, 0, 1] = 0.5 * (sum_ww - 2.0 * cs(a * ww) / S + sum_a2 * sum_ww / S**2)
+        fisher[:, 1, 0] = fisher[:, 0, 1]
 
-    ra = cs(ones_r * m.a)
-    sum_wr = cs(wr)
-    quad = np.empty((layout.n_cells, 2, 2))
-    quad[:, 0, 0] = cs(ones_r**2 * m.a) - ra**2 / S
-    quad[:, 1, 1] = cs(rWr) - sum_wr**2 / S
-    quad[:, 0, 1] = cs(ones_r * wr) - ra * sum_wr / S
-    quad[:, 1, 0] = quad[:, 0, 1]
+        ra = cs(ones_r * a)
+        sum_wr = cs(wr)
+        quad = np.empty((layout.n_cells, 2, 2))
+        quad[:, 0, 0] = cs(ones_r**2 * a) - ra**2 / S
+        quad[:, 1, 1] = cs(rWr) - sum_wr**2 / S
+        quad[:, 0, 1] = cs(ones_r * wr) - ra * sum_wr / S
+        quad[:, 1, 0] = quad[:, 0, 1]
     return RemlState(
         ll=ll,
         ll_ml=ll_ml,
@@ -340,7 +377,7 @@ def fit_reml(layout: ClusterLayout, sampling: Sequence[FloatArray], free_omega: 
             update=cells[layout.cluster_cell],
             previous=previous.moments,
         )
-        return reml_state(layout, moments)
+        return reml_state(layout, moments, cells=cells, previous=previous)
 
     state = reml_state(layout, _moments(layout, sampling, theta[:, 0], theta[:, 1]))
     converged = np.zeros(layout.n_cells, dtype=bool)
@@ -379,7 +416,9 @@ def fit_reml(layout: ClusterLayout, sampling: Sequence[FloatArray], free_omega: 
             candidate = evaluate(farther, grow, new)
             grow &= candidate.ll > new.ll
             trial = np.where(grow[:, None], farther, trial)
-            new = reml_state(layout, _pick_moments(grow, new.moments, candidate.moments, layout))
+            new = reml_state(
+                layout, _pick_moments(grow, new.moments, candidate.moments, layout), cells=grow, previous=new
+            )
         theta = np.where(active[:, None], trial, theta)
         state = new
         iterations[active] += 1
