@@ -223,7 +223,7 @@ def _reml_state(layout: ClusterLayout, m: Moments, clusters: IntArray) -> RemlSt
     cell_of = layout.cluster_cell[clusters]
 
     def cs(per_cluster: FloatArray) -> FloatArray:
-        return np.bincount(cell_of, weights=per_cluster, minlength=layout.n_cells)
+        return np.asarray(np.bincount(cell_of, weights=per_cluster, minlength=layout.n_cells), dtype=np.float64)
 
     a, c, ww, wy = m.a[clusters], m.c[clusters], m.ww[clusters], m.wy[clusters]
     k = layout.k()
