@@ -77,7 +77,7 @@ def diagonal_blocks(layout: ClusterLayout, variances: FloatArray) -> list[FloatA
 
 def sym_power(matrices: FloatArray, power: float) -> FloatArray:
     """Symmetric matrix power of a stack, eigenvalues ~0 mapped to 0 for power < 0."""
-    values, vectors = np.linalg.eigh(matrices)
+    values, vectors = _eigh2(matrices) if matrices.shape[1] == 2 else np.linalg.eigh(matrices)
     top = np.max(np.abs(values), axis=-1, keepdims=True)
     keep = values > _EIG_TOL * top
     safe = np.where(keep, values, 1.0)
@@ -141,3 +141,25 @@ def _small_inverse(marg: FloatArray) -> tuple[FloatArray, FloatArray]:
     inv[:, 1, 2] = inv[:, 2, 1] = (b * c - a * e) / det
     inv[:, 2, 2] = (a * d - b * b) / det
     return inv, np.log(det)
+
+
+def _eigh2(matrices: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Eigenvalues and eigenvectors of symmetric 2 x 2 blocks in closed form (the rotation
+    that diagonalises each), several times faster than a batched LAPACK call."""
+    a, b, d = matrices[:, 0, 0], matrices[:, 0, 1], matrices[:, 1, 1]
+    mean = 0.5 * (a + d)
+    radius = np.hypot(0.5 * (a - d), b)
+    large = mean + radius
+    det = a * d - b * b
+    # The smaller eigenvalue from the determinant where that is exact to rounding (no
+    # cancellation in mean - radius when the block is nearly singular).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        small = np.where(large > 0.0, det / large, mean - radius)
+    angle = 0.5 * np.arctan2(2.0 * b, a - d)
+    cos, sin = np.cos(angle), np.sin(angle)
+    values = np.stack([small, large], axis=-1)
+    vectors = np.empty_like(matrices)
+    # Columns are the eigenvectors: (-sin, cos) for the smaller, (cos, sin) for the larger.
+    vectors[:, 0, 0], vectors[:, 1, 0] = -sin, cos
+    vectors[:, 0, 1], vectors[:, 1, 1] = cos, sin
+    return values, vectors

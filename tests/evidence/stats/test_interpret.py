@@ -489,3 +489,24 @@ def test_describe_custom_rules() -> None:
     assert "I² of 62.5% or more" in text
     assert "p below 0.05, checked only when the cell has at least 12 effect sizes" in text
     assert "fewer than" not in describe_rules(ConfidenceRules(min_studies=1))
+
+
+def test_ratings_may_be_given_as_counts() -> None:
+    """The map gives each cell's study ratings as counts: the same median and rating as a list."""
+    from evidence.stats.interpret import cell_confidence, median_confidence
+
+    listed = ["high", "high", "medium", "low"]
+    assert median_confidence({"high": 2, "medium": 1, "low": 1}) == median_confidence(listed) == "medium"
+    assert median_confidence({"high": 3, "low": 0}) == "high"
+    as_list = cell_confidence(n_studies=5, study_confidences=listed, ci_low=0.1, ci_high=0.5)
+    as_counts = cell_confidence(n_studies=5, study_confidences={"high": 2, "medium": 1, "low": 1},
+                                ci_low=0.1, ci_high=0.5)
+    assert as_counts == as_list
+    with pytest.raises(ValueError, match="ratings given for 3 studies"):
+        cell_confidence(n_studies=3, study_confidences={"high": 4})
+    with pytest.raises(ValueError, match="whole number"):
+        cell_confidence(n_studies=3, study_confidences={"high": -1})
+    with pytest.raises(ValueError, match='"high", "medium" or "low"'):
+        median_confidence({"great": 1})
+    with pytest.raises(ValueError, match="at least one rating"):
+        median_confidence({"high": 0})
