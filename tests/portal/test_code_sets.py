@@ -234,3 +234,10 @@ def test_segmented_data_json_runs_a_fixed_number_of_queries(client, django_asser
     with django_assert_num_queries(12):
         body = client.get(url, {"code": group.pk}).json()
     assert body["totals"]["studies"] == body["cells"][0]["seg"][1] == in_group[1]
+
+
+def test_the_study_page_lists_its_codes_by_code_set(client, demo_map):  # type: ignore[no-untyped-def]
+    study = Study.objects.get(evidence_map=demo_map, external_id="demo-myrick-2021")
+    html = client.get(reverse("portal:study", kwargs={"slug": SLUG, "pk": study.pk})).content.decode()
+    assert "<dt>Setting</dt><dd>Authoritarian regime</dd>" in html
+    assert "<dt>Population group</dt><dd>Political prisoners and detainees; Women and girls</dd>" in html
