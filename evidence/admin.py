@@ -179,6 +179,6 @@ class CodeAdmin(ServiceSaveAdmin):
         if "field_name" in request.GET:  # an autocomplete's search: keep to its code set or map
             for param, lookup in (("code_set", "code_set_id"), ("evidence_map", "code_set__evidence_map_id")):
                 value = request.GET.get(param, "")
-                if value.isdigit():
+                if value.isascii() and value.isdigit():  # "²" is a digit to isdigit()
                     found = found.filter(**{lookup: int(value)})
         return found, may_have_duplicates

@@ -157,7 +157,7 @@ class CodeField(ManyValuesField):
     def to_python(self, value: Any) -> tuple[str, ...]:
         ids: set[int] = set()
         for text in super().to_python(value):
-            if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:  # not "²"
                 raise forms.ValidationError(f"{text!r} is not a code id (a whole number from 1).")
             ids.add(int(text))
         return tuple(str(pk) for pk in sorted(ids))

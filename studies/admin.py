@@ -142,7 +142,8 @@ class StudyAdmin(SimpleHistoryAdmin):
         # The codes box searches the study's map's codes only (the map of a new study may come
         # in the add link: ?evidence_map=<id>); the form's clean() checks the map either way.
         map_id = obj.evidence_map_id if obj is not None else request.GET.get("evidence_map", "")
-        scope = {"code_set__evidence_map_id": int(map_id)} if str(map_id).isdigit() else {}
+        digits = str(map_id).isascii() and str(map_id).isdigit()
+        scope = {"code_set__evidence_map_id": int(map_id)} if digits else {}
         codes.widget.widget = ScopedAutocompleteSelectMultiple(  # inside the wrapper with the add link
             Study._meta.get_field("codes"), self.admin_site,
             params={"evidence_map": scope["code_set__evidence_map_id"]} if scope else {},

@@ -84,6 +84,7 @@ def test_the_studies_list_filters_by_codes(api: APIClient, reviewer_api: APIClie
         ("code=0", "'0' is not a code id"),
         ("code=1,,x", "'x' is not a code id"),
         ("code=2147483648", "'2147483648' is not a code id"),
+        ("code=%C2%B2", "'²' is not a code id"),
         ("code=987654", "unknown code id(s) 987654: not codes of this map's code sets"),
     ],
 )
