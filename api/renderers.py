@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,12 +12,15 @@ from evidence.tables import csv_text
 
 
 def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"label": {"text": "Small"}} -> {"label.text": "Small"}; lists are joined with ";"."""
+    """{"label": {"text": "Small"}} -> {"label.text": "Small"}; lists are joined with ";", and
+    lists of objects (a study's codes) are written as JSON."""
     flat: dict[str, Any] = {}
     for key, value in row.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+            flat[name] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         elif isinstance(value, list | tuple):
             flat[name] = ";".join(str(v) for v in value)
         else:

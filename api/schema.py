@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter
 
-from evidence.filters import ManyValuesField, StudyFilterSet, YearField, YesNoField
+from evidence.filters import CodeField, ManyValuesField, StudyFilterSet, YearField, YesNoField
 
 
 def filter_parameters() -> list[OpenApiParameter]:
@@ -13,7 +13,9 @@ def filter_parameters() -> list[OpenApiParameter]:
     form = StudyFilterSet(queryset=None).form
     for name, field in form.fields.items():
         description = str(field.help_text)
-        if isinstance(field, ManyValuesField):
+        if isinstance(field, CodeField):
+            parameters.append(OpenApiParameter(name, int, many=True, description=description))
+        elif isinstance(field, ManyValuesField):
             # Country codes are too many to list; their help text names the standard.
             enum = [value for value, _ in field.choices] if field._choices and not callable(field._choices) else None
             parameters.append(OpenApiParameter(name, str, many=True, enum=enum, description=description))

@@ -83,6 +83,31 @@ class OutcomeOutputSerializer(NodeOutputSerializer):
     desirable_direction = serializers.CharField(help_text='"higher" or "lower" is better.')
 
 
+class CodeOutputSerializer(NodeOutputSerializer):
+    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer AttributeId), or empty.")
+
+
+class CodeSetOutputSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    slug = serializers.CharField(help_text="Names the code set in the studies CSV.")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer SetId), or empty.")
+    position = serializers.IntegerField(help_text="Order among the map's code sets.")
+    is_filter = serializers.BooleanField(help_text="True when the map page offers the code set as a filter.")
+    is_segment = serializers.BooleanField(help_text="True when the map's bubbles are segmented by its top-level codes.")
+    codes = CodeOutputSerializer(
+        many=True, source="code_list",
+        help_text="The codes, depth first; `parent_id`, `depth` and `children` give the tree.",
+    )
+
+
+class StudyCodeSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(help_text="The code's id.")
+    name = serializers.CharField()
+    code_set = serializers.IntegerField(source="code_set_id", help_text="Id of the code's code set.")
+
+
 # --- Studies ---
 
 
@@ -92,6 +117,11 @@ class StudyOutputSerializer(serializers.ModelSerializer[Study]):
     countries = serializers.SerializerMethodField(help_text="ISO 3166-1 alpha-2 codes.")
     intervention_ids = serializers.SerializerMethodField(help_text="Interventions the study is coded with.")
     outcome_ids = serializers.SerializerMethodField(help_text="Outcomes the study is coded with.")
+    codes = StudyCodeSerializer(
+        many=True, read_only=True,
+        help_text="Codes of the map's code sets that the study is coded with (/api/v1/maps/{slug}/code-sets/ "
+        "lists the sets and their trees).",
+    )
     url = serializers.CharField(read_only=True, help_text="A link to the study, or empty.")
 
     class Meta:
@@ -99,7 +129,7 @@ class StudyOutputSerializer(serializers.ModelSerializer[Study]):
         fields = [
             "id", "map", "external_id", "authors", "year", "title", "source", "doi", "url", "abstract",
             "countries", "is_global", "region", "population", "design", "confidence", "status",
-            "intervention_ids", "outcome_ids", "created_at", "updated_at",
+            "intervention_ids", "outcome_ids", "codes", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -146,6 +176,10 @@ class StudyUpdateInputSerializer(serializers.Serializer[Any]):
     outcomes = serializers.ListField(
         child=serializers.IntegerField(max_value=MAX_INT, min_value=1), required=False,
         help_text="Ids of the outcomes of the study's map that the study is coded with.",
+    )
+    codes = serializers.ListField(
+        child=serializers.IntegerField(max_value=MAX_INT, min_value=1), required=False,
+        help_text="Ids of the codes of the study's map's code sets that the study is coded with.",
     )
 
 

@@ -28,6 +28,7 @@ urlpatterns = [
     path("maps/<slug:slug>/", views.MapDetailView.as_view(), name="map"),
     path("maps/<slug:slug>/interventions/", views.InterventionListView.as_view(), name="interventions"),
     path("maps/<slug:slug>/outcomes/", views.OutcomeListView.as_view(), name="outcomes"),
+    path("maps/<slug:slug>/code-sets/", views.CodeSetListView.as_view(), name="code-sets"),
     path("maps/<slug:slug>/cells/", views.CellListView.as_view(), name="cells"),
     path(
         "maps/<slug:slug>/cells/<id:intervention_id>/<id:outcome_id>/",

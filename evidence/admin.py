@@ -1,4 +1,5 @@
-"""Admin for maps, their framework and cell summaries; writes go through evidence.services."""
+"""Admin for maps, their framework, code sets and cell summaries; writes go through
+evidence.services."""
 
 from __future__ import annotations
 
@@ -7,17 +8,18 @@ from typing import Any
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import Model, QuerySet
-from django.forms import ModelForm
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from evidence import services
-from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
+from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
+from studies.admin import ScopedAutocompleteSelect
 from studies.services import delete_recorded
 
 
 class ServiceSaveAdmin(SimpleHistoryAdmin):
-    """Saves and deletes, one by one and bulk, go through the audited services."""
+    """Saves and deletes, one by one and bulk, inlines too, go through the audited services."""
 
     def save_model(self, request: HttpRequest, obj: Model, form: ModelForm[Any], change: bool) -> None:
         services.framework_save(instance=obj, user=request.user)
@@ -30,6 +32,32 @@ class ServiceSaveAdmin(SimpleHistoryAdmin):
             for obj in queryset:
                 delete_recorded(instance=obj, user=request.user)
 
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm[Any], formset: BaseInlineFormSet[Any, Any, Any], change: bool
+    ) -> None:
+        instances = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            delete_recorded(instance=deleted, user=request.user)
+        for instance in instances:
+            services.framework_save(instance=instance, user=request.user)
+        formset.save_m2m()
+
+
+def codes_of(**scope: Any) -> QuerySet[Code]:
+    """Codes (with their set, which names them) in `scope`, for the admin's code widgets."""
+    return Code.objects.filter(**scope).select_related("code_set")
+
+
+class CodeSetInline(admin.TabularInline[CodeSet, EvidenceMap]):
+    """The map's code sets: which are offered as filters; their codes are edited on each set's page."""
+
+    model = CodeSet
+    extra = 0
+    fields = ("name", "slug", "position", "is_filter", "external_id")
+    prepopulated_fields = {"slug": ("name",)}
+    show_change_link = True
+    verbose_name_plural = "code sets (save, then open a code set to edit its codes)"
+
 
 @admin.register(EvidenceMap)
 class EvidenceMapAdmin(ServiceSaveAdmin):
@@ -37,6 +65,7 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
     list_filter = ("is_published",)
     search_fields = ("title", "description")
     prepopulated_fields = {"slug": ("title",)}
+    inlines = (CodeSetInline,)
     fieldsets = (
         (None, {"fields": ("title", "slug", "is_published", "description")}),
         ("Methods", {"fields": ("search_dates", "last_search_update", "inclusion_criteria", "methods_notes")}),
@@ -44,7 +73,21 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
         ("Effect labels and confidence rule", {
             "fields": ("effect_label_preset", "min_studies_for_confidence", "inconsistency_i2", "egger_alpha", "egger_min_k"),
         }),
+        ("Bubble segments", {
+            "fields": ("segment_code_set",),
+            "description": "Segment the bubbles by one of this map's code sets (listed below), "
+            "or leave it empty to segment them by study design.",
+        }),
     )
+
+    def get_form(self, request: HttpRequest, obj: EvidenceMap | None = None, change: bool = False,
+                 **kwargs: Any) -> type[ModelForm[Any]]:
+        form: type[ModelForm[Any]] = super().get_form(request, obj, change=change, **kwargs)
+        if "segment_code_set" in form.base_fields:
+            # Only this map's code sets (a new map has none yet); the model checks it too.
+            segments: Any = form.base_fields["segment_code_set"]
+            segments.queryset = CodeSet.objects.filter(evidence_map=obj) if obj else CodeSet.objects.none()
+        return form
 
 
 class FrameworkNodeAdmin(ServiceSaveAdmin):
@@ -78,3 +121,64 @@ class CellSummaryAdmin(ServiceSaveAdmin):
         ("Long summary", {"fields": ("about_intervention", "mechanism", "evidence_base", "findings", "confidence_assessment")}),
         ("Confidence override", {"fields": ("confidence_override", "override_justification")}),
     )
+
+
+class CodeInline(admin.TabularInline[Code, CodeSet]):
+    """A code set's codes; a code's parent is searched among the same set's codes."""
+
+    model = Code
+    extra = 3
+    fields = ("name", "parent", "position", "external_id")
+    show_change_link = True
+    ordering = ("parent_id", "position", "name")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Code]:
+        return super().get_queryset(request).select_related("code_set")
+
+    def get_formset(self, request: HttpRequest, obj: CodeSet | None = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        parent: Any = formset.form.base_fields["parent"]
+        parent.widget = ScopedAutocompleteSelect(
+            Code._meta.get_field("parent"), self.admin_site, params={"code_set": obj.pk} if obj else {},
+        )
+        parent.queryset = codes_of(code_set=obj) if obj else Code.objects.none()  # after the widget: it takes the choices
+        parent.help_text = "" if obj else "Save the code set first; then codes can be nested."
+        return formset
+
+
+@admin.register(CodeSet)
+class CodeSetAdmin(ServiceSaveAdmin):
+    list_display = ("name", "evidence_map", "slug", "is_filter", "position")
+    list_filter = ("evidence_map", "is_filter")
+    search_fields = ("name", "description", "slug")
+    list_select_related = ("evidence_map",)
+    prepopulated_fields = {"slug": ("name",)}
+    fields = ("evidence_map", "name", "slug", "description", "position", "is_filter", "external_id")
+    inlines = (CodeInline,)
+    ordering = ("evidence_map", "position", "name")
+
+
+@admin.register(Code)
+class CodeAdmin(ServiceSaveAdmin):
+    list_display = ("name", "parent", "code_set", "position", "external_id")
+    list_filter = ("code_set__evidence_map", "code_set")
+    search_fields = ("name", "external_id", "description")
+    list_select_related = ("code_set", "parent__code_set")
+    fields = ("code_set", "parent", "name", "description", "position", "external_id")
+    autocomplete_fields = ("parent",)
+    ordering = ("code_set", "parent_id", "position", "name")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Code]:
+        codes: QuerySet[Code] = super().get_queryset(request)
+        return codes.select_related("code_set")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Code], search_term: str
+    ) -> tuple[QuerySet[Code], bool]:
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if "field_name" in request.GET:  # an autocomplete's search: keep to its code set or map
+            for param, lookup in (("code_set", "code_set_id"), ("evidence_map", "code_set__evidence_map_id")):
+                value = request.GET.get(param, "")
+                if value.isascii() and value.isdigit():  # "²" is a digit to isdigit()
+                    found = found.filter(**{lookup: int(value)})
+        return found, may_have_duplicates

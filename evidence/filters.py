@@ -5,6 +5,11 @@ text, widget, the values it accepts and how it narrows the studies. Everything e
 from it: the filter form on the map page, the validation of `data.json`, cell pages,
 exports and API queries (`StudyFilters.from_query`), and the API's OpenAPI parameters
 (`api.schema`). Adding a filter is one declaration here plus its test.
+
+The `code` filter takes ids of codes of the map's own code sets (evidence.models.CodeSet):
+a code matches itself and every code below it; codes of one set are alternatives (OR), and
+codes of different sets must all match (AND). Its ids are checked against the maps a query
+covers (`from_query(..., maps=...)`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils import translation
 from django_countries import countries as all_countries
 
+from evidence.models import Code, EvidenceMap
 from studies.m49 import COUNTRY_SUBREGION
 from studies.models import SUBREGION_TO_REGION, Confidence, EffectSize, Region, Study, StudyDesign
 
@@ -123,6 +129,56 @@ class YesNoField(forms.Field):
         raise forms.ValidationError(f"{value!r} is not yes or no.")
 
 
+# The largest id a query parameter may carry (every database's integer column holds it).
+MAX_ID = 2**31 - 1
+
+
+class CodeTreeWidget(forms.CheckboxSelectMultiple):
+    """Checkboxes of codes grouped by code set, each code under its parent.
+
+    `groups` holds what the form offers: one (code set name, code set slug, [(id, name,
+    depth)]) per code set offered as a filter, codes depth first (set by StudyFilterSet).
+    """
+
+    groups: Sequence[tuple[str, str, Sequence[tuple[int, str, int]]]] = ()
+
+
+class CodeField(ManyValuesField):
+    """Code ids, repeated or comma-separated; cleans to a tuple of ids as text, in numeric
+    order and without duplicates. With `maps` set (StudyFilterSet does), each id must be a
+    code of one of those maps' code sets (one query)."""
+
+    widget = CodeTreeWidget  # type: ignore[assignment]  # a SelectMultiple too, as checkboxes
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.maps: list[int] | None = None
+
+    def to_python(self, value: Any) -> tuple[str, ...]:
+        ids: set[int] = set()
+        for text in super().to_python(value):
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:  # not "²"
+                raise forms.ValidationError(f"{text!r} is not a code id (a whole number from 1).")
+            ids.add(int(text))
+        return tuple(str(pk) for pk in sorted(ids))
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if not value:
+            return
+        if self.maps is None:
+            raise forms.ValidationError("code ids can only be checked against a map.")
+        ids = [int(pk) for pk in value]
+        found = set(Code.objects.filter(pk__in=ids, code_set__evidence_map__in=self.maps).values_list("pk", flat=True))
+        unknown = [str(pk) for pk in ids if pk not in found]
+        if unknown:
+            where = "this map's" if len(self.maps) == 1 else "the maps'"
+            raise forms.ValidationError(
+                f"unknown code id(s) {', '.join(unknown)}: not codes of {where} code sets "
+                "(/api/v1/maps/<slug>/code-sets/ lists them)."
+            )
+
+
 class ManyValuesFilter(django_filters.Filter):
     field_class = ManyValuesField
 
@@ -133,6 +189,10 @@ class ManyValuesFilter(django_filters.Filter):
             filtered: QuerySet[Any] = super().filter(qs, value)
             return filtered
         return qs.filter(**{f"{self.field_name}__in": value})
+
+
+class CodeFilter(ManyValuesFilter):
+    field_class = CodeField
 
 
 class YearFilter(django_filters.NumberFilter):
@@ -234,19 +294,37 @@ class StudyFilterSet(django_filters.FilterSet):
         label="Appraised", method="filter_appraised",
         help_text="yes: only studies with a confidence rating; no: only studies not yet appraised.",
     )
+    code = CodeFilter(
+        label="Codes", method="filter_code", options="code",
+        help_text="Id(s) of codes of the map's code sets (listed by /api/v1/maps/{slug}/code-sets/), "
+        "repeated or comma-separated. A code includes the codes below it; several codes of one "
+        "code set match any of them, codes of different code sets must all match.",
+    )
 
     class Meta:
         model = Study
         fields: list[str] = []
 
-    def __init__(self, *args: Any, options: Mapping[str, Iterable[str]] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, options: Mapping[str, Any] | None = None,
+        maps: Iterable[EvidenceMap | int] | None = None, **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if maps is not None:
+            code_field = self.form.fields["code"]
+            code_field.maps = [m if isinstance(m, int) else m.pk for m in maps]
         # Filters marked with `options` offer, in the form, only the values that occur on
-        # the map (a map's countries, its populations); any valid value is still accepted.
+        # the map (a map's countries, its populations, the codes of the code sets it offers
+        # as filters); any valid value is still accepted.
         if options is None:
             return
         for field in self.form.fields.values():
-            if getattr(field, "options", ""):
+            if isinstance(field, CodeField):
+                field.widget.groups = options.get(field.options, ())
+                field.widget.choices = [
+                    (str(pk), name) for _, _, codes in field.widget.groups for pk, name, _ in codes
+                ]
+            elif getattr(field, "options", ""):
                 names = dict(field.choices)
                 field.widget.choices = [(v, names.get(v, v)) for v in options.get(field.options, ())]
 
@@ -278,6 +356,44 @@ class StudyFilterSet(django_filters.FilterSet):
         with_effects = Q(pk__in=EffectSize.objects.values("study_id"))
         return qs.filter(with_effects if value else ~with_effects)
 
+    def filter_code(self, qs: QuerySet[Study], name: str, value: tuple[str, ...]) -> QuerySet[Study]:
+        # One query: every code of the code sets the chosen codes belong to, to find what
+        # lies below each chosen code.
+        chosen = {int(pk) for pk in value}
+        sets = Code.objects.filter(pk__in=chosen).values("code_set_id")
+        rows = list(Code.objects.filter(code_set_id__in=sets).values_list("pk", "parent_id", "code_set_id"))
+        children: dict[int | None, list[int]] = {}
+        set_of: dict[int, int] = {}
+        for pk, parent, code_set in rows:
+            children.setdefault(parent, []).append(pk)
+            set_of[pk] = code_set
+        matching: dict[int, set[int]] = {}  # code set -> the chosen codes and their descendants
+        for pk in chosen & set(set_of):
+            found = matching.setdefault(set_of[pk], set())
+            stack = [pk]
+            while stack:
+                code = stack.pop()
+                if code not in found:
+                    found.add(code)
+                    stack.extend(children.get(code, ()))
+        if not matching:  # codes that no longer exist match no study
+            return qs.none()
+        coded = Study.codes.through.objects
+        for codes in matching.values():
+            qs = qs.filter(pk__in=coded.filter(code_id__in=sorted(codes)).values("study_id"))
+        return qs
+
+
+# Names a code set's slug cannot take: the filters', the API's other query parameters and the
+# fields of a study (the studies CSV names its columns after them), so that a code set never
+# reads as one of them.
+RESERVED_NAMES: frozenset[str] = frozenset({
+    *StudyFilterSet.base_filters,
+    "map", "intervention", "outcome", "study", "page", "page_size", "format",
+    "study_confidence", "code_set", "code_sets", "codes",
+    *(f.name for f in Study._meta.get_fields()),
+})
+
 
 def _empty(value: Any) -> bool:
     return value in (None, "", ())
@@ -302,9 +418,15 @@ class StudyFilters:
         ))
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any]) -> StudyFilters:
-        """Read filters from request.GET (or a dict); raise FilterError naming a bad parameter."""
-        filterset = StudyFilterSet(data=params, queryset=Study.objects.none())
+    def from_query(
+        cls, params: Mapping[str, Any], *, maps: Iterable[EvidenceMap | int] | None = None
+    ) -> StudyFilters:
+        """Read filters from request.GET (or a dict); raise FilterError naming a bad parameter.
+
+        `maps` are the maps the query covers: code ids must be codes of their code sets
+        (without `maps`, a `code` parameter is refused).
+        """
+        filterset = StudyFilterSet(data=params, queryset=Study.objects.none(), maps=maps)
         form = filterset.form
         if not form.is_valid():
             name, messages = next(iter(form.errors.items()))

@@ -155,6 +155,14 @@ class EvidenceMap(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("portal:map", kwargs={"slug": self.slug})
 
+    def clean(self) -> None:
+        segments = self.segment_code_set
+        if segments is not None and (self.pk is None or segments.evidence_map_id != self.pk):
+            raise ValidationError({
+                "segment_code_set": f"The code set “{segments.name}” belongs to another map; "
+                "choose one of this map's code sets.",
+            })
+
     @property
     def confidence_rules(self) -> ConfidenceRules:
         from evidence.stats.interpret import ConfidenceRules
@@ -264,7 +272,9 @@ class CodeSet(models.Model):
     evidence_map = models.ForeignKey(EvidenceMap, on_delete=models.CASCADE, related_name="code_sets")
     name = models.CharField(max_length=200)
     slug = models.SlugField(
-        max_length=50, help_text="Names the code set's filter in URLs and the API (?<slug>=<code id>)."
+        max_length=50,
+        help_text="Names the code set in the API and in the studies CSV, where it is a column "
+        "(so it cannot be the name of a filter or of a study's field).",
     )
     description = models.TextField(blank=True)
     external_id = models.CharField(
@@ -288,6 +298,16 @@ class CodeSet(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from evidence.filters import RESERVED_NAMES  # the filters import this module
+
+        if self.slug in RESERVED_NAMES:
+            raise ValidationError({
+                "slug": f"“{self.slug}” is reserved: the portal already uses it for a filter, a "
+                "query parameter or a column of the studies CSV. Choose another slug, "
+                f"for example “{self.slug}-codes”.",
+            })
 
 
 class Code(models.Model):
@@ -318,7 +338,9 @@ class Code(models.Model):
         indexes = [models.Index(fields=["code_set", "parent"])]
 
     def __str__(self) -> str:
-        return self.name
+        # Codes of different sets share names ("Other"), so the set is part of the name;
+        # lists that show many codes select the set with them.
+        return f"{self.code_set.name}: {self.name}"
 
     def clean(self) -> None:
         parent: Code | None = self.parent

@@ -19,7 +19,15 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, 
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from evidence.models import CellSummary, Direction, EvidenceMap, Intervention, Outcome
+from evidence.models import (
+    CellSummary,
+    Code,
+    CodeSet,
+    Direction,
+    EvidenceMap,
+    Intervention,
+    Outcome,
+)
 from studies.models import EffectSize, Study
 
 FrameworkModel = type[Intervention] | type[Outcome]
@@ -62,6 +70,7 @@ class Node:
     ancestors: tuple[int, ...]  # from the root down to and including this node
     children: tuple[int, ...] = ()
     desirable_direction: str | None = None  # outcomes only
+    external_id: str = ""  # codes only: the identifier in the source system, if any
 
     @property
     def higher_is_better(self) -> bool:
@@ -74,8 +83,14 @@ def framework_tree(model: FrameworkModel, evidence_map: EvidenceMap) -> dict[int
     fields = ["id", "name", "description", "parent_id", "position"]
     if model is Outcome:
         fields.append("desirable_direction")
+    return _tree(model.objects.filter(evidence_map=evidence_map).values(*fields))
+
+
+def _tree(rows: Iterable[dict[str, Any]]) -> dict[int, Node]:
+    """Nodes by id, depth first, siblings by position then name; a row whose parent is not
+    among the rows is left out."""
     by_parent: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
-    for row in model.objects.filter(evidence_map=evidence_map).values(*fields):
+    for row in rows:
         by_parent[row["parent_id"]].append(row)
     for siblings in by_parent.values():
         siblings.sort(key=lambda r: (r["position"], r["name"]))
@@ -88,12 +103,60 @@ def framework_tree(model: FrameworkModel, evidence_map: EvidenceMap) -> dict[int
                 id=row["id"], name=row["name"], description=row["description"], parent_id=parent,
                 depth=len(ancestors), position=row["position"], ancestors=path,
                 children=tuple(c["id"] for c in by_parent.get(row["id"], [])),
-                desirable_direction=row.get("desirable_direction"),
+                desirable_direction=row.get("desirable_direction"), external_id=row.get("external_id", ""),
             )
             walk(row["id"], path)
 
     walk(None, ())
     return nodes
+
+
+@dataclass(frozen=True)
+class CodeSetTree:
+    """One of a map's code sets with its codes (`Node`s by id, depth first)."""
+
+    id: int
+    name: str
+    slug: str
+    description: str
+    external_id: str
+    position: int
+    is_filter: bool
+    is_segment: bool
+    codes: dict[int, Node]
+
+    @property
+    def code_list(self) -> list[Node]:
+        return list(self.codes.values())
+
+
+def code_set_trees(evidence_map: EvidenceMap, *, filters_only: bool = False) -> list[CodeSetTree]:
+    """A map's code sets in order, each with its code tree (two queries); with
+    `filters_only`, the sets the map offers as filters."""
+    sets = CodeSet.objects.filter(evidence_map=evidence_map)
+    if filters_only:
+        sets = sets.filter(is_filter=True)
+    found = list(sets.values("id", "name", "slug", "description", "external_id", "position", "is_filter"))
+    rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    fields = ("id", "name", "description", "parent_id", "position", "external_id", "code_set_id")
+    for row in Code.objects.filter(code_set_id__in=[s["id"] for s in found]).values(*fields):
+        rows[row["code_set_id"]].append(row)
+    return [
+        CodeSetTree(
+            **code_set, is_segment=code_set["id"] == evidence_map.segment_code_set_id,
+            codes=_tree(rows[code_set["id"]]),
+        )
+        for code_set in found
+    ]
+
+
+def code_filter_groups(evidence_map: EvidenceMap) -> list[tuple[str, str, list[tuple[int, str, int]]]]:
+    """What the map page's form offers for the `code` filter: per code set offered as a
+    filter, its name, slug and codes (id, name, depth), depth first (two queries)."""
+    return [
+        (tree.name, tree.slug, [(node.id, node.name, node.depth) for node in tree.codes.values()])
+        for tree in code_set_trees(evidence_map, filters_only=True)
+    ]
 
 
 def with_descendants(model: FrameworkModel, node_id: int, map_ids: Iterable[int]) -> set[int]:
@@ -122,7 +185,9 @@ def with_descendants(model: FrameworkModel, node_id: int, map_ids: Iterable[int]
 def visible_study(evidence_map: EvidenceMap, pk: int, user: object) -> Study:
     return get_object_or_404(
         Study.objects.visible_to(user).filter(evidence_map=evidence_map).prefetch_related(
-            "effect_sizes__intervention", "effect_sizes__outcome", "appraisal_items"
+            "effect_sizes__intervention", "effect_sizes__outcome", "appraisal_items",
+            Prefetch("codes", queryset=Code.objects.select_related("code_set").order_by(
+                "code_set__position", "code_set__name", "position", "name")),
         ),
         pk=pk,
     )
@@ -132,15 +197,16 @@ def map_studies(evidence_map: EvidenceMap, user: object) -> QuerySet[Study]:
     return Study.objects.visible_to(user).filter(evidence_map=evidence_map)
 
 
-def map_filter_options(evidence_map: EvidenceMap, user: object) -> dict[str, list[str]]:
-    """Populations and countries that occur among the map's visible studies (one query)."""
+def map_filter_options(evidence_map: EvidenceMap, user: object) -> dict[str, list[Any]]:
+    """Populations and countries that occur among the map's visible studies (one query), and
+    the code sets the map offers as filters with their codes (two queries)."""
     populations: set[str] = set()
     countries: set[str] = set()
     for population, codes in map_studies(evidence_map, user).values_list("population", "countries"):
         if population:
             populations.add(population)
         countries.update(c for c in str(codes or "").split(",") if c)
-    return {"population": sorted(populations), "country": sorted(countries)}
+    return {"population": sorted(populations), "country": sorted(countries), "code": code_filter_groups(evidence_map)}
 
 
 def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]:
@@ -186,20 +252,29 @@ def outcomes_of_studies(ids: Iterable[int]) -> dict[int, set[int]]:
 
 
 def study_list(studies: QuerySet[Study]) -> QuerySet[Study]:
-    """Studies with their map and codings, in citation order: the rows, then one query per coding."""
+    """Studies with their map and codings, in citation order: the rows, then one query per
+    coding (rows, columns, codes)."""
     return (
         studies.select_related("evidence_map")
         .prefetch_related(
             Prefetch("interventions", queryset=Intervention.objects.only("id")),
             Prefetch("outcomes", queryset=Outcome.objects.only("id")),
+            Prefetch("codes", queryset=Code.objects.only("id", "name", "code_set_id").order_by("code_set_id", "id")),
         )
         .order_by("authors", "year", "pk")
     )
 
 
 def studies_for_export(studies: QuerySet[Study]) -> QuerySet[Study]:
-    """Studies with their coded rows and columns by name, in citation order (three queries)."""
-    return studies.order_by("authors", "year", "pk").prefetch_related("interventions", "outcomes")
+    """Studies with their coded rows, columns and codes by name, in citation order (four queries)."""
+    return studies.order_by("authors", "year", "pk").prefetch_related(
+        "interventions", "outcomes", Prefetch("codes", queryset=Code.objects.only("id", "name", "code_set_id")),
+    )
+
+
+def map_code_sets(evidence_map: EvidenceMap) -> list[CodeSet]:
+    """A map's code sets in order (one query)."""
+    return list(CodeSet.objects.filter(evidence_map=evidence_map))
 
 
 def effect_size_list(effects: QuerySet[EffectSize]) -> QuerySet[EffectSize]:

@@ -25,7 +25,7 @@ from django.db.models.functions import Now
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save
 
 from evidence.filters import StudyFilters
-from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
+from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
 from evidence.synthesis import CellKey, MapEvidence, map_evidence
 from evidence.synthesis.pooling import code_release
 from studies.models import AppraisalItem, EffectSize, Status, Study
@@ -71,8 +71,23 @@ def _child_changed(sender: type[Model], instance: EffectSize | AppraisalItem, **
         bump(study["evidence_map_id"], public=study["status"] == Status.PUBLISHED)
 
 
-def _framework_changed(sender: type[Model], instance: Intervention | Outcome | CellSummary, **kwargs: Any) -> None:
+def _framework_changed(
+    sender: type[Model], instance: Intervention | Outcome | CellSummary | CodeSet, **kwargs: Any
+) -> None:
     bump(instance.evidence_map_id)
+
+
+def _map_of_code(code: Code) -> int | None:
+    """The map of a code's set (the set is usually loaded with the code: no query then)."""
+    if Code.code_set.is_cached(code):
+        return code.code_set.evidence_map_id
+    # In a cascade the set's row is still there: its codes are deleted first.
+    found: int | None = CodeSet.objects.filter(pk=code.code_set_id).values_list("evidence_map_id", flat=True).first()
+    return found
+
+
+def _code_changed(sender: type[Model], instance: Code, **kwargs: Any) -> None:
+    bump(_map_of_code(instance))
 
 
 def _map_changed(sender: type[Model], instance: EvidenceMap, created: bool = False, **kwargs: Any) -> None:
@@ -85,6 +100,8 @@ def _coding_changed(sender: type[Model], instance: Any, action: str, reverse: bo
         return
     if isinstance(instance, Study):
         bump(instance.evidence_map_id, public=_study_is_public(instance))
+    elif isinstance(instance, Code):  # a code's studies changed from the code's side
+        bump(_map_of_code(instance))
     else:  # a node's studies changed from the node's side
         bump(instance.evidence_map_id)
 
@@ -97,10 +114,11 @@ def connect() -> None:
         signal.connect(_study_changed, sender=Study, dispatch_uid=f"versions-study-{name}")
         for child in (EffectSize, AppraisalItem):
             signal.connect(_child_changed, sender=child, dispatch_uid=f"versions-{child.__name__}-{name}")
-        for node in (Intervention, Outcome, CellSummary):
+        for node in (Intervention, Outcome, CellSummary, CodeSet):
             signal.connect(_framework_changed, sender=node, dispatch_uid=f"versions-{node.__name__}-{name}")
+        signal.connect(_code_changed, sender=Code, dispatch_uid=f"versions-code-{name}")
         signal.connect(_map_changed, sender=EvidenceMap, dispatch_uid=f"versions-map-{name}")
-    for through in (Study.interventions.through, Study.outcomes.through):
+    for through in (Study.interventions.through, Study.outcomes.through, Study.codes.through):
         m2m_changed.connect(_coding_changed, sender=through, dispatch_uid=f"versions-{through.__name__}")
 
 
@@ -110,7 +128,7 @@ def connect() -> None:
 # Part of every key: a release of the portal that changes what it computes must not read what
 # an older one cached (the shared cache outlives a deployment). Bump SHAPE when an output
 # changes within one package version.
-SHAPE = "1"
+SHAPE = "2"  # 2: data.json carries the segments of a segmenting code set
 
 
 def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "", *, members: bool = False) -> str:

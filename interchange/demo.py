@@ -12,7 +12,15 @@ from typing import Any
 
 from django.db import transaction
 
-from evidence.models import CellSummary, Direction, EvidenceMap, Intervention, Outcome
+from evidence.models import (
+    CellSummary,
+    Code,
+    CodeSet,
+    Direction,
+    EvidenceMap,
+    Intervention,
+    Outcome,
+)
 from evidence.services import framework_save
 from studies import services as study_services
 from studies.models import EffectSize, Status, Study
@@ -214,6 +222,52 @@ ILLUSTRATIVE_STUDIES = [
     ),
 ]
 
+# The map's own code sets: (name, slug, description, offered as a filter, codes), each code
+# (name, children). Setting is a filter; Population group segments the bubbles.
+SETTING = "Setting"
+POPULATION_GROUP = "Population group"
+CODE_SETS: list[tuple[str, str, str, bool, list[tuple[str, list[str]]]]] = [
+    (SETTING, "setting", "The state of the country where the effort took place, at the time.", True, [
+        ("Conflict-affected", ["Active armed conflict", "Post-conflict transition"]),
+        ("Not in armed conflict", ["Authoritarian regime", "Hybrid regime", "Electoral democracy"]),
+    ]),
+    (POPULATION_GROUP, "population-group", "Whose rights the effort set out to protect.", False, [
+        ("People at particular risk", ["Political prisoners and detainees", "Human rights defenders and journalists"]),
+        ("Women and girls", []),
+        ("Ethnic and religious minorities", []),
+        ("General population", []),
+    ]),
+]
+
+# Each study's codes: (settings, population groups); a study may have none of a set.
+STUDY_CODES: dict[str, tuple[list[str], list[str]]] = {
+    "demo-kahn-nisser-2018": (["Authoritarian regime", "Hybrid regime"], ["General population"]),
+    "demo-myrick-2021": (["Authoritarian regime"], ["Political prisoners and detainees", "Women and girls"]),
+    "demo-s-alpha": (["Authoritarian regime"], ["Human rights defenders and journalists"]),
+    "demo-s-beta": (["Active armed conflict"], ["Ethnic and religious minorities"]),
+    "demo-s-gamma": (["Authoritarian regime", "Hybrid regime"], ["General population"]),
+    "demo-a-delta": (["Electoral democracy"], ["General population"]),
+    "demo-a-epsilon": (["Hybrid regime"], ["Women and girls"]),
+    "demo-a-zeta": (["Electoral democracy"], []),
+    "demo-a-eta": (["Electoral democracy"], ["Women and girls"]),
+    "demo-t-theta": (["Electoral democracy"], ["General population"]),
+    "demo-t-iota": (["Electoral democracy"], ["General population"]),
+    "demo-t-kappa": (["Electoral democracy"], []),
+    "demo-t-lambda": (["Electoral democracy"], ["Ethnic and religious minorities"]),
+    "demo-t-mu": (["Electoral democracy"], ["General population"]),
+    "demo-t-nu": (["Hybrid regime"], ["Political prisoners and detainees"]),
+    "demo-t-xi": (["Hybrid regime"], ["Ethnic and religious minorities"]),
+    "demo-t-omicron": (["Electoral democracy"], ["General population"]),
+    "demo-t-pi": (["Hybrid regime"], []),
+    "demo-t-rho": (["Electoral democracy"], ["General population"]),
+    "demo-t-sigma": (["Post-conflict transition"], ["Ethnic and religious minorities"]),
+    "demo-t-tau": (["Electoral democracy"], ["Women and girls"]),
+    "demo-n-upsilon": (["Electoral democracy"], []),
+    "demo-d-phi": (["Authoritarian regime"], ["Human rights defenders and journalists"]),
+    "demo-d-chi": (["Authoritarian regime"], ["Human rights defenders and journalists"]),
+    "demo-d-psi": (["Active armed conflict"], ["Human rights defenders and journalists"]),
+}
+
 EXAMPLE_SUMMARY = {
     "headline": (
         "A broad campaign for human rights reform had no detectable effect, but a campaign for the "
@@ -304,8 +358,22 @@ def load_demo() -> EvidenceMap:
                 desirable_direction=direction,
             )
 
+    codes: dict[str, Code] = {}
+    for position, (name, slug, description, is_filter, tree) in enumerate(CODE_SETS):
+        code_set = _code_set(evidence_map, name, position, slug=slug, description=description, is_filter=is_filter)
+        for i, (top, below) in enumerate(tree):
+            codes[top] = top_code = _code(code_set, top, None, i)
+            for j, name_below in enumerate(below):
+                codes[name_below] = _code(code_set, name_below, top_code, j)
+    segments = CodeSet.objects.get(evidence_map=evidence_map, name=POPULATION_GROUP)
+    if _assign(evidence_map, {"segment_code_set": segments}):
+        framework_save(instance=evidence_map, user=None)
+
     for demo in [*EXAMPLE_STUDIES, *ILLUSTRATIVE_STUDIES]:
-        _load_study(evidence_map, demo, interventions, outcomes)
+        study = _load_study(evidence_map, demo, interventions, outcomes)
+        settings, groups = STUDY_CODES[demo.key]
+        # set() adds and removes only the difference, so a rerun records no history here.
+        study.codes.set([codes[name] for name in [*settings, *groups]])
 
     summary = CellSummary.objects.filter(
         evidence_map=evidence_map, intervention=interventions[DIPLOMACY], outcome=outcomes[POLITICAL_SECURITY]
@@ -315,6 +383,23 @@ def load_demo() -> EvidenceMap:
     if _assign(summary, EXAMPLE_SUMMARY):
         framework_save(instance=summary, user=None)
     return evidence_map
+
+
+def _code_set(evidence_map: EvidenceMap, name: str, position: int, **values: Any) -> CodeSet:
+    code_set = CodeSet.objects.filter(evidence_map=evidence_map, name=name).first()
+    code_set = code_set or CodeSet(evidence_map=evidence_map, name=name)
+    if _assign(code_set, {"position": position, **values}):
+        framework_save(instance=code_set, user=None)
+    return code_set
+
+
+def _code(code_set: CodeSet, name: str, parent: Code | None, position: int) -> Code:
+    parent_id = parent.pk if parent is not None else None
+    code = Code.objects.filter(code_set=code_set, parent_id=parent_id, name=name).first()
+    code = code or Code(code_set=code_set, parent_id=parent_id, name=name)
+    if _assign(code, {"position": position}):
+        framework_save(instance=code, user=None)
+    return code
 
 
 def _load_study(

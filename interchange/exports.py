@@ -6,8 +6,9 @@ their own. Readers in other formats (importers) live beside them in this app.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from evidence.models import CodeSet
 from evidence.synthesis.presenter import rounded
 from evidence.tables import csv_text
 from studies.models import EffectSize, Study
@@ -18,16 +19,24 @@ STUDY_COLUMNS = [
 ]
 
 
-def studies_csv(studies: Iterable[Study]) -> str:
-    """Studies with their coding; interventions and outcomes must be prefetched."""
+def studies_csv(studies: Iterable[Study], *, code_sets: Sequence[CodeSet] = ()) -> str:
+    """Studies with their coding, then a column per code set (named by its slug) with the
+    study's codes of that set; interventions, outcomes and codes must be prefetched."""
+
+    def codes_of(study: Study) -> list[str]:
+        by_set: dict[int, list[str]] = {}
+        for code in study.codes.all():
+            by_set.setdefault(code.code_set_id, []).append(code.name)
+        return ["; ".join(by_set.get(code_set.pk, ())) for code_set in code_sets]
+
     return csv_text(
-        STUDY_COLUMNS,
+        [*STUDY_COLUMNS, *(code_set.slug for code_set in code_sets)],
         (
             [
                 s.pk, s.authors, s.year, s.title, s.source, s.doi, s.url, s.get_design_display(),
                 s.get_confidence_display(), "; ".join(c.code for c in s.countries), s.region,
                 s.population, "; ".join(n.name for n in s.interventions.all()),
-                "; ".join(n.name for n in s.outcomes.all()), s.abstract,
+                "; ".join(n.name for n in s.outcomes.all()), s.abstract, *codes_of(s),
             ]
             for s in studies
         ),

@@ -18,6 +18,10 @@ What the data look like, and why:
   usually for one intervention and one or more of its outcomes, sometimes for a sibling
   intervention too; about 10 % are coded but report none (qualitative studies). About 5 %
   are drafts; about 70 % carry a study confidence with its appraisal items.
+* **Code sets**: a nested "Setting" (offered as a filter) and a flat "Population group" (which
+  segments the bubbles); about 85 % and 75 % of the studies are coded in them, with one or
+  two codes each. Their draws come from a second random stream, so that everything else is
+  the same as without them.
 * **Effect sizes** use every input kind of the registry, with inputs made from a plausible
   effect (the cell's typical effect, the study's deviation, sampling error from the group
   sizes) and rounded as reports round them; for "lower is better" outcomes a beneficial
@@ -51,7 +55,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Model
 
 from evidence import versions
-from evidence.models import Direction, EvidenceMap, Intervention, Outcome
+from evidence.models import Code, CodeSet, Direction, EvidenceMap, Intervention, Outcome
 from evidence.services import framework_save
 from interchange.dbstats import refresh_statistics
 from interchange.generate_words import (
@@ -160,6 +164,50 @@ RATINGS = [
 CRITERIA = [c.value for c in AppraisalCriterion]
 
 
+# The code sets: (name, slug, offered as a filter, segments the bubbles, share of studies
+# coded, [(code, children)]).
+CODE_SETS: list[tuple[str, str, bool, bool, float, list[tuple[str, list[str]]]]] = [
+    ("Setting", "setting", True, False, 0.85, [
+        ("Urban", ["Capital city", "Secondary cities", "Informal settlements"]),
+        ("Rural", ["Villages", "Remote areas"]),
+        ("Peri-urban", []),
+    ]),
+    ("Population group", "population-group", False, True, 0.75, [
+        ("Women and girls", []), ("Children and youth", []), ("People with disabilities", []),
+        ("Refugees and displaced people", []), ("Older people", []), ("General population", []),
+    ]),
+]
+
+
+def _flat_codes() -> list[tuple[int, str, int | None]]:
+    """Every code: (code set index, name, index of its parent or None), parents first."""
+    out: list[tuple[int, str, int | None]] = []
+    for set_index, (_, _, _, _, _, tree) in enumerate(CODE_SETS):
+        for code, children in tree:
+            parent = len(out)
+            out.append((set_index, code, None))
+            out.extend((set_index, child, parent) for child in children)
+    return out
+
+
+CODES = _flat_codes()
+
+
+def _plan_codes(seed: int, studies: int) -> list[list[int]]:
+    """Each study's codes (indexes into CODES), from their own random stream: one or two codes
+    of each set for most studies, at any level of the tree."""
+    rnd = random.Random(f"{seed}:codes")
+    by_set = [[i for i, (s, _, _) in enumerate(CODES) if s == set_index] for set_index in range(len(CODE_SETS))]
+    out: list[list[int]] = []
+    for _ in range(studies):
+        codes: set[int] = set()
+        for set_index, (_, _, _, _, share, _) in enumerate(CODE_SETS):
+            if rnd.random() < share:
+                codes.update(rnd.sample(by_set[set_index], 1 if rnd.random() < 0.8 else 2))
+        out.append(sorted(codes))
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # The plan: every random draw, no database
 # --------------------------------------------------------------------------------------
@@ -184,6 +232,8 @@ class Plan:
     appraisals: list[list[tuple[str, str, str]]] = field(default_factory=list)
     # (study index, leaf row, leaf column, EffectSize field values)
     effects: list[tuple[int, int, int, dict[str, Any]]] = field(default_factory=list)
+    # per study: its codes, as indexes into CODES
+    study_codes: list[list[int]] = field(default_factory=list)
 
 
 def _numbered(names: Sequence[str], count: int, prefix: str) -> list[str]:
@@ -487,6 +537,7 @@ def plan_map(
     plan = Plan(slug=slug, seed=seed, rows=rows, columns=columns, interventions=interventions, outcomes=outcomes)
     for s in range(studies):
         _plan_study(rnd, plan, grid, s, divmod(first_cells[s], grid.n_cols), counts[s], draft=s in drafts)
+    plan.study_codes = _plan_codes(seed, studies)
     return plan
 
 
@@ -687,6 +738,7 @@ def _delete_generated(evidence_map: EvidenceMap) -> None:
         AppraisalItem.objects.filter(**in_map),
         Study.interventions.through.objects.filter(**in_map),
         Study.outcomes.through.objects.filter(**in_map),
+        Study.codes.through.objects.filter(**in_map),
         Study.objects.filter(evidence_map=evidence_map),
     ):
         queryset._raw_delete(queryset.db)
@@ -803,6 +855,13 @@ def _write(plan: Plan) -> EvidenceMap:
         for study, (_, coded_cols) in zip(studies, plan.codings, strict=True) for c in coded_cols
     ])
 
+    codes = _write_code_sets(evidence_map)
+    code_link = Study.codes.through
+    _insert(code_link, [
+        code_link(study_id=study.pk, code_id=codes[c].pk)
+        for study, study_codes in zip(studies, plan.study_codes, strict=True) for c in study_codes
+    ])
+
     items: list[AppraisalItem] = []
     for study, appraisal in zip(studies, plan.appraisals, strict=True):
         for criterion, rating, note in appraisal:
@@ -823,6 +882,28 @@ def _write(plan: Plan) -> EvidenceMap:
     # Bulk writes send no signals: mark the map as changed for its readers ourselves.
     versions.bump(evidence_map.pk)
     return evidence_map
+
+
+def _write_code_sets(evidence_map: EvidenceMap) -> list[Code]:
+    """The code sets and their codes (audited writes; a few dozen rows), the segmenting set
+    set on the map; the codes in the order of CODES."""
+    sets: list[CodeSet] = []
+    for position, (name, slug, is_filter, segments, _, _) in enumerate(CODE_SETS):
+        code_set = framework_save(instance=CodeSet(
+            evidence_map=evidence_map, name=name, slug=slug, position=position, is_filter=is_filter,
+        ), user=None)
+        sets.append(code_set)
+        if segments:
+            evidence_map.segment_code_set = code_set
+            framework_save(instance=evidence_map, user=None)
+    codes: list[Code] = []
+    for set_index, name, parent in CODES:
+        siblings = sum(1 for s, _, p in CODES[:len(codes)] if s == set_index and p == parent)
+        codes.append(framework_save(instance=Code(
+            code_set=sets[set_index], name=name, parent=codes[parent] if parent is not None else None,
+            position=siblings,
+        ), user=None))
+    return codes
 
 
 # --------------------------------------------------------------------------------------
@@ -863,8 +944,12 @@ class MapSummary:
     cells_100_plus: int  # leaf cells with at least 100 effect sizes
     busiest: CellCount | None
     busiest_aggregate: CellCount | None  # the top-level row and column above the busiest leaf
+    code_sets: tuple[tuple[str, int, int], ...] = ()  # (name, codes, studies coded in it)
 
     def lines(self) -> list[str]:
+        code_sets = "; ".join(
+            f"{name}: {_count(n, 'code')}, {_count(k, 'study', 'studies')} coded" for name, n, k in self.code_sets
+        )
         return [
             f"studies       {self.published + self.drafts:,}: {self.published:,} published, "
             f"{self.drafts:,} drafts; {self.without_effects:,} without effect sizes",
@@ -874,6 +959,7 @@ class MapSummary:
             f"per non-empty cell; {self.cells_100_plus:,} cells with 100 or more",
             f"busiest leaf  {self.busiest or '-'}",
             f"aggregate     {self.busiest_aggregate or '-'}",
+            f"code sets     {code_sets or '-'}",
         ]
 
 
@@ -927,6 +1013,11 @@ def summarise_map(evidence_map: EvidenceMap) -> MapSummary:
             names[("i", top_i)], names[("o", top_o)],
             len(set().union(*(cell_studies[key] for key in under))), sum(cell_effects[key] for key in under),
         )
+    code_sets = tuple(
+        (name, n_codes, Study.objects.filter(evidence_map=evidence_map, codes__code_set_id=pk).distinct().count())
+        for pk, name, n_codes in CodeSet.objects.filter(evidence_map=evidence_map)
+        .annotate(n=Count("codes")).values_list("pk", "name", "n")
+    )
     return MapSummary(
         published=by_status.get(Status.PUBLISHED, 0),
         drafts=by_status.get(Status.DRAFT, 0),
@@ -939,4 +1030,5 @@ def summarise_map(evidence_map: EvidenceMap) -> MapSummary:
         cells_100_plus=sum(1 for key in leaves if cell_effects[key] >= 100),
         busiest=busiest,
         busiest_aggregate=aggregate,
+        code_sets=code_sets,
     )

@@ -28,7 +28,8 @@ def _bad_filter(error: FilterError) -> HttpResponse:
 
 def _map_and_filters(request: HttpRequest, slug: str) -> tuple[EvidenceMap, StudyFilters]:
     """The map the user may see (else 404) and the filters; a bad filter raises FilterError."""
-    return selectors.visible_map(slug, request.user), StudyFilters.from_query(request.GET)
+    evidence_map = selectors.visible_map(slug, request.user)
+    return evidence_map, StudyFilters.from_query(request.GET, maps=[evidence_map])
 
 
 @require_GET
@@ -38,7 +39,8 @@ def studies_csv(request: HttpRequest, slug: str) -> HttpResponse:
     except FilterError as error:
         return _bad_filter(error)
     studies = selectors.studies_for_export(filters.apply(selectors.map_studies(evidence_map, request.user)))
-    return _attachment(exports.studies_csv(studies), "text/csv; charset=utf-8", f"{evidence_map.slug}-studies.csv")
+    body = exports.studies_csv(studies, code_sets=selectors.map_code_sets(evidence_map))
+    return _attachment(body, "text/csv; charset=utf-8", f"{evidence_map.slug}-studies.csv")
 
 
 @require_GET

@@ -13,6 +13,7 @@ from evidence.selectors import Node
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
 from evidence.synthesis import Cell, MapEvidence, compact_cell, present_cell
 from evidence.synthesis.presenter import rounded
+from evidence.synthesis.segments import Segments
 from studies.models import EffectSize, StudyDesign
 
 
@@ -34,10 +35,25 @@ def _bands(preset: str) -> list[str]:
     return list(found.bands) if found else []
 
 
-def map_json(evidence: MapEvidence, *, cell_url: str, urls: dict[str, str]) -> dict[str, Any]:
+def _segments_json(segments: Segments | None) -> dict[str, Any] | None:
+    """The segments once for the whole map; each cell carries only its counts (`seg`)."""
+    if segments is None:
+        return None
+    return {
+        "code_set": segments.code_set_id,
+        "title": segments.code_set,
+        "codes": [{"id": pk, "name": name} for pk, name in segments.codes],
+        "uncoded": "Not coded",
+    }
+
+
+def map_json(
+    evidence: MapEvidence, *, cell_url: str, urls: dict[str, str], segments: Segments | None = None
+) -> dict[str, Any]:
     """The whole filtered map: rows, columns and every cell with studies, in one document.
 
-    `cell_url` is a template with {i} and {o} placeholders; `urls` the export links.
+    `cell_url` is a template with {i} and {o} placeholders; `urls` the export links;
+    `segments` those of the map's segmenting code set, if it has one.
     """
     return {
         "map": {"slug": evidence.evidence_map.slug, "title": evidence.evidence_map.title},
@@ -46,8 +62,12 @@ def map_json(evidence: MapEvidence, *, cell_url: str, urls: dict[str, str]) -> d
         "totals": {"studies": evidence.n_studies, "effects": evidence.n_effects},
         "interventions": [_node_json(n) for n in evidence.interventions.values()],
         "outcomes": [_node_json(n) for n in evidence.outcomes.values()],
-        "cells": [compact_cell(present_cell(evidence, c)) for c in evidence.cells.values()],
+        "cells": [
+            compact_cell(present_cell(evidence, c), segments=segments.counts(c) if segments else None)
+            for c in evidence.cells.values()
+        ],
         "designs": dict(StudyDesign.choices),
+        "segments": _segments_json(segments),
         "bands": _bands(evidence.evidence_map.effect_label_preset),
         "cell_url": cell_url,
         "urls": urls,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django import forms
 
-from evidence.filters import StudyFilters, StudyFilterSet
+from evidence.filters import CodeTreeWidget, StudyFilters, StudyFilterSet
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,17 @@ class Option:
     value: str
     label: str
     selected: bool
+    depth: int = 0  # in a tree of options: 0 at the top
+    children: tuple[Option, ...] = ()
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    """A group of a filter's options (a code set's codes), its options as a tree."""
+
+    label: str
+    id: str
+    options: tuple[Option, ...]
 
 
 @dataclass(frozen=True)
@@ -22,13 +33,16 @@ class FilterField:
     id: str
     label: str
     help_text: str
-    kind: str  # checkboxes, multiselect, select, number or search
+    kind: str  # checkboxes, tree, multiselect, select, number or search
     options: tuple[Option, ...] = ()
     value: str = ""
     attrs: tuple[tuple[str, str], ...] = ()
+    groups: tuple[OptionGroup, ...] = ()  # kind "tree": one group per code set
 
 
 def _kind(widget: forms.Widget) -> str:
+    if isinstance(widget, CodeTreeWidget):
+        return "tree"
     if isinstance(widget, forms.CheckboxSelectMultiple):
         return "checkboxes"
     if isinstance(widget, forms.SelectMultiple):
@@ -40,13 +54,43 @@ def _kind(widget: forms.Widget) -> str:
     return "search"
 
 
+def _option_tree(codes: list[tuple[int, str, int]], chosen: tuple[str, ...]) -> tuple[Option, ...]:
+    """(id, name, depth) rows, depth first, as nested options."""
+
+    def take(start: int, depth: int) -> tuple[list[Option], int]:
+        options: list[Option] = []
+        i = start
+        while i < len(codes) and codes[i][2] >= depth:
+            pk, name, _ = codes[i]
+            children, i = take(i + 1, depth + 1)
+            options.append(Option(str(pk), name, str(pk) in chosen, depth, tuple(children)))
+        return options, i
+
+    return tuple(take(0, 0)[0])
+
+
 def filter_fields(filterset: StudyFilterSet, filters: StudyFilters) -> list[FilterField]:
-    """Every declared filter with what the form shows: its options, and what `filters` chose."""
+    """Every declared filter with what the form shows: its options, and what `filters` chose.
+
+    The `code` filter is shown only when the map offers code sets as filters: one group of
+    nested checkboxes per code set.
+    """
     fields = []
     for name, field in filterset.form.fields.items():
         chosen = filters.texts(name)
         widget = field.widget
         kind = _kind(widget)
+        if kind == "tree":
+            groups = tuple(
+                OptionGroup(label, f"filter-{name}-{slug}", _option_tree(list(codes), chosen))
+                for label, slug, codes in widget.groups
+            )
+            if groups:
+                fields.append(FilterField(
+                    name=name, id=f"filter-{name}", label=str(field.label), help_text=str(field.help_text),
+                    kind=kind, groups=groups,
+                ))
+            continue
         options = tuple(
             Option(str(value), str(label), str(value) in chosen)
             for value, label in getattr(widget, "choices", ())

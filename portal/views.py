@@ -25,6 +25,7 @@ from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
 from evidence.synthesis import Cell, MapEvidence, map_evidence
+from evidence.synthesis.segments import map_segments
 from portal.data import forest_json, map_json
 from portal.forms import filter_fields
 from studies.models import StudyDesign, can_see_drafts
@@ -44,7 +45,7 @@ def with_filters(view: View) -> View:
     def wrapper(request: HttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
         evidence_map = selectors.visible_map(slug, request.user)
         try:
-            filters = StudyFilters.from_query(request.GET)
+            filters = StudyFilters.from_query(request.GET, maps=[evidence_map])
         except FilterError as error:
             if request.path.endswith(".json"):
                 return JsonResponse({"error": error.message, "field": error.field}, status=400)
@@ -76,6 +77,7 @@ def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
         "map": evidence_map,
         "filters": filters,
         "filter_fields": filter_fields(filterset, filters),
+        "segment_code_set": evidence_map.segment_code_set,
         "data_url": reverse("portal:map_data", kwargs={"slug": evidence_map.slug}),
     }
     return render(request, "portal/map.html", context)
@@ -90,7 +92,8 @@ def _cell_url_template(evidence_map: EvidenceMap) -> str:
 def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
     """Every cell of the filtered map as JSON, cached under the map's version and the filters.
 
-    Queries: the map (for its version); on a cache miss, also map_evidence's.
+    Queries: the map (for its version); on a cache miss, also map_evidence's, and with a
+    segmenting code set the set's codes and codings.
     """
     query = filters.to_query()
     # Weak: the same JSON goes out compressed or not.
@@ -106,7 +109,9 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
                 "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
                 "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
             }
-            data = map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls)
+            data = map_json(
+                evidence, cell_url=_cell_url_template(evidence_map), urls=urls, segments=map_segments(evidence)
+            )
             return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
         key = versions.cache_key("data.json", evidence_map, query)

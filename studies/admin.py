@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
@@ -19,6 +21,29 @@ if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
 
 COMPUTED = ("g_display", "se_g_display", "ci_display", "native_display")
+
+
+class ScopedAutocompleteMixin:
+    """An admin autocomplete whose searches carry `params` (for codes: the code set or the map
+    to search in, which evidence.admin.CodeAdmin.get_search_results applies)."""
+
+    params: dict[str, Any]
+
+    def get_url(self) -> str:
+        url: str = super().get_url()  # type: ignore[misc]
+        return f"{url}?{urlencode(self.params)}" if self.params else url
+
+
+class ScopedAutocompleteSelect(ScopedAutocompleteMixin, AutocompleteSelect):
+    def __init__(self, *args: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params = params
+
+
+class ScopedAutocompleteSelectMultiple(ScopedAutocompleteMixin, AutocompleteSelectMultiple):
+    def __init__(self, *args: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params = params
 
 
 class ComputedEffectMixin:
@@ -72,13 +97,26 @@ class AppraisalItemInline(admin.TabularInline[AppraisalItem, Study]):
     extra = 0
 
 
+class StudyAdminForm(ModelForm[Study]):
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        evidence_map, codes = cleaned.get("evidence_map"), cleaned.get("codes")
+        if evidence_map is not None and codes:
+            # The study's map decides which code sets it is coded in (services.check_codes).
+            others = [str(code) for code in codes if code.code_set.evidence_map_id != evidence_map.pk]
+            if others:
+                self.add_error("codes", f"Not codes of the map “{evidence_map}”: {'; '.join(others)}.")
+        return cleaned
+
+
 @admin.register(Study)
 class StudyAdmin(SimpleHistoryAdmin):
     list_display = ("short_citation", "title", "design", "confidence", "region", "status", "updated_at")
     list_filter = ("evidence_map", "status", "design", "confidence", "region", "year")
     search_fields = ("title", "authors", "doi", "abstract", "external_id")
     readonly_fields = ("region", "created_by", "created_at", "updated_by", "updated_at")
-    autocomplete_fields = ("interventions", "outcomes")
+    form = StudyAdminForm
+    autocomplete_fields = ("interventions", "outcomes", "codes")
     inlines = (AppraisalItemInline, EffectSizeInline)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("publish", "unpublish")
@@ -86,6 +124,7 @@ class StudyAdmin(SimpleHistoryAdmin):
         (None, {"fields": ("evidence_map", "status", "external_id")}),
         ("Citation", {"fields": ("authors", "year", "title", "source", "doi", "url", "abstract")}),
         ("Coding", {"fields": ("countries", "is_global", "region", "population", "design", "interventions", "outcomes")}),
+        ("Codes of the map's code sets", {"fields": ("codes",)}),
         ("Appraisal", {"fields": ("confidence",)}),
         ("Record", {"fields": ("created_by", "created_at", "updated_by", "updated_at")}),
     )
@@ -93,6 +132,25 @@ class StudyAdmin(SimpleHistoryAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
         studies: QuerySet[Study] = super().get_queryset(request)
         return studies.select_related("evidence_map")
+
+    def get_form(self, request: HttpRequest, obj: Study | None = None, change: bool = False,
+                 **kwargs: Any) -> type[ModelForm[Any]]:
+        form: type[ModelForm[Any]] = super().get_form(request, obj, change=change, **kwargs)
+        codes: Any = form.base_fields.get("codes")
+        if codes is None:
+            return form
+        # The codes box searches the study's map's codes only (the map of a new study may come
+        # in the add link: ?evidence_map=<id>); the form's clean() checks the map either way.
+        map_id = obj.evidence_map_id if obj is not None else request.GET.get("evidence_map", "")
+        digits = str(map_id).isascii() and str(map_id).isdigit()
+        scope = {"code_set__evidence_map_id": int(map_id)} if digits else {}
+        codes.widget.widget = ScopedAutocompleteSelectMultiple(  # inside the wrapper with the add link
+            Study._meta.get_field("codes"), self.admin_site,
+            params={"evidence_map": scope["code_set__evidence_map_id"]} if scope else {},
+        )
+        code_model: Any = Study.codes.field.related_model  # evidence.Code: studies imports no other app
+        codes.queryset = code_model.objects.filter(**scope).select_related("code_set")  # after the widget
+        return form
 
     def save_model(self, request: HttpRequest, obj: Study, form: ModelForm[Any], change: bool) -> None:
         services.study_save(study=obj, user=request.user)

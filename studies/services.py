@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
 
@@ -52,6 +53,17 @@ def _apply(instance: Any, data: Mapping[str, Any]) -> None:
         setattr(instance, field, value)
 
 
+def check_codes(study: Study, codes: Iterable[Any]) -> None:
+    """Raise a ValidationError on `codes` unless every code is of a code set of the study's map
+    (one query)."""
+    ids = {code if isinstance(code, int) else code.pk for code in codes}
+    code_model: Any = Study.codes.field.related_model  # evidence.Code: studies imports no other app
+    others = code_model.objects.filter(pk__in=ids).exclude(code_set__evidence_map=study.evidence_map_id)
+    names = sorted(str(code) for code in others.select_related("code_set"))
+    if names:
+        raise ValidationError({"codes": f"Not codes of this study's map: {'; '.join(names)}."})
+
+
 @transaction.atomic
 def study_save(
     *,
@@ -59,20 +71,28 @@ def study_save(
     user: User,
     interventions: Iterable[Any] | None = None,
     outcomes: Iterable[Any] | None = None,
+    codes: Iterable[Any] | None = None,
 ) -> Study:
-    """Validate and save a new or changed study, recording who changed it."""
+    """Validate and save a new or changed study, recording who changed it; `codes` must be of
+    the map's code sets."""
+    codes = list(codes) if codes is not None else None
+    if codes and study.evidence_map_id is not None:  # without a map, full_clean says so
+        check_codes(study, codes)
     save_validated(instance=study, user=user)
     if interventions is not None:
         study.interventions.set(interventions)
     if outcomes is not None:
         study.outcomes.set(outcomes)
+    if codes is not None:
+        study.codes.set(codes)
     return study
 
 
 def study_create(*, user: User, **fields: Any) -> Study:
     interventions = fields.pop("interventions", None)
     outcomes = fields.pop("outcomes", None)
-    return study_save(study=Study(**fields), user=user, interventions=interventions, outcomes=outcomes)
+    codes = fields.pop("codes", None)
+    return study_save(study=Study(**fields), user=user, interventions=interventions, outcomes=outcomes, codes=codes)
 
 
 @transaction.atomic
@@ -80,8 +100,9 @@ def study_update(*, study: Study, user: User, data: Mapping[str, Any]) -> Study:
     data = dict(data)
     interventions = data.pop("interventions", None)
     outcomes = data.pop("outcomes", None)
+    codes = data.pop("codes", None)
     _apply(study, data)
-    return study_save(study=study, user=user, interventions=interventions, outcomes=outcomes)
+    return study_save(study=study, user=user, interventions=interventions, outcomes=outcomes, codes=codes)
 
 
 @transaction.atomic

@@ -38,7 +38,7 @@ def reviewer(db):  # type: ignore[no-untyped-def]
         f"{action}_{model}"
         for model in ("study", "effectsize", "appraisalitem", "cellsummary")
         for action in ("add", "change", "delete", "view")
-    ] + ["view_evidencemap", "view_intervention", "view_outcome"]
+    ] + ["view_evidencemap", "view_intervention", "view_outcome", "view_codeset", "view_code"]
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     return user
 

@@ -3,13 +3,20 @@
 from api.views.base import ApiRootView, NotFoundView
 from api.views.cells import CellDetailView, CellListView
 from api.views.effect_sizes import EffectSizeDetailView, EffectSizeListView
-from api.views.maps import InterventionListView, MapDetailView, MapListView, OutcomeListView
+from api.views.maps import (
+    CodeSetListView,
+    InterventionListView,
+    MapDetailView,
+    MapListView,
+    OutcomeListView,
+)
 from api.views.studies import StudyDetailView, StudyListView
 
 __all__ = [
     "ApiRootView",
     "CellDetailView",
     "CellListView",
+    "CodeSetListView",
     "EffectSizeDetailView",
     "EffectSizeListView",
     "InterventionListView",

@@ -194,7 +194,8 @@ class ApiRootView(ApiView):
             "docs": url("docs"),
             "map_resources": {
                 "map": "maps/{slug}/", "interventions": "maps/{slug}/interventions/",
-                "outcomes": "maps/{slug}/outcomes/", "cells": "maps/{slug}/cells/",
+                "outcomes": "maps/{slug}/outcomes/", "code_sets": "maps/{slug}/code-sets/",
+                "cells": "maps/{slug}/cells/",
                 "cell": "maps/{slug}/cells/{intervention_id}/{outcome_id}/",
             },
         })

@@ -45,8 +45,8 @@ class CellListView(ApiView):
         # Queries: 1 map with its version, then map_evidence's 7 (interventions, outcomes,
         # studies, intervention codings, outcome codings, effect sizes, summaries).
         _check_parameters(request.query_params)
-        filters = StudyFilters.from_query(request.query_params)
         evidence_map = self.map_or_404(request, slug)
+        filters = StudyFilters.from_query(request.query_params, maps=[evidence_map])
 
         def compute() -> dict[str, Any]:
             evidence = map_evidence(evidence_map, filters)
@@ -79,8 +79,8 @@ class CellDetailView(ApiView):
     )
     def get(self, request: Request, slug: str, intervention_id: int, outcome_id: int) -> HttpResponseBase:
         _check_parameters(request.query_params)
-        filters = StudyFilters.from_query(request.query_params)
         evidence_map = self.map_or_404(request, slug)
+        filters = StudyFilters.from_query(request.query_params, maps=[evidence_map])
 
         def compute() -> dict[str, Any]:
             key = (intervention_id, outcome_id)

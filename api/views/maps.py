@@ -1,4 +1,4 @@
-"""Maps and their frameworks (interventions and outcomes)."""
+"""Maps, their frameworks (interventions and outcomes) and their code sets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.serializers import MapOutputSerializer, NodeOutputSerializer, OutcomeOutputSerializer
+from api.serializers import (
+    CodeSetOutputSerializer,
+    MapOutputSerializer,
+    NodeOutputSerializer,
+    OutcomeOutputSerializer,
+)
 from api.views.base import READ_ERRORS, ApiView
 from evidence import selectors
 from evidence.models import Intervention, Outcome
@@ -76,3 +81,23 @@ class OutcomeListView(InterventionListView):
         return super().get(request, slug)
 
 
+
+
+class CodeSetListView(ApiView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="code_sets_list", summary="A map's code sets, with their code trees",
+        description="The map's own code sets (setting, population group, ...), in order, each with "
+        "its codes depth first. Filter studies and cells by codes with the `code` parameter; "
+        "`is_segment` marks the code set whose top-level codes segment the map's bubbles.",
+        responses={200: CodeSetOutputSerializer(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request, slug: str) -> HttpResponseBase:
+        # Queries: 3 (the map with its version, its code sets, their codes).
+        evidence_map = self.map_or_404(request, slug)
+
+        def build() -> Response:
+            return Response(CodeSetOutputSerializer(selectors.code_set_trees(evidence_map), many=True).data)
+
+        return self.conditional(request, [evidence_map], build)

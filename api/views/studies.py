@@ -37,19 +37,20 @@ from api.views.base import (
 )
 from evidence import selectors
 from evidence.filters import StudyFilters
-from evidence.models import EvidenceMap, Intervention, Outcome
+from evidence.models import Code, EvidenceMap, Intervention, Outcome
 from studies import services
 from studies.models import Study
 
 # --- Studies ---
 
 
-def _nodes(model: type[Intervention] | type[Outcome], evidence_map: EvidenceMap, ids: list[int] | None,
-           field: str) -> list[Any] | None:
-    """Resolve node ids within a map; unknown ids are a field error."""
+def _nodes(model: type[Intervention] | type[Outcome] | type[Code], evidence_map: EvidenceMap,
+           ids: list[int] | None, field: str) -> list[Any] | None:
+    """Resolve node ids (or code ids) within a map; unknown ids are a field error."""
     if ids is None:
         return None
-    found = list(model.objects.filter(evidence_map=evidence_map, pk__in=ids))
+    in_map = {"code_set__evidence_map": evidence_map} if model is Code else {"evidence_map": evidence_map}
+    found = list(model.objects.filter(pk__in=ids, **in_map))
     missing = sorted(set(ids) - {node.pk for node in found})
     if missing:
         raise InvalidParameter(field, f"Unknown id(s) for this map: {', '.join(map(str, missing))}.")
@@ -73,19 +74,24 @@ class StudyListView(ApiView):
     )
     def get(self, request: Request) -> HttpResponseBase:
         # Queries: 1 maps with their versions (+1 per intervention/outcome filter: the node's
-        # tree), 1 count, 1 page of studies with their maps, 1 intervention codings, 1 outcome
-        # codings. CSV has no count.
+        # tree; +2 with a code filter: its ids checked, its code sets' trees), 1 count, 1 page
+        # of studies with their maps, 1 intervention codings, 1 outcome codings, 1 codes.
+        # CSV has no count.
         params = request.query_params
         _check_parameters(params)
-        filters = StudyFilters.from_query(params)
         maps = _requested_maps(request, params)
         map_ids = [m.pk for m in maps]
+        filters = StudyFilters.from_query(params, maps=map_ids)
         studies: QuerySet[Study] = Study.objects.visible_to(request.user).filter(evidence_map__in=map_ids)
         interventions = _nodes_below(Intervention, params, "intervention", map_ids)
         outcomes = _nodes_below(Outcome, params, "outcome", map_ids)
         studies = selectors.studies_in_nodes(studies, interventions=interventions, outcomes=outcomes)
-        studies = selectors.study_list(filters.apply(studies))
-        return self.conditional(request, maps, lambda: self.page(request, studies, StudyOutputSerializer))
+
+        def build() -> Response:
+            # Applied here, after the conditional check: the code filter reads its code sets.
+            return self.page(request, selectors.study_list(filters.apply(studies)), StudyOutputSerializer)
+
+        return self.conditional(request, maps, build)
 
 
     @extend_schema(
@@ -103,6 +109,7 @@ class StudyListView(ApiView):
             raise InvalidParameter("map", "No such map.")
         fields["interventions"] = _nodes(Intervention, evidence_map, fields.get("interventions"), "interventions")
         fields["outcomes"] = _nodes(Outcome, evidence_map, fields.get("outcomes"), "outcomes")
+        fields["codes"] = _nodes(Code, evidence_map, fields.get("codes"), "codes")
         study = _saved(lambda: services.study_create(user=request.user, evidence_map=evidence_map, **fields))
         study = selectors.study_list(Study.objects.filter(pk=study.pk)).get()
         return Response(StudyOutputSerializer(study).data, status=status.HTTP_201_CREATED)
@@ -133,7 +140,7 @@ class StudyDetailView(ApiView):
         data = StudyUpdateInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        for name, model in (("interventions", Intervention), ("outcomes", Outcome)):
+        for name, model in (("interventions", Intervention), ("outcomes", Outcome), ("codes", Code)):
             if name in fields:
                 fields[name] = _nodes(model, study.evidence_map, fields[name], name)
         _saved(lambda: services.study_update(study=study, user=request.user, data=fields))

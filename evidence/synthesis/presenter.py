@@ -9,6 +9,7 @@ JSON.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -120,8 +121,10 @@ def cell_record(view: CellView) -> dict[str, Any]:
     return asdict(view)
 
 
-def compact_cell(view: CellView) -> dict[str, Any]:
-    """The cell as the map page's script reads it: short keys, rounded numbers."""
+def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> dict[str, Any]:
+    """The cell as the map page's script reads it: short keys, rounded numbers; `segments`
+    are its studies per segment of the map's segmenting code set (evidence.synthesis.segments),
+    sent as `seg` with the trailing zeros left out."""
     data: dict[str, Any] = {
         "i": view.intervention_id,
         "o": view.outcome_id,
@@ -146,6 +149,11 @@ def compact_cell(view: CellView) -> dict[str, Any]:
         )
     if view.confidence is not None:
         data.update(confidence=view.confidence.level, confidence_text=view.confidence.text)
+    if segments is not None:
+        counts = list(segments)
+        while counts and counts[-1] == 0:
+            counts.pop()
+        data["seg"] = counts
     return data
 
 

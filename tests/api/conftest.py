@@ -32,11 +32,12 @@ def reviewer_api(reviewer) -> APIClient:  # type: ignore[no-untyped-def]
 
 
 class World:
-    """A published map with a two-level framework, three published studies and a draft; and a
-    draft map. The draft study's title and effect are distinctive so leaks are easy to spot."""
+    """A published map with a two-level framework, three published studies and a draft, and two
+    code sets (a nested "Setting" offered as a filter, a flat "Funding"); and a draft map. The
+    draft study's title and effect are distinctive so leaks are easy to spot."""
 
     def __init__(self) -> None:
-        from evidence.models import Direction
+        from evidence.models import Code, CodeSet, Direction
         from studies.models import Status
         from tests.factories import (
             EffectSizeFactory,
@@ -70,6 +71,23 @@ class World:
         self.hidden_map = EvidenceMapFactory(slug="hidden-map", title="Hidden map", is_published=False)
         self.hidden_study = StudyFactory(evidence_map=self.hidden_map, title="SECRET study on a draft map")
         self.hidden_es = EffectSizeFactory(study=self.hidden_study, es_value=7.77)
+
+        # Setting: Urban (Informal settlements, Capital city), Rural. Funding: Public, Private.
+        self.setting = CodeSet.objects.create(evidence_map=m, name="Setting", slug="setting", is_filter=True)
+        self.urban = Code.objects.create(code_set=self.setting, name="Urban", position=0)
+        self.slums = Code.objects.create(code_set=self.setting, name="Informal settlements", parent=self.urban)
+        self.capital = Code.objects.create(code_set=self.setting, name="Capital city", parent=self.urban)
+        self.rural = Code.objects.create(code_set=self.setting, name="Rural", position=1)
+        self.funding = CodeSet.objects.create(evidence_map=m, name="Funding", slug="funding", position=1)
+        self.public = Code.objects.create(code_set=self.funding, name="Public")
+        self.private = Code.objects.create(code_set=self.funding, name="Private")
+        self.kenya.codes.set([self.slums, self.public])
+        self.peru.codes.set([self.rural, self.private])
+        self.india.codes.set([self.urban, self.public, self.private])
+        self.draft.codes.set([self.slums, self.public])
+        self.hidden_set = CodeSet.objects.create(evidence_map=self.hidden_map, name="Setting", slug="setting")
+        self.hidden_code = Code.objects.create(code_set=self.hidden_set, name="SECRET code")
+        self.hidden_study.codes.set([self.hidden_code])
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from evidence.models import Code, CodeSet
 from tests.factories import (
     EffectSizeFactory,
     EvidenceMapFactory,
@@ -22,11 +23,16 @@ class Grid:
         self.row = InterventionFactory(evidence_map=self.map, name="Row")
         self.child = InterventionFactory(evidence_map=self.map, name="Child", parent=self.row)
         self.col = OutcomeFactory(evidence_map=self.map, name="Column")
+        self.code_set = CodeSet.objects.create(evidence_map=self.map, name="Setting", slug="setting", is_filter=True)
+        self.urban = Code.objects.create(code_set=self.code_set, name="Urban")
+        self.slums = Code.objects.create(code_set=self.code_set, name="Informal settlements", parent=self.urban)
         self.n = 0
 
     def grow_to(self, n: int) -> None:
         while self.n < n:
             study = StudyFactory(evidence_map=self.map, year=2000 + self.n % 20)
+            study.codes.add(self.slums if self.n % 2 else self.urban)
+            Code.objects.create(code_set=self.code_set, name=f"Code {self.n}", parent=self.urban)
             EffectSizeFactory(
                 study=study, intervention=self.child, outcome=self.col,
                 es_value=0.1 * (self.n % 5), es_se=0.1 + 0.01 * (self.n % 7),
@@ -41,12 +47,17 @@ ENDPOINTS = [
     # the map with its version; the nodes
     ("/api/v1/maps/grid/interventions/", 2),
     ("/api/v1/maps/grid/outcomes/", 2),
-    # maps with versions; count; the page of studies (with maps); intervention codings; outcome codings
-    ("/api/v1/studies/?map=grid", 5),
+    # the map with its version; its code sets; their codes
+    ("/api/v1/maps/grid/code-sets/", 3),
+    # maps with versions; count; the page of studies (with maps); intervention codings; outcome
+    # codings; codes
+    ("/api/v1/studies/?map=grid", 6),
     # ... plus the tree of the intervention's map, for its sub-categories
-    ("/api/v1/studies/?map=grid&intervention={row}&design=rct", 6),
+    ("/api/v1/studies/?map=grid&intervention={row}&design=rct", 7),
+    # ... plus the code ids checked against the map, and the code sets' trees
+    ("/api/v1/studies/?map=grid&code={urban}", 8),
     # CSV: as JSON without the count
-    ("/api/v1/studies/?map=grid&format=csv", 4),
+    ("/api/v1/studies/?map=grid&format=csv", 5),
     # maps with versions; count; the page of effect sizes (with studies and maps)
     ("/api/v1/effect-sizes/?map=grid", 3),
     ("/api/v1/effect-sizes/?map=grid&format=csv", 2),
@@ -54,8 +65,10 @@ ENDPOINTS = [
     # codings, effect sizes, overridden summaries
     ("/api/v1/maps/grid/cells/", 8),
     ("/api/v1/maps/grid/cells/?year_min=2005&format=csv", 8),
-    # ... and for one cell: its summary, its studies and their two codings, its effect sizes
-    ("/api/v1/maps/grid/cells/{row}/{col}/", 13),
+    # ... plus the code ids checked against the map, and the code sets' trees
+    ("/api/v1/maps/grid/cells/?code={slums}", 10),
+    # ... and for one cell: its summary, its studies and their three codings, its effect sizes
+    ("/api/v1/maps/grid/cells/{row}/{col}/", 14),
 ]
 
 
@@ -64,15 +77,15 @@ def test_list_endpoints_run_a_fixed_number_of_queries(
     api: APIClient, django_assert_num_queries, url: str, queries: int  # type: ignore[no-untyped-def]
 ) -> None:
     grid = Grid()
-    url = url.format(row=grid.row.pk, col=grid.col.pk)
+    url = url.format(row=grid.row.pk, col=grid.col.pk, urban=grid.urban.pk, slums=grid.slums.pk)
     for n in (3, 30):
         grid.grow_to(n)
         with django_assert_num_queries(queries):
             response = api.get(url)
         assert response.status_code == 200
     # A conditional request that matches stops after the version query (and the node tree
-    # when an intervention or outcome filter needs it).
-    with django_assert_num_queries(2 if "intervention=" in url else 1):
+    # when an intervention or outcome filter needs it, or the check of the code ids).
+    with django_assert_num_queries(2 if "intervention=" in url or "code=" in url else 1):
         assert api.get(url, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
 
 

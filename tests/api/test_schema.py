@@ -32,7 +32,7 @@ def test_schema_is_valid_openapi_3() -> None:
     paths = set(schema["paths"])
     assert {
         "/api/v1/maps/", "/api/v1/maps/{slug}/", "/api/v1/maps/{slug}/interventions/",
-        "/api/v1/maps/{slug}/outcomes/", "/api/v1/maps/{slug}/cells/",
+        "/api/v1/maps/{slug}/outcomes/", "/api/v1/maps/{slug}/code-sets/", "/api/v1/maps/{slug}/cells/",
         "/api/v1/maps/{slug}/cells/{intervention_id}/{outcome_id}/", "/api/v1/studies/",
         "/api/v1/studies/{id}/", "/api/v1/effect-sizes/", "/api/v1/effect-sizes/{id}/",
     } == paths
@@ -43,6 +43,19 @@ def test_schema_is_valid_openapi_3() -> None:
     assert cell["estimate"]["description"]
     error = schema["components"]["schemas"]["ErrorDetail"]["properties"]
     assert set(error) == {"status", "code", "message", "fields"}
+    # Code sets: the map's own trees, the codes of each study, and one `code` filter parameter
+    # (integer ids, repeatable) that stays the same whatever code sets the maps have.
+    code_set = schema["components"]["schemas"]["CodeSetOutput"]["properties"]
+    assert {"id", "slug", "name", "is_filter", "is_segment", "codes"} <= set(code_set)
+    code = schema["components"]["schemas"]["CodeOutput"]["properties"]
+    assert {"id", "name", "parent_id", "depth", "children", "external_id"} <= set(code)
+    study = schema["components"]["schemas"]["StudyOutput"]["properties"]
+    assert study["codes"]["type"] == "array"
+    for path in ("/api/v1/studies/", "/api/v1/maps/{slug}/cells/",
+                 "/api/v1/maps/{slug}/cells/{intervention_id}/{outcome_id}/"):
+        parameters = {p["name"]: p for p in schema["paths"][path]["get"]["parameters"]}
+        assert parameters["code"]["schema"] == {"type": "array", "items": {"type": "integer"}}, path
+        assert "codes below it" in parameters["code"]["description"]
 
 
 def test_schema_endpoint(api: APIClient) -> None:

@@ -189,3 +189,58 @@ def test_a_cell_is_computed_once_per_version(client: Client, demo_map: EvidenceM
     services.effect_size_update(effect_size=es, user=reviewer, data={"es_value": 1.234})
     changed = client.get(url, {"design": es.study.design}).content.decode()
     assert "1.234" in changed
+
+
+def test_writes_to_code_sets_codes_and_codings_move_the_version(demo_map: EvidenceMap, reviewer: Any) -> None:
+    from evidence.models import Code, CodeSet
+
+    code_set = CodeSet.objects.get(evidence_map=demo_map, slug="setting")
+    code = Code.objects.filter(code_set=code_set, parent__isnull=False).first()
+    published = Study.objects.filter(evidence_map=demo_map, status=Status.PUBLISHED).first()
+    draft = Study.objects.get(evidence_map=demo_map, status=Status.DRAFT)
+    assert code is not None and published is not None
+
+    # The code set itself: created, changed (offered as a filter or not), deleted.
+    language = CodeSet(evidence_map=demo_map, name="Language", slug="language")
+    assert moved(demo_map, lambda: services.save_validated(instance=language, user=reviewer)) == (True, True)
+    code_set.is_filter = False
+    assert moved(demo_map, lambda: services.save_validated(instance=code_set, user=reviewer)) == (True, True)
+    # Its codes: created, renamed, moved under another parent, deleted.
+    english = Code(code_set=language, name="English")
+    assert moved(demo_map, lambda: services.save_validated(instance=english, user=reviewer)) == (True, True)
+    code.name = "Renamed"
+    assert moved(demo_map, lambda: services.save_validated(instance=code, user=reviewer)) == (True, True)
+    fresh = Code.objects.get(pk=code.pk)  # its set not loaded: the bump finds the map itself
+    fresh.position = 9
+    assert moved(demo_map, lambda: fresh.save()) == (True, True)
+    # Codings, from the study's side and from the code's, through the service and directly.
+    assert moved(demo_map, lambda: services.study_update(
+        study=published, user=reviewer, data={"codes": [code, english]})) == (True, True)
+    assert moved(demo_map, lambda: published.codes.remove(english)) == (True, True)
+    assert moved(demo_map, lambda: Code.objects.get(pk=english.pk).studies.add(published)) == (True, True)
+    assert moved(demo_map, lambda: published.codes.clear()) == (True, True)
+    # A draft's codings move the reviewers' version only.
+    assert moved(demo_map, lambda: draft.codes.add(code)) == (False, True)
+    # Deleting a code (its codings go with it) and a whole set.
+    assert moved(demo_map, lambda: services.delete_recorded(instance=english, user=reviewer)) == (True, True)
+    assert moved(demo_map, lambda: services.delete_recorded(instance=code_set, user=reviewer)) == (True, True)
+    # The segmenting code set is one of the map's settings.
+    demo_map.refresh_from_db()
+    demo_map.segment_code_set = language
+    assert moved(demo_map, lambda: services.save_validated(instance=demo_map, user=reviewer)) == (True, True)
+
+
+def test_data_json_follows_a_change_of_codes(client: Client, demo_map: EvidenceMap, reviewer: Any) -> None:
+    from evidence.models import Code
+
+    women = Code.objects.get(code_set__evidence_map=demo_map, name="Women and girls")
+    url = reverse("portal:map_data", kwargs={"slug": SLUG})
+    first = client.get(url, {"code": women.pk}).json()
+    study = Study.objects.filter(evidence_map=demo_map, status=Status.PUBLISHED).exclude(codes=women).first()
+    assert study is not None
+    services.study_update(study=study, user=reviewer, data={"codes": [*study.codes.all(), women]})
+    after = client.get(url, {"code": women.pk}).json()
+    assert after["totals"]["studies"] == first["totals"]["studies"] + 1
+    women.name = "Women"
+    services.save_validated(instance=women, user=reviewer)
+    assert "Women" in [c["name"] for c in client.get(url).json()["segments"]["codes"]]

@@ -5,20 +5,24 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 
-from evidence.models import CellSummary, EvidenceMap, Intervention, Outcome
+from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
 from interchange.demo import DIPLOMACY, POLITICAL_SECURITY
 from studies.models import EffectSize, Study
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (EvidenceMap, Intervention, Outcome, Study, EffectSize, CellSummary)
+MODELS = (EvidenceMap, Intervention, Outcome, CodeSet, Code, Study, EffectSize, CellSummary)
 
 
 def counts() -> dict[str, int]:
     return {m.__name__: m.objects.count() for m in MODELS} | {
         f"history:{m.__name__}": m.history.count() for m in MODELS
+    } | {
+        "codings": Study.codes.through.objects.count(),
+        "history:codings": apps.get_model("studies", "HistoricalStudy_codes").objects.count(),
     }
 
 
@@ -73,3 +77,26 @@ def test_the_example_cell_pools_to_the_published_figures(demo_map: EvidenceMap) 
     assert cell.confidence.level == "low"
     assert any("limited number of studies" in reason for reason in cell.confidence.reasons)
     assert cell.region == "Global"
+
+
+def test_the_demo_has_a_filter_code_set_and_a_segmenting_one(demo_map: EvidenceMap) -> None:
+    setting, group = CodeSet.objects.filter(evidence_map=demo_map)
+    assert (setting.name, setting.is_filter, group.name, group.is_filter) == ("Setting", True, "Population group", False)
+    assert demo_map.segment_code_set == group
+    # Setting nests: its codes have children.
+    assert Code.objects.filter(code_set=setting, parent__isnull=False).count() == 5
+    assert Code.objects.filter(code_set=setting, parent__isnull=True).count() == 2
+    # Every study has a setting; a few have no population group (they are "not coded").
+    studies = Study.objects.filter(evidence_map=demo_map)
+    assert not studies.exclude(codes__code_set=setting).exists()
+    assert 0 < studies.exclude(codes__code_set=group).count() < studies.count() // 2
+
+
+def test_the_demo_repairs_its_codings(demo_map: EvidenceMap) -> None:
+    study = Study.objects.get(external_id="demo-myrick-2021")
+    study.codes.clear()
+    Code.objects.filter(code_set__evidence_map=demo_map, name="Rural").delete()  # not a demo code: no effect
+    call_command("load_demo", stdout=StringIO())
+    assert sorted(c.name for c in study.codes.all()) == [
+        "Authoritarian regime", "Political prisoners and detainees", "Women and girls",
+    ]

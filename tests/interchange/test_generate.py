@@ -13,7 +13,7 @@ from django.db.models import Avg, Count
 from django.urls import reverse
 
 from evidence.filters import text_search
-from evidence.models import Direction, EvidenceMap, Intervention, Outcome
+from evidence.models import Code, CodeSet, Direction, EvidenceMap, Intervention, Outcome
 from evidence.synthesis import map_evidence
 from interchange import generate
 from interchange.generate import GenerateError, generate_map, plan_map, summarise_map
@@ -55,6 +55,10 @@ def snapshot(evidence_map: EvidenceMap) -> dict[str, Any]:
             AppraisalItem.objects.filter(study__evidence_map=evidence_map)
             .values_list("study__external_id", "criterion", "rating", "note")
         ),
+        "codes": sorted(
+            Study.codes.through.objects.filter(study__evidence_map=evidence_map)
+            .values_list("study__external_id", "code__code_set__name", "code__name")
+        ),
     }
 
 
@@ -73,6 +77,9 @@ def row_counts() -> dict[str, int]:
         "items": AppraisalItem.objects.count(),
         "coded rows": Study.interventions.through.objects.count(),
         "coded columns": Study.outcomes.through.objects.count(),
+        "code sets": CodeSet.objects.count(),
+        "codes": Code.objects.count(),
+        "codings": Study.codes.through.objects.count(),
     }
 
 
@@ -166,6 +173,27 @@ def test_every_effect_size_is_converted_finite_and_its_study_coded(small_map: Ev
         assert (es.study_id, es.outcome_id) in coded_cols
 
 
+def test_code_sets_and_codings_at_scale(small_map: EvidenceMap) -> None:
+    setting, group = CodeSet.objects.filter(evidence_map=small_map)
+    assert (setting.name, setting.is_filter, group.name, group.is_filter) == ("Setting", True, "Population group", False)
+    assert small_map.segment_code_set == group
+    assert Code.objects.filter(code_set=setting, parent__isnull=False).count() == 5
+    studies = Study.objects.filter(evidence_map=small_map)
+    in_setting = studies.filter(codes__code_set=setting).distinct().count()
+    in_group = studies.filter(codes__code_set=group).distinct().count()
+    assert 0.75 < in_setting / STUDIES < 0.95 and 0.6 < in_group / STUDIES < 0.9
+    per_study = studies.annotate(n=Count("codes")).values_list("n", flat=True)
+    assert max(per_study) <= 4 and 0 in per_study
+    # Both levels of the tree are used, and a filter by a top-level code takes in its children.
+    urban = Code.objects.get(code_set=setting, name="Urban")
+    coded = set(Study.codes.through.objects.filter(code__code_set=setting).values_list("code_id", flat=True))
+    assert urban.pk in coded and coded & set(urban.children.values_list("pk", flat=True))
+    from evidence.filters import StudyFilters
+
+    below = StudyFilters(code=(str(urban.pk),)).apply(studies).count()
+    assert studies.filter(codes=urban).count() < below < STUDIES
+
+
 def test_generated_rows_pass_the_complete_validation(small_map: EvidenceMap) -> None:
     """What the generator leaves to the database (foreign keys, constraints) holds too."""
     for study in Study.objects.filter(evidence_map=small_map)[:25]:
@@ -209,6 +237,7 @@ def test_the_command_prints_a_summary() -> None:
     text = out.getvalue()
     assert "generated in" in text and "40: 38 published, 2 drafts" in text
     assert "effect sizes  120" in text and "leaf cells    108:" in text and "busiest leaf" in text
+    assert "code sets     Setting: 8 codes, " in text and "; Population group: 6 codes, " in text
     assert Intervention.objects.filter(evidence_map__slug="cmd", parent__isnull=False).count() == 12
 
 
@@ -240,6 +269,8 @@ def test_replace_swaps_the_whole_map_and_leaves_no_rows_behind(small_map: Eviden
         "items": AppraisalItem.objects.filter(study__evidence_map=evidence_map).count(),
         "coded rows": Study.interventions.through.objects.filter(study__evidence_map=evidence_map).count(),
         "coded columns": Study.outcomes.through.objects.filter(study__evidence_map=evidence_map).count(),
+        "code sets": 2, "codes": len(generate.CODES),
+        "codings": Study.codes.through.objects.filter(study__evidence_map=evidence_map).count(),
     }
 
 

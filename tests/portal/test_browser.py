@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from evidence.models import Intervention, Outcome
+from evidence.models import Code, EvidenceMap, Intervention, Outcome
 from interchange.demo import DIPLOMACY, POLITICAL_SECURITY, load_demo
 
 pytestmark = pytest.mark.browser
@@ -236,9 +236,14 @@ def test_colour_by_confidence_designs_and_table_view(page, demo) -> None:  # typ
     page.check('input[name="colour"][value="confidence"]')
     assert cell.locator(".cell-code").inner_text() == "Low"  # text, not only colour
     assert "Low confidence (Low)" in page.inner_text("#map-legend")
-    page.check("#show-designs")
-    assert cell.locator("svg path").count() == 2  # mixed methods and other quasi-experimental
-    assert "Mixed methods" in page.inner_text("#map-legend")
+    # The demo map is segmented by its Population group code set: people at particular risk
+    # and women (Myrick), general population (Kahn-Nisser).
+    page.check("#show-segments")
+    assert cell.locator("svg path").count() == 3
+    legend = page.inner_text("#map-legend")
+    assert "Population group (segments" in legend and "Women and girls" in legend and "Not coded" in legend
+    assert "Population group: People at particular risk 1, Women and girls 1, General population 1" in (
+        cell.get_attribute("aria-label"))
 
     page.click("#table-view summary")
     row = page.locator("#map-table tbody tr", has_text=DIPLOMACY)
@@ -246,6 +251,63 @@ def test_colour_by_confidence_designs_and_table_view(page, demo) -> None:  # typ
     assert cells[:4] == [POLITICAL_SECURITY, "2", "4", "0.139"]
     assert float(cells[4]) < 0.139 < float(cells[5])
     assert cells[6:] == ["Moderate effect", "low"]
+
+
+def test_without_a_segmenting_code_set_the_segments_are_the_designs(page, demo) -> None:  # type: ignore[no-untyped-def]
+    EvidenceMap.objects.filter(pk=demo.pk).update(segment_code_set=None, version=demo.version + 1)
+    open_map(page)
+    i, o = example_ids(demo)
+    page.check("#show-segments")
+    assert page.locator(f'td[data-intervention="{i}"][data-outcome="{o}"] svg path').count() == 2
+    assert "Study design (segments" in page.inner_text("#map-legend")
+    assert "Mixed methods" in page.inner_text("#map-legend")
+
+
+def test_code_set_filter_updates_map_url_and_downloads(page, demo) -> None:  # type: ignore[no-untyped-def]
+    open_map(page)
+    i, o = example_ids(demo)
+    conflict = Code.objects.get(code_set__evidence_map=demo, name="Conflict-affected")
+    autocracy = Code.objects.get(code_set__evidence_map=demo, name="Authoritarian regime")
+    tree = page.locator("#filter-code-setting")
+    assert tree.locator("legend").inner_text() == "Setting"
+    # The nested checkboxes: a parent's children are in a list inside its item.
+    assert tree.locator("li", has_text="Conflict-affected").locator("ul li").count() == 2
+
+    # A top-level code takes in the codes below it: the two published studies in conflict.
+    page.get_by_label("Conflict-affected", exact=True).check()
+    page.wait_for_url(re.compile(rf"\?code={conflict.pk}$"))
+    expect(page.locator("#map-status")).to_have_text(re.compile(r"^2 studies"))
+    assert page.get_attribute("#export-csv", "href").endswith(f"studies.csv?code={conflict.pk}")
+    assert page.locator(f'td[data-intervention="{i}"][data-outcome="{o}"]').get_attribute("class") == "cell gap"
+
+    # Two codes of one set: either. The example cell's studies are under authoritarian rule.
+    page.get_by_label("Authoritarian regime", exact=True).check()
+    expect(page.locator("#map-status")).to_have_text(re.compile(r"^8 studies"))
+    cell = page.locator(f'td[data-intervention="{i}"][data-outcome="{o}"]')
+    expect(cell).to_have_attribute("aria-label", re.compile(r"^" + re.escape(f"{DIPLOMACY} × {POLITICAL_SECURITY}. 2 studies")))
+    low, high = sorted((conflict.pk, autocracy.pk))
+    assert page.url.endswith(f"?code={low}&code={high}")
+
+    # The URL can be shared, and the download takes what is on screen.
+    page.goto(page.url)
+    expect(page.locator("#map-status")).to_have_text(re.compile(r"^8 studies"))
+    assert page.is_checked(f'input[name="code"][value="{autocracy.pk}"]')
+    with page.expect_download() as info:
+        page.click("#export-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+    assert len(rows) == 8
+    assert all(r["setting"] in {"Active armed conflict", "Post-conflict transition", "Authoritarian regime",
+                                "Authoritarian regime; Hybrid regime"} for r in rows)
+
+    # The cell page keeps the filter; back on the map, one code less.
+    cell.locator("a").click()
+    page.wait_for_url(re.compile(rf"/cells/{i}/{o}/\?code={low}&code={high}$"))
+    assert "Myrick (2021)" in page.inner_text("main")
+    page.go_back()
+    page.wait_for_selector("#map-grid td.cell")
+    page.get_by_label("Authoritarian regime", exact=True).uncheck()
+    page.wait_for_url(re.compile(rf"\?code={conflict.pk}$"))
+    expect(page.locator("#map-status")).to_have_text(re.compile(r"^2 studies"))
 
 
 def test_phone_width_scrolls_the_grid_not_the_page(page) -> None:  # type: ignore[no-untyped-def]
@@ -289,10 +351,13 @@ def test_every_public_page_passes_axe(browser, live_server, demo) -> None:  # ty
     tab = context.new_page()
     i, o = example_ids(demo)
     study = demo.studies.filter(status="published").order_by("pk").first()
+    setting_code = Code.objects.get(code_set__evidence_map=demo, name="Authoritarian regime")
     pages = {
         "home": ("/", "main"),
         "map": (MAP, "#map-grid td.cell"),
         "map, filtered": (MAP + "?design=rct&has_effects=yes", "#map-grid"),
+        "map, filtered by a code": (MAP + f"?code={setting_code.pk}", "#map-grid td.cell"),
+        "map, bad code": (MAP + "?code=999999", "main"),
         "map, bad filter": (MAP + "?year_min=soon", "main"),
         "cell": (f"{MAP}cells/{i}/{o}/", "#forest-plot .main-svg"),
         "study": (f"{MAP}studies/{study.pk}/", "main"),
@@ -310,6 +375,7 @@ def test_every_public_page_passes_axe(browser, live_server, demo) -> None:  # ty
     tab.goto(live_server.url + MAP)
     tab.wait_for_selector("#map-grid td.cell")
     tab.click("#table-view summary")
+    tab.check("#show-segments")  # the bubbles' segments, with their legend
     for name in ("map, table view", "map, phone"):
         if name == "map, phone":
             tab.set_viewport_size({"width": 390, "height": 844})

@@ -40,8 +40,8 @@ function start(form, grid) {
       }
     });
   });
-  document.getElementById("show-designs").addEventListener("change", (event) => {
-    state.designs = event.target.checked;
+  document.getElementById("show-segments").addEventListener("change", (event) => {
+    state.segments = event.target.checked;
     if (state.data) {
       render();
     }

@@ -1,7 +1,9 @@
-// A cell's bubble as SVG shapes (area = number of studies, fill = effect or confidence, design
-// segments); shared by the grid, the legend and the exported map.
+// A cell's bubble as SVG shapes (area = number of studies, fill = effect or confidence, segments
+// by the map's segmenting code set or by study design); shared by the grid, the legend and the
+// exported map.
 import { svgEl } from "./dom.js";
 import { state } from "./state.js";
+import { cellSegments } from "./segments.js";
 
 export const BUBBLE = 44; // the bubble's box in the grid, in px
 const MAX_R = 19;
@@ -16,7 +18,7 @@ export const PALETTE = {
   unpooled: "#ffffff",
   confidence: { high: "#08519c", medium: "#6baed6", low: "#deebf7" },
   stroke: "#4a4a4a",
-  designs: [
+  segments: [
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
     "#a6761d", "#666666", "#1f78b4", "#b2df8a", "#fb9a99",
   ],
@@ -45,10 +47,9 @@ export function fillFor(cell, colour, bands) {
   return PALETTE.none;
 }
 
-// `order` maps design codes to their place in data.designs (state.designOrder).
-export function designColour(code, order) {
-  const index = order.has(code) ? order.get(code) : 0;
-  return PALETTE.designs[index % PALETTE.designs.length];
+// The colour of the segment with this index (segments.js).
+export function segmentColour(index) {
+  return PALETTE.segments[index % PALETTE.segments.length];
 }
 
 // The radius for n studies when the largest cell has `largest`: area proportional to n.
@@ -69,24 +70,25 @@ export function slicePath(cx, cy, r, start, end) {
 export function bubbleShapes(cell, cx, cy) {
   const r = radius(cell.studies, state.largest);
   const fill = fillFor(cell, state.colour, state.data.bands);
-  const entries = Object.entries(cell.designs);
-  if (!state.designs || entries.length < 2) {
+  const entries = state.segments ? cellSegments(cell, state.data, state.designIndex) : [];
+  if (entries.length < 2) {
     const shapes = [];
-    if (state.designs && entries.length === 1) {
+    if (entries.length === 1) {
       shapes.push(svgEl("circle", { cx, cy, r: r + 2.5, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
-      shapes.push(svgEl("circle", { cx, cy, r, fill: designColour(entries[0][0], state.designOrder), stroke: "#ffffff", "stroke-width": 1 }));
+      shapes.push(svgEl("circle", { cx, cy, r, fill: segmentColour(entries[0][0]), stroke: "#ffffff", "stroke-width": 1 }));
       return shapes;
     }
     shapes.push(svgEl("circle", { cx, cy, r, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
     return shapes;
   }
-  // Segmented by design: a pie inside a ring in the effect (or confidence) colour.
+  // Segmented: a pie inside a ring in the effect (or confidence) colour. A study coded in
+  // several segments counts in each, so the slices share out the counts, not the studies.
   const shapes = [svgEl("circle", { cx, cy, r: r + 2.5, fill, stroke: PALETTE.stroke, "stroke-width": 1 })];
   const total = entries.reduce((sum, [, n]) => sum + n, 0);
   let angle = 0;
-  entries.forEach(([code, n]) => {
+  entries.forEach(([index, n]) => {
     const end = angle + (2 * Math.PI * n) / total;
-    shapes.push(svgEl("path", { d: slicePath(cx, cy, r, angle, end), fill: designColour(code, state.designOrder), stroke: "#ffffff", "stroke-width": 0.75 }));
+    shapes.push(svgEl("path", { d: slicePath(cx, cy, r, angle, end), fill: segmentColour(index), stroke: "#ffffff", "stroke-width": 0.75 }));
     angle = end;
   });
   return shapes;

@@ -1,6 +1,7 @@
 // What a cell says in words: the short code beside its bubble and its full description
 // (the grid's aria-label and the tooltip).
 import { fmt, plural } from "./dom.js";
+import { segmentText, segmentTitle } from "./segments.js";
 
 export function shortText(cell, colour) {
   if (colour === "confidence") {
@@ -19,8 +20,10 @@ export function shortText(cell, colour) {
   return "● none";
 }
 
-// Lines of text: where the cell is, then its studies, pooled effect, confidence and designs.
-export function describe(cell, row, col, designLabels) {
+// Lines of text: where the cell is, then its studies, pooled effect, confidence, designs and,
+// with a segmenting code set, its segments. `data` is data.json, `designIndex` and `segments`
+// come from state (state.js).
+export function describe(cell, row, col, data, designIndex, segments) {
   const where = `${row.name} × ${col.name}`;
   if (!cell) {
     return [where, "No studies: an evidence gap."];
@@ -34,9 +37,15 @@ export function describe(cell, row, col, designLabels) {
   if (cell.confidence) {
     lines.push(`${cell.confidence.charAt(0).toUpperCase()}${cell.confidence.slice(1)} confidence`);
   }
-  const designs = Object.entries(cell.designs).map(([code, n]) => `${designLabels[code] || code} ${n}`);
+  const designs = Object.entries(cell.designs).map(([code, n]) => `${data.designs[code] || code} ${n}`);
   if (designs.length) {
     lines.push(`Designs: ${designs.join(", ")}`);
+  }
+  if (data.segments) {
+    const text = segmentText(cell, data, designIndex, segments);
+    if (text) {
+      lines.push(`${segmentTitle(data)}: ${text}`);
+    }
   }
   return lines;
 }

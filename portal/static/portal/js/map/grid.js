@@ -49,7 +49,7 @@ function nodeLabel(grid, node, collapsed, axis, rerender) {
 
 function gridCell(row, col, r, c) {
   const cell = cellOf(row.id, col.id);
-  const lines = describe(cell, row, col, state.data.designs);
+  const lines = describe(cell, row, col, state.data, state.designIndex, state.segmentList);
   if (cell) {
     // The name also holds what the cell shows, so that the visible words name it too
     // (WCAG 2.5.3, label in name), without the arrow symbols.

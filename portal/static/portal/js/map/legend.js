@@ -1,7 +1,8 @@
-// The legend: bubble sizes, the colour key (effect or confidence), design segments and the gap mark.
+// The legend: bubble sizes, the colour key (effect or confidence), the segments and the gap mark.
 import { el, svgEl } from "./dom.js";
 import { state } from "./state.js";
-import { PALETTE, bandIndex, designColour, radius, swatch } from "./bubbles.js";
+import { PALETTE, bandIndex, radius, segmentColour, swatch } from "./bubbles.js";
+import { cellSegments, segmentTitle } from "./segments.js";
 
 // The sizes shown in the key: 1, half the largest and the largest, without repeats.
 export function legendSizes(largest) {
@@ -50,13 +51,14 @@ export function renderLegend(legend) {
     el("ul", { className: "legend-list" }, legendColours(state.colour, data.bands).map(([label, fill]) => el("li", {}, [swatch(fill), ` ${label}`]))),
   ]);
   const blocks = [sizeBlock, colourBlock];
-  if (state.designs) {
-    const used = new Set(data.cells.flatMap((c) => Object.keys(c.designs)));
+  if (state.segments) {
+    const used = new Set(data.cells.flatMap((c) => cellSegments(c, data, state.designIndex).map(([index]) => index)));
     blocks.push(el("div", { className: "legend-block" }, [
-      el("p", { className: "legend-title", text: "Study design (segments; ring shows the colour above)" }),
-      el("ul", { className: "legend-list" }, Object.entries(data.designs)
-        .filter(([code]) => used.has(code))
-        .map(([code, label]) => el("li", {}, [swatch(designColour(code, state.designOrder)), ` ${label}`]))),
+      el("p", { className: "legend-title", text: `${segmentTitle(data)} (segments; ring shows the colour above)` }),
+      el("ul", { className: "legend-list" }, state.segmentList
+        .map((segment, index) => [segment, index])
+        .filter(([, index]) => used.has(index))
+        .map(([segment, index]) => el("li", {}, [swatch(segmentColour(index)), ` ${segment.label}`]))),
     ]));
   }
   blocks.push(el("div", { className: "legend-block" }, [

@@ -1,4 +1,5 @@
 // The map's shared state and its data model: cell lookup, the folded trees and the rows and columns shown.
+import { segmentList } from "./segments.js";
 
 export const state = {
   data: null,
@@ -6,13 +7,14 @@ export const state = {
   collapsedRows: new Set(),
   collapsedCols: new Set(),
   colour: "effect",
-  designs: false,
+  segments: false, // whether the bubbles show their segments
   focus: { r: 0, c: 0 },
   request: 0,
   rows: [],
   cols: [],
   largest: 1, // the most studies in any cell: every bubble is scaled against it
-  designOrder: new Map(), // study design code -> its place in data.designs (for its colour)
+  designIndex: new Map(), // study design code -> its place in data.designs (its segment index)
+  segmentList: [], // every segment's label, by index (segments.js)
 };
 
 export function cellKey(rowId, colId) {
@@ -40,7 +42,8 @@ export function setData(data) {
   state.data = data;
   state.cells = indexCells(data.cells);
   state.largest = largestCell(data.cells);
-  state.designOrder = new Map(Object.keys(data.designs).map((code, index) => [code, index]));
+  state.designIndex = new Map(Object.keys(data.designs).map((code, index) => [code, index]));
+  state.segmentList = segmentList(data);
 }
 
 export function cellOf(rowId, colId) {

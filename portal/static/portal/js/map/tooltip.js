@@ -10,7 +10,7 @@ export function showTooltip(tooltip, td) {
   if (!row || !col) {
     return;
   }
-  const lines = describe(cellOf(row.id, col.id), row, col, state.data.designs);
+  const lines = describe(cellOf(row.id, col.id), row, col, state.data, state.designIndex, state.segmentList);
   tooltip.replaceChildren(el("strong", { text: lines[0] }), ...lines.slice(1).map((line) => el("span", { text: line })));
   tooltip.hidden = false;
   const box = td.getBoundingClientRect();
