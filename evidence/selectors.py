@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from evidence.models import CellSummary, Direction, EvidenceMap, Intervention, Outcome
-from studies.models import EffectSize, Study
+from studies.models import CITATION_ORDER, EFFECT_CITATION_ORDER, EffectSize, Study
 
 FrameworkModel = type[Intervention] | type[Outcome]
 
@@ -146,7 +146,7 @@ def map_filter_options(evidence_map: EvidenceMap, user: object) -> dict[str, lis
 def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]:
     """Published studies of a map in citation order (one query; each knows its map)."""
     studies = list(
-        Study.objects.published().filter(evidence_map=evidence_map, pk__in=list(ids)).order_by("authors", "year", "pk")
+        Study.objects.published().filter(evidence_map=evidence_map, pk__in=list(ids)).order_by(*CITATION_ORDER)
     )
     for study in studies:
         study.evidence_map = evidence_map  # links to study pages need the slug, not a query each
@@ -156,7 +156,7 @@ def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]
 def study_ids_in_citation_order(ids: Iterable[int]) -> list[int]:
     """The given studies' ids in the order studies_by_ids lists them (one query, ids only)."""
     studies = Study.objects.published().filter(pk__in=list(ids))
-    return list(studies.order_by("authors", "year", "pk").values_list("pk", flat=True))
+    return list(studies.order_by(*CITATION_ORDER).values_list("pk", flat=True))
 
 
 def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = None) -> list[EffectSize]:
@@ -166,7 +166,7 @@ def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = N
     if studies is not None:
         effects = effects.filter(study_id__in=list(studies))
     return list(
-        effects.select_related("study", "intervention", "outcome").order_by("study__authors", "study__year", "study_id", "pk")
+        effects.select_related("study", "intervention", "outcome").order_by(*EFFECT_CITATION_ORDER)
     )
 
 
@@ -193,17 +193,17 @@ def study_list(studies: QuerySet[Study]) -> QuerySet[Study]:
             Prefetch("interventions", queryset=Intervention.objects.only("id")),
             Prefetch("outcomes", queryset=Outcome.objects.only("id")),
         )
-        .order_by("authors", "year", "pk")
+        .order_by(*CITATION_ORDER)
     )
 
 
 def studies_for_export(studies: QuerySet[Study]) -> QuerySet[Study]:
     """Studies with their coded rows and columns by name, in citation order (three queries)."""
-    return studies.order_by("authors", "year", "pk").prefetch_related("interventions", "outcomes")
+    return studies.order_by(*CITATION_ORDER).prefetch_related("interventions", "outcomes")
 
 
 def effect_size_list(effects: QuerySet[EffectSize]) -> QuerySet[EffectSize]:
-    return effects.select_related("study__evidence_map").order_by("study__authors", "study__year", "study_id", "pk")
+    return effects.select_related("study__evidence_map").order_by(*EFFECT_CITATION_ORDER)
 
 
 def studies_in_nodes(
