@@ -228,14 +228,18 @@ class Study(models.Model):
         return f"{self.short_citation}: {self.title}"
 
     def save(self, *args: object, **kwargs: object) -> None:
-        # The region is derived state: recompute it on every save so it never drifts.
-        self.region = region_for([str(c) for c in self.countries], is_global=self.is_global)
-        if self.doi:
-            self.doi = normalise_doi(self.doi)
+        self.derive()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def get_absolute_url(self) -> str:
         return reverse("portal:study", kwargs={"slug": self.evidence_map.slug, "pk": self.pk})
+
+    def derive(self) -> None:
+        """Set the derived state (region from the countries, the DOI's normal form). save()
+        calls it on every save so it never drifts; bulk writers, which skip save(), call it."""
+        self.region = region_for([str(c) for c in self.countries], is_global=self.is_global)
+        if self.doi:
+            self.doi = normalise_doi(self.doi)
 
     @property
     def doi_url(self) -> str:
