@@ -230,7 +230,7 @@ def _code_sets(unmapped_design: bool) -> _Codes:
     return _Codes(
         names=names, sets=sets, interventions=interventions, outcomes=outcomes,
         designs=[d["AttributeId"] for d in designs],
-        design_weights=[w for _, w in DESIGNS] + ([3] if unmapped_design else []),
+        design_weights=[w for _, w in DESIGNS] + ([0] if unmapped_design else []),  # only where injected
         countries=countries, country_names=country_names,
         population=[a["AttributeId"] for a in simple[SET_POPULATION]],
         setting=[a["AttributeId"] for a in simple[SET_SETTING]],

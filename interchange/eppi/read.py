@@ -148,16 +148,19 @@ _BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
     (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
 )
-_ITEM_ID = re.compile(rb'"ItemId"\s*:\s*"?(\d+)')
+_RECORD_ID = re.compile(rb'"(ItemId|AttributeId|SetId)"\s*:\s*"?(\d+)')
 MAX_ENCODING_PROBLEMS = 20
 
 
 def _where(data: bytes, offset: int) -> str:
     line = data.count(b"\n", 0, offset) + 1
     column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-    items = list(_ITEM_ID.finditer(data, 0, offset))
-    near = f"ItemId {items[-1].group(1).decode()}" if items else "before the first reference"
-    return f"line {line}, column {column} ({near})"
+    # The record: the last identifier before the place (the reference's ItemId, or the code's
+    # AttributeId in the code sets). A window is enough, and keeps this fast on a big file.
+    window = max(0, offset - 200_000)
+    found = list(_RECORD_ID.finditer(data, window, offset))
+    near = f", near {found[-1].group(1).decode()} {found[-1].group(2).decode()}" if found else ""
+    return f"line {line}, column {column}{near}"
 
 
 def _guess(data: bytes) -> str:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from evidence.models import EvidenceMap
 from interchange.importing.plan import ImportPlan, Progress, missing_notes, no_progress, plan_import
@@ -97,4 +97,8 @@ def import_map(
                 written = True
     except _Stop:
         pass
+    except DatabaseError as exc:
+        # The plan checks what the database checks; this is the last line, and it names the cause.
+        report.error("conflict", "the map", "", f"the database refused the import ({exc}); nothing was written")
+        written = False
     return ImportResult(report=report, plan=plan, written=written, seconds=time.perf_counter() - started)

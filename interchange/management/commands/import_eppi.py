@@ -1,15 +1,20 @@
-import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from interchange.eppi.convert import Selection, code_tree, parse_ids
 from interchange.eppi.pipeline import import_eppi
 from interchange.eppi.read import Unreadable, read_file
 from interchange.importing.report import Report
+
+
+def _plain(text: str) -> str:
+    """Progress is not an error: no colour, though it goes to stderr."""
+    return text
+
 
 REPORT_LINES = 20  # per kind of warning or note on the console; --report writes them all
 
@@ -17,7 +22,7 @@ REPORT_LINES = 20  # per kind of warning or note on the console; --report writes
 class ProgressPrinter:
     """Each stage on its own line with the time it took; on a terminal, a live count too."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: OutputWrapper) -> None:
         self.stream = stream
         self.live = stream.isatty()
         self.stage = ""
@@ -30,16 +35,16 @@ class ProgressPrinter:
             self.finish(now)
             self.stage, self.stage_started = stage, now
             if self.live:
-                self.stream.write(f"{stage}…")
+                self.stream.write(f"{stage}…", ending="", style_func=_plain)
         elif self.live and total > 1:
-            self.stream.write(f"\r{stage}… {done:,} of {total:,}")
+            self.stream.write(f"\r{stage}… {done:,} of {total:,}", ending="", style_func=_plain)
         self.stream.flush()
 
     def finish(self, now: float | None = None) -> None:
         if self.stage:
             now = time.perf_counter() if now is None else now
             start = "\r\033[K" if self.live else ""
-            self.stream.write(f"{start}{self.stage}: {now - self.stage_started:.1f} s\n")
+            self.stream.write(f"{start}{self.stage}: {now - self.stage_started:.1f} s", style_func=_plain)
             self.stream.flush()
         self.stage = ""
 
@@ -98,7 +103,7 @@ class Command(BaseCommand):
             segments=options["segments"] or None, filters=parse_ids(options["filters"]),
             designs=options["designs"] or None, countries=options["countries"] or None, publish=options["publish"],
         )
-        progress = ProgressPrinter(sys.stderr)
+        progress = ProgressPrinter(self.stderr)
         result = import_eppi(
             data, selection, slug=slug, user=user, title=options["title"] if options["create"] else None,
             dry_run=options["dry_run"], source_name=path.name, progress=progress,
