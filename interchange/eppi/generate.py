@@ -478,8 +478,8 @@ def _reference(rnd: random.Random, codes: _Codes, seed: int, i: int, k: int, n_o
             if code not in chosen:
                 chosen.append(code)
                 break
-        else:
-            chosen.append(code)
+        else:  # that kind has run out: any code the reference does not have yet
+            chosen.append(rnd.choice([c for c in (*codes.population, *codes.setting) if c not in chosen]))
     year = 2025 - min(35, int(rnd.expovariate(1 / 7)))
     authors = _authors(rnd, accented=i == 0)
     first = authors.split(" ")[0]
