@@ -28,6 +28,7 @@ def test_the_file_has_the_sizes_asked_for(references: int, codings: int, outcome
     assert sum(len(r.get("Codes", [])) for r in refs) == codings
     assert sum(len(r["Outcomes"]) for r in refs) == outcomes
     assert len({r["ItemId"] for r in refs}) == references
+    assert all(len({c["AttributeId"] for c in r.get("Codes", [])}) == len(r.get("Codes", [])) for r in refs)
     assert len({o["OutcomeId"] for r in refs for o in r["Outcomes"]}) == outcomes
 
 
