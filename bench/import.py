@@ -130,7 +130,7 @@ def main() -> int:
     run("first import", data, title="Benchmark import")
     history, before = history_rows(), versions()
     again = run("same file again", data)
-    assert not getattr(again, "written"), "the same file wrote something"
+    assert not again.written, "the same file wrote something"
     assert history_rows() == history and versions() == before, "the same file left history rows or a version bump"
 
     edited = copy.deepcopy(made)

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.utils.text import slugify
 
+from evidence.filters import StudyFilterSet
 from evidence.models import Code, CodeSet, EvidenceMap, Intervention, Outcome
 from interchange.importing.records import (
     CodeSetRecord,
@@ -238,8 +239,16 @@ def _apply(instance: Model, values: dict[str, Any]) -> list[str]:
     return changed
 
 
+# A code set's slug names its filter's query parameter (?<slug>=<code id>), so it must not be
+# the name of a built-in filter or of another parameter of the pages and the API.
+RESERVED_SLUGS = frozenset({*StudyFilterSet.base_filters, "map", "page", "page_size", "format", "intervention",
+                            "outcome", "study"})
+
+
 def _unique_slug(name: str, taken: set[str]) -> str:
     base = slugify(name)[:44].strip("-") or "codes"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-codes"
     slug, n = base, 2
     while slug in taken:
         slug, n = f"{base}-{n}", n + 1

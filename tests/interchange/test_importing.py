@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from evidence.models import Intervention
-from interchange.importing.records import CodeSetRecord, EffectRecord, MapRecord, NodeRecord, StudyRecord
+from interchange.importing.records import (
+    CodeSetRecord,
+    EffectRecord,
+    MapRecord,
+    NodeRecord,
+    StudyRecord,
+)
 from interchange.importing.report import Report
 from interchange.importing.run import import_map
 from studies.effect_sizes.registry import INPUT_FIELDS

@@ -49,6 +49,9 @@ def test_a_first_import_writes_the_whole_map(generated: Make) -> None:
     assert Study.codes.through.objects.count() == codings
     assert evidence_map.segment_code_set is not None and evidence_map.segment_code_set.external_id == "1003"
     assert set(CodeSet.objects.filter(is_filter=True).values_list("external_id", flat=True)) == {"1005", "1006"}
+    # Slugs name query parameters: a code set called "Country" does not take the built-in filter's name.
+    assert CodeSet.objects.get(external_id="1004").slug == "country-codes"
+    assert CodeSet.objects.get(external_id="1003").slug == "study-design"
     # Every study and effect size has one history row, by the importing user, naming the file.
     for model in (Study, EffectSize, Code, Intervention):
         history = model.history.all()  # type: ignore[attr-defined]
