@@ -199,10 +199,11 @@ class _Checker:
 
 
 def _in_words(message: str, labels: dict[str, str]) -> str:
-    """A message that names model fields ("sd_1 must be ...") in the file's words."""
+    """A conversion's message without the model field it starts with ("sd_1 must be ..."), which
+    the problem names in the file's words already."""
     head, _, rest = message.partition(" ")
-    if head in labels:
-        return f"{labels[head]} {rest}"
+    if head in labels or head in INPUT_FIELDS:
+        return rest
     return message
 
 

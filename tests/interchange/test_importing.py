@@ -88,7 +88,7 @@ def test_a_bad_input_is_named_in_the_files_words() -> None:
     bad.effects[0].fields["es_se"] = -0.1
     result = import_map(bad, Report(), slug="hand", user=None)
     assert [str(p) for p in result.report.errors] == [
-        "row 2 of effect sizes, standard error column: standard error column must be greater than 0 (got -0.1)"
+        "row 2 of effect sizes, standard error column: must be greater than 0 (got -0.1)"
     ]
     assert not EffectSize.objects.exists()
 
