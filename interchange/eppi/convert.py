@@ -48,7 +48,7 @@ from interchange.importing.records import (
     NodeRecord,
     StudyRecord,
 )
-from interchange.importing.report import Report, plural
+from interchange.importing.report import Report, listing, plural
 from interchange.importing.vocabulary import country_for, design_for, is_global
 from studies.effect_sizes import ConversionError
 from studies.effect_sizes.registry import compute_effect
@@ -258,6 +258,7 @@ class _Vocabulary:
     unknown_countries: dict[int, str] = field(default_factory=dict)
     design_uses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     country_uses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    without_design: list[str] = field(default_factory=list)  # references with no design code
 
     @classmethod
     def build(cls, designs: list[Attribute], countries: list[Attribute]) -> _Vocabulary:
@@ -349,6 +350,8 @@ class _Converter:
                 )
         else:
             defaults["design"] = "other"
+            if self.selection.designs:
+                vocabulary.without_design.append(ref)
         coded_countries = sorted({vocabulary.countries[c] for c in codes if c in vocabulary.countries})
         if coded_countries or any(c in vocabulary.global_codes for c in codes):
             fields["countries"] = coded_countries
@@ -490,6 +493,13 @@ class _Converter:
         return record
 
     def vocabulary_report(self, vocabulary: _Vocabulary) -> None:
+        if vocabulary.without_design:
+            n = len(vocabulary.without_design)
+            self.report.note(
+                "design", plural(n, "reference"), "Codes (study design)",
+                f"no design the map knows is coded ({listing(vocabulary.without_design)}); new studies among "
+                "them are Other, studies on the map keep theirs",
+            )
         for codes, uses, what, fallback in (
             (vocabulary.unknown_designs, vocabulary.design_uses, "a study design the map knows",
              "their design is Other for new studies and left as it is for studies on the map"),

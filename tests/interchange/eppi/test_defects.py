@@ -146,6 +146,8 @@ def test_a_design_the_map_does_not_know_is_listed_and_becomes_other(generated: M
                for line in kinds(result)["design"])
     record = _item(made, "unmapped-design")
     assert Study.objects.get(external_id=record.removeprefix("ItemId ")).design == "other"
+    (note,) = [p for p in result.report.problems if p.kind == "design" and p.severity == "note"]
+    assert record in note.message and "new studies among them are Other" in note.message
 
 
 def test_every_defect_is_tested() -> None:
