@@ -175,7 +175,6 @@ class _Checker:
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        self.failed: set[int] = set()
 
     def validate(
         self, instance: Model, ref: str, labels: dict[str, str], *, kind: str = "invalid", full: bool = False,
@@ -189,7 +188,6 @@ class _Checker:
             else:
                 instance.clean_fields(exclude=list(exclude))
         except ValidationError as exc:
-            self.failed.add(id(instance))
             for name, messages in exc.message_dict.items():
                 label = labels.get(name, name.replace("_", " "))
                 for message in messages:
