@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate demo admin-user test test-fast lint typecheck migrations-check check-deploy bench ci clean
+.PHONY: install run serve worker migrate demo admin-user test test-fast lint typecheck migrations-check check-deploy bench ci clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ serve: migrate  ## the production server (gunicorn.conf.py); needs SECRET_KEY an
 
 run: demo admin-user  ## set up and serve the portal with the demo map on http://127.0.0.1:8000
 	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)
+
+worker: migrate  ## run background tasks (imports started in the admin) as they are queued
+	DEBUG=1 $(MANAGE) db_worker
 
 node_modules/.package-lock.json: package-lock.json  ## axe-core, which the browser tests inject
 	npm ci --no-audit --no-fund --loglevel=error

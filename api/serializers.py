@@ -127,9 +127,9 @@ class StudyOutputSerializer(serializers.ModelSerializer[Study]):
     class Meta:
         model = Study
         fields = [
-            "id", "map", "external_id", "authors", "year", "title", "source", "doi", "url", "abstract",
-            "countries", "is_global", "region", "population", "design", "confidence", "status",
-            "intervention_ids", "outcome_ids", "codes", "created_at", "updated_at",
+            "id", "map", "external_id", "authors", "year", "title", "short_title", "source", "volume", "issue",
+            "pages", "doi", "url", "abstract", "keywords", "countries", "is_global", "region", "population",
+            "design", "confidence", "status", "intervention_ids", "outcome_ids", "codes", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -155,12 +155,19 @@ class StudyUpdateInputSerializer(serializers.Serializer[Any]):
 
     external_id = _text("Identifier in the source system.")
     authors = _text('Surname and initials, separated by ";".')
-    year = serializers.IntegerField(required=False, max_value=MAX_INT, min_value=-MAX_INT)
+    year = serializers.IntegerField(
+        required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT, help_text="null: not given (n.d.)."
+    )
     title = _text()
+    short_title = _text('The source system\'s short citation, e.g. "Smith (2014)".')
     source = _text("Journal, or report series.")  # type: ignore[assignment]  # see ErrorDetailSerializer
+    volume = _text()
+    issue = _text()
+    pages = _text()
     doi = _text("A DOI, with or without https://doi.org/.")
     url = _text()
     abstract = _text()
+    keywords = _text("One keyword or phrase per line.")
     countries = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="ISO 3166-1 alpha-2 codes."
     )
@@ -210,7 +217,7 @@ class EffectSizeOutputSerializer(serializers.ModelSerializer[EffectSize]):
     class Meta:
         model = EffectSize
         fields = [
-            "id", "map", "study_id", "intervention_id", "outcome_id", "label", "input_kind",
+            "id", "map", "external_id", "study_id", "intervention_id", "outcome_id", "label", "input_kind",
             *INPUT_FIELDS,
             "g", "var_g", "se_g", "ci_low_g", "ci_high_g", "native_metric", "native_yi", "native_vi",
             "conversion_note", "notes", "created_at", "updated_at",
@@ -243,6 +250,7 @@ class EffectSizeUpdateInputSerializer(serializers.Serializer[Any]):
     label = _text('e.g. "campaign vs comparison, 2015 cohort".')  # type: ignore[assignment]  # as `source`
     input_kind = _text(f"What the study reports; one of: {', '.join(InputKind.values)}.")
     notes = _text()
+    external_id = _text("Identifier in the source system (e.g. EPPI-Reviewer OutcomeId).")
 
     def get_fields(self) -> dict[str, AnyField]:
         fields = super().get_fields()

@@ -88,6 +88,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "django_countries",
     "simple_history",
+    "django_tasks",
+    "django_tasks_db",
     "studies",
     "evidence",
     "portal",
@@ -151,6 +153,16 @@ if env_str("DATABASE_REPLICA_URL"):
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Background tasks (imports started in the admin): stored in the database and run by
+# `manage.py db_worker`, a process of its own (docker-compose's `worker`). TASKS_BACKEND may name
+# django_tasks.backends.immediate.ImmediateBackend to run them in the web process instead.
+TASKS = {
+    "default": {
+        "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
 
 
 # The local-memory cache holds every cell fit of a map (evidence.synthesis.pooling), so it needs

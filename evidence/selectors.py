@@ -28,7 +28,7 @@ from evidence.models import (
     Intervention,
     Outcome,
 )
-from studies.models import EffectSize, Study
+from studies.models import CITATION_ORDER, EFFECT_CITATION_ORDER, EffectSize, Study
 
 FrameworkModel = type[Intervention] | type[Outcome]
 
@@ -212,7 +212,7 @@ def map_filter_options(evidence_map: EvidenceMap, user: object) -> dict[str, lis
 def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]:
     """Published studies of a map in citation order (one query; each knows its map)."""
     studies = list(
-        Study.objects.published().filter(evidence_map=evidence_map, pk__in_ids=ids).order_by("authors", "year", "pk")
+        Study.objects.published().filter(evidence_map=evidence_map, pk__in_ids=ids).order_by(*CITATION_ORDER)
     )
     for study in studies:
         study.evidence_map = evidence_map  # links to study pages need the slug, not a query each
@@ -222,7 +222,7 @@ def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]
 def study_ids_in_citation_order(ids: Iterable[int]) -> list[int]:
     """The given studies' ids in the order studies_by_ids lists them (one query, ids only)."""
     studies = Study.objects.published().filter(pk__in_ids=ids)
-    return list(studies.order_by("authors", "year", "pk").values_list("pk", flat=True))
+    return list(studies.order_by(*CITATION_ORDER).values_list("pk", flat=True))
 
 
 def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = None) -> list[EffectSize]:
@@ -232,7 +232,7 @@ def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = N
     if studies is not None:
         effects = effects.filter(study_id__in_ids=studies)
     return list(
-        effects.select_related("study", "intervention", "outcome").order_by("study__authors", "study__year", "study_id", "pk")
+        effects.select_related("study", "intervention", "outcome").order_by(*EFFECT_CITATION_ORDER)
     )
 
 
@@ -261,13 +261,13 @@ def study_list(studies: QuerySet[Study]) -> QuerySet[Study]:
             Prefetch("outcomes", queryset=Outcome.objects.only("id")),
             Prefetch("codes", queryset=Code.objects.only("id", "name", "code_set_id").order_by("code_set_id", "id")),
         )
-        .order_by("authors", "year", "pk")
+        .order_by(*CITATION_ORDER)
     )
 
 
 def studies_for_export(studies: QuerySet[Study]) -> QuerySet[Study]:
     """Studies with their coded rows, columns and codes by name, in citation order (four queries)."""
-    return studies.order_by("authors", "year", "pk").prefetch_related(
+    return studies.order_by(*CITATION_ORDER).prefetch_related(
         "interventions", "outcomes", Prefetch("codes", queryset=Code.objects.only("id", "name", "code_set_id")),
     )
 
@@ -278,7 +278,7 @@ def map_code_sets(evidence_map: EvidenceMap) -> list[CodeSet]:
 
 
 def effect_size_list(effects: QuerySet[EffectSize]) -> QuerySet[EffectSize]:
-    return effects.select_related("study__evidence_map").order_by("study__authors", "study__year", "study_id", "pk")
+    return effects.select_related("study__evidence_map").order_by(*EFFECT_CITATION_ORDER)
 
 
 def studies_in_nodes(

@@ -14,7 +14,7 @@ from evidence.tables import csv_text
 from studies.models import EffectSize, Study
 
 STUDY_COLUMNS = [
-    "id", "authors", "year", "title", "source", "doi", "url", "design", "study_confidence",
+    "id", "authors", "year", "title", "source", "volume", "issue", "pages", "doi", "url", "design", "study_confidence",
     "countries", "region", "population", "interventions", "outcomes", "abstract",
 ]
 
@@ -33,7 +33,8 @@ def studies_csv(studies: Iterable[Study], *, code_sets: Sequence[CodeSet] = ()) 
         [*STUDY_COLUMNS, *(code_set.slug for code_set in code_sets)],
         (
             [
-                s.pk, s.authors, s.year, s.title, s.source, s.doi, s.url, s.get_design_display(),
+                s.pk, s.authors, "" if s.year is None else s.year, s.title, s.source, s.volume, s.issue, s.pages,
+                s.doi, s.url, s.get_design_display(),
                 s.get_confidence_display(), "; ".join(c.code for c in s.countries), s.region,
                 s.population, "; ".join(n.name for n in s.interventions.all()),
                 "; ".join(n.name for n in s.outcomes.all()), s.abstract, *codes_of(s),
@@ -49,7 +50,7 @@ def _ris_line(tag: str, value: object) -> str:
 
 
 def studies_ris(studies: Iterable[Study], *, study_url: dict[int, str] | None = None) -> str:
-    """The studies as RIS records (TY, AU, PY, TI, T2, DO, UR, AB, ER), one per study.
+    """The studies as RIS records (TY, AU, PY, TI, T2, VL, IS, SP/EP, DO, UR, AB, KW, ER), one per study.
 
     `study_url` gives each study's page on the portal, used when it has no URL of its own.
     """
@@ -59,10 +60,19 @@ def studies_ris(studies: Iterable[Study], *, study_url: dict[int, str] | None = 
         for author in s.authors.split(";"):
             if author.strip():
                 lines.append(_ris_line("AU", author.strip()))
-        lines.append(_ris_line("PY", s.year))
+        if s.year is not None:
+            lines.append(_ris_line("PY", s.year))
         lines.append(_ris_line("TI", s.title))
         if s.source:
             lines.append(_ris_line("T2", s.source))
+        for tag, value in (("VL", s.volume), ("IS", s.issue)):
+            if value:
+                lines.append(_ris_line(tag, value))
+        if s.pages:
+            first, _, last = s.pages.partition("-")
+            lines.append(_ris_line("SP", first.strip()))
+            if last.strip():
+                lines.append(_ris_line("EP", last.strip()))
         if s.doi:
             lines.append(_ris_line("DO", s.doi))
         url = s.url or s.doi_url or (study_url or {}).get(s.pk, "")
@@ -70,6 +80,9 @@ def studies_ris(studies: Iterable[Study], *, study_url: dict[int, str] | None = 
             lines.append(_ris_line("UR", url))
         if s.abstract:
             lines.append(_ris_line("AB", s.abstract))
+        for keyword in s.keywords.splitlines():
+            if keyword.strip():
+                lines.append(_ris_line("KW", keyword))
         lines.append("ER  - ")
         lines.append("")
     return "\r\n".join(lines)

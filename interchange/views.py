@@ -14,6 +14,7 @@ from evidence import selectors, versions
 from evidence.filters import FilterError, StudyFilters
 from evidence.models import EvidenceMap
 from interchange import exports
+from studies.models import CITATION_ORDER
 
 
 def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
@@ -49,7 +50,7 @@ def studies_ris(request: HttpRequest, slug: str) -> HttpResponse:
         evidence_map, filters = _map_and_filters(request, slug)
     except FilterError as error:
         return _bad_filter(error)
-    studies = list(filters.apply(selectors.map_studies(evidence_map, request.user)).order_by("authors", "year", "pk"))
+    studies = list(filters.apply(selectors.map_studies(evidence_map, request.user)).order_by(*CITATION_ORDER))
     urls = {
         s.pk: request.build_absolute_uri(reverse("portal:study", kwargs={"slug": evidence_map.slug, "pk": s.pk}))
         for s in studies

@@ -70,7 +70,7 @@ EFFECT_FIELDSETS: _FieldsetSpec = (
     (None, {"fields": ("intervention", "outcome", "label", "input_kind")}),
     ("Reported input (fill the fields that the chosen input uses)", {"fields": INPUT_FIELDS}),
     ("Computed", {"fields": COMPUTED}),
-    (None, {"fields": ("notes",)}),
+    (None, {"fields": ("notes", "external_id")}),
 )
 
 
@@ -122,7 +122,10 @@ class StudyAdmin(SimpleHistoryAdmin):
     actions = ("publish", "unpublish")
     fieldsets = (
         (None, {"fields": ("evidence_map", "status", "external_id")}),
-        ("Citation", {"fields": ("authors", "year", "title", "source", "doi", "url", "abstract")}),
+        ("Citation", {"fields": (
+            "authors", "year", "title", "short_title", "source", ("volume", "issue", "pages"), "doi", "url",
+            "abstract", "keywords",
+        )}),
         ("Coding", {"fields": ("countries", "is_global", "region", "population", "design", "interventions", "outcomes")}),
         ("Codes of the map's code sets", {"fields": ("codes",)}),
         ("Appraisal", {"fields": ("confidence",)}),

@@ -110,6 +110,12 @@ def can_see_drafts(user: object) -> bool:
 # (`published()`), so that a cell means the same for every reader.
 
 
+# Citation order, one definition for every list: authors, then year with undated works (n.d.)
+# last on every database (SQLite would put NULL first), then id.
+CITATION_ORDER = ("authors", F("year").asc(nulls_last=True), "pk")
+EFFECT_CITATION_ORDER = ("study__authors", F("study__year").asc(nulls_last=True), "study_id", "pk")
+
+
 class StudyQuerySet(models.QuerySet["Study"]):
     def published(self) -> StudyQuerySet:
         return self.filter(status=Status.PUBLISHED)
@@ -137,15 +143,26 @@ class Study(models.Model):
     external_id = models.CharField(
         max_length=64, blank=True, help_text="Identifier in the source system (e.g. EPPI-Reviewer ItemId)."
     )
-    authors = models.CharField(max_length=1000, help_text='Surname and initials, separated by ";".')
+    authors = models.CharField(
+        max_length=1000, blank=True,
+        help_text='Surname and initials, separated by ";". Empty for a work without a named author.',
+    )
     year = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1900), validate_not_future_year]
+        null=True, blank=True, validators=[MinValueValidator(1900), validate_not_future_year],
+        help_text="Year of publication; empty when the source does not give one (cited as n.d.).",
     )
     title = models.CharField(max_length=1000)
+    short_title = models.CharField(
+        max_length=300, blank=True, help_text='The source system\'s short citation, e.g. "Smith (2014)".'
+    )
     source = models.CharField(max_length=500, blank=True, help_text="Journal, or report series.")
+    volume = models.CharField(max_length=50, blank=True)
+    issue = models.CharField(max_length=50, blank=True)
+    pages = models.CharField(max_length=50, blank=True)
     doi = models.CharField("DOI", max_length=255, blank=True, validators=[validate_doi])
     url = models.URLField("URL", max_length=1000, blank=True)
     abstract = models.TextField(blank=True)
+    keywords = models.TextField(blank=True, help_text="One keyword or phrase per line.")
     countries = CountryField(multiple=True, blank=True)
     is_global = models.BooleanField("Global study", default=False)
     region = models.CharField(
@@ -179,7 +196,7 @@ class Study(models.Model):
 
     class Meta:
         verbose_name_plural = "studies"
-        ordering = ["authors", "year"]
+        ordering = ["authors", F("year").asc(nulls_last=True)]
         constraints = [
             models.UniqueConstraint(
                 fields=["evidence_map", "doi"], condition=~Q(doi=""), name="study_doi_unique_per_map"
@@ -189,7 +206,9 @@ class Study(models.Model):
                 condition=~Q(external_id=""),
                 name="study_external_id_unique_per_map",
             ),
-            models.CheckConstraint(condition=Q(year__gte=1900) & Q(year__lte=2100), name="study_year_plausible"),
+            models.CheckConstraint(
+                condition=Q(year__isnull=True) | (Q(year__gte=1900) & Q(year__lte=2100)), name="study_year_plausible"
+            ),
             models.CheckConstraint(condition=Q(design__in=StudyDesign.values), name="study_design_valid"),
             models.CheckConstraint(
                 condition=Q(confidence__in=["", *Confidence.values]), name="study_confidence_valid"
@@ -210,14 +229,18 @@ class Study(models.Model):
         return f"{self.short_citation}: {self.title}"
 
     def save(self, *args: object, **kwargs: object) -> None:
-        # The region is derived state: recompute it on every save so it never drifts.
-        self.region = region_for([str(c) for c in self.countries], is_global=self.is_global)
-        if self.doi:
-            self.doi = normalise_doi(self.doi)
+        self.derive()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def get_absolute_url(self) -> str:
         return reverse("portal:study", kwargs={"slug": self.evidence_map.slug, "pk": self.pk})
+
+    def derive(self) -> None:
+        """Set the derived state (region from the countries, the DOI's normal form). save()
+        calls it on every save so it never drifts; bulk writers, which skip save(), call it."""
+        self.region = region_for([str(c) for c in self.countries], is_global=self.is_global)
+        if self.doi:
+            self.doi = normalise_doi(self.doi)
 
     @property
     def doi_url(self) -> str:
@@ -229,17 +252,28 @@ class Study(models.Model):
         return first.split(",")[0].strip() if "," in first else first.split(" ")[0]
 
     @property
+    def year_text(self) -> str:
+        """The year as a citation shows it: "n.d." (no date) when the study has none."""
+        return "n.d." if self.year is None else str(self.year)
+
+    @property
     def short_citation(self) -> str:
-        """ "Myrick (2021)", or "Smith et al. (2014)" with three or more authors."""
+        """ "Myrick (2021)", "Smith et al. (2014)" with three or more authors; a work without
+        a named author is cited by the first words of its title, as APA does."""
         names = [a for a in self.authors.split(";") if a.strip()]
+        year = self.year_text
+        if not names:
+            words = self.title.split()
+            lead = " ".join(words[:4]) + ("…" if len(words) > 4 else "")
+            return f"“{lead}” ({year})"
         surname = self.first_author_surname
         if len(names) == 2:
             second = names[1].strip()
             second = second.split(",")[0].strip() if "," in second else second.split(" ")[0]
-            return f"{surname} and {second} ({self.year})"
+            return f"{surname} and {second} ({year})"
         if len(names) > 2:
-            return f"{surname} et al. ({self.year})"
-        return f"{surname} ({self.year})"
+            return f"{surname} et al. ({year})"
+        return f"{surname} ({year})"
 
     def clean(self) -> None:
         if self.doi:
@@ -311,6 +345,9 @@ class EffectSize(models.Model):
     intervention = models.ForeignKey("evidence.Intervention", on_delete=models.PROTECT, related_name="effect_sizes")
     outcome = models.ForeignKey("evidence.Outcome", on_delete=models.PROTECT, related_name="effect_sizes")
     label = models.CharField(max_length=300, help_text='e.g. "campaign vs comparison, 2015 cohort".')
+    external_id = models.CharField(
+        max_length=64, blank=True, help_text="Identifier in the source system (e.g. EPPI-Reviewer OutcomeId)."
+    )
     input_kind = models.CharField(max_length=16, choices=InputKind.choices)
 
     # group 1 = intervention, group 2 = comparison
@@ -368,6 +405,11 @@ class EffectSize(models.Model):
         # every effect size of a map; lists that show citations order explicitly.
         ordering = ["study_id", "id"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["study", "external_id"],
+                condition=~Q(external_id=""),
+                name="es_external_id_unique_per_study",
+            ),
             _check("es_input_kind_valid", Q(input_kind__in=InputKind.values), "Unknown input kind."),
             _check("es_variance_positive", Q(var_g__gt=0) & Q(se_g__gt=0), "The variance of g must be positive."),
             _check(

@@ -12,6 +12,7 @@ Nothing here knows about a particular kind of reported result; see the family mo
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = [
     "ci_level",
     "j_approx",
     "j_exact",
+    "normal_quantile",
     "small_sample_correction",
     "z_critical",
 ]
@@ -90,7 +92,7 @@ class EffectEstimate:
         """Normal (Wald) interval g ± z·SE; `level` is a proportion here, e.g. 0.95."""
         if not 0 < level < 1:
             raise ValueError(f"level must be a proportion between 0 and 1 (got {level})")
-        half_width = float(stats.norm.ppf(0.5 + level / 2.0)) * self.se_g
+        half_width = normal_quantile(0.5 + level / 2.0) * self.se_g
         return (self.g - half_width, self.g + half_width)
 
 
@@ -166,7 +168,14 @@ def _level(field: str, value: float) -> float:
 def z_critical(level: float = 95.0) -> float:
     """Two-sided normal critical value for a `level` percent interval (1.96 for 95)."""
     checked = _level("level", level)
-    return float(stats.norm.ppf(0.5 + checked / 200.0))
+    return normal_quantile(0.5 + checked / 200.0)
+
+
+@functools.lru_cache(maxsize=64)
+def normal_quantile(p: float) -> float:
+    """The standard normal's p-quantile; cached, since every effect size asks for the same few
+    (a call into scipy costs more than the rest of a conversion)."""
+    return float(stats.norm.ppf(p))
 
 
 # --------------------------------------------------------------------------------------
