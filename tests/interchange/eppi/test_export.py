@@ -140,3 +140,11 @@ def test_the_command_writes_the_file_and_says_how_to_import_it(
     assert len(json.loads(path.read_text(encoding="utf-8"))["References"]) == published
     with pytest.raises(CommandError, match="There is no map “nowhere”"):
         call_command("export_eppi", str(path), "--map", "nowhere")
+
+
+def test_the_download_costs_a_fixed_number_of_queries(client: Client, demo_map: EvidenceMap, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    url = reverse("interchange:map_eppi_json", kwargs={"slug": SLUG})
+    # The map; its code sets, codes, rows and columns; the studies and their codes, rows and
+    # columns; the effect sizes.
+    with django_assert_num_queries(10):
+        assert client.get(url).status_code == 200
