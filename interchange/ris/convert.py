@@ -96,7 +96,7 @@ def normalise_title(title: str) -> str:
 
 def read_citations(data: bytes, report: Report) -> list[dict[str, Any]]:
     """rispy's records of a RIS file (UTF-8, with or without a byte-order mark)."""
-    text = decode(data, report)
+    text = decode(data, report, extension="ris")
     try:
         records: list[dict[str, Any]] = rispy.loads(text)
     except (OSError, ValueError) as exc:  # rispy raises IOError for a file without "TY  -"

@@ -248,7 +248,7 @@ def test_another_encoding_is_refused_with_where_and_why(evidence_map: EvidenceMa
     assert not result.written and result.plan is None
     messages = [p.message for p in result.report.errors]
     assert messages[0] == "text that is not UTF-8: byte 0xD6 at line 5, column 7"
-    assert "it looks like Windows-1252" in messages[-1]
+    assert "it looks like Windows-1252" in messages[-1] and "in.ris > out.ris" in messages[-1]
     assert studies() == []
 
 
