@@ -1,10 +1,13 @@
-"""Downloads: the filtered studies as CSV and RIS, and a cell's effect sizes as CSV.
+"""Downloads: the filtered studies as CSV and RIS, a cell's effect sizes as CSV, and the whole
+map as EPPI-Reviewer JSON.
 
 A bad filter value is a plain-text 400 that names the parameter (a download has no page to
 show it on).
 """
 
 from __future__ import annotations
+
+import json
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
@@ -14,6 +17,7 @@ from evidence import selectors, versions
 from evidence.filters import FilterError, StudyFilters
 from evidence.models import EvidenceMap
 from interchange import exports
+from interchange.eppi.export import export_map
 from studies.models import CITATION_ORDER
 
 
@@ -71,3 +75,12 @@ def cell_effects_csv(request: HttpRequest, slug: str, intervention_id: int, outc
     effects = selectors.effect_sizes_by_ids(evidence.cell(intervention_id, outcome_id).effect_ids)
     name = f"{evidence_map.slug}-cell-{intervention_id}-{outcome_id}-effect-sizes.csv"
     return _attachment(exports.effects_csv(effects), "text/csv; charset=utf-8", name)
+
+
+@require_GET
+def map_eppi_json(request: HttpRequest, slug: str) -> HttpResponse:
+    """The whole map (framework, code sets, the studies the user may see, codings and effect
+    sizes) in the shape `manage.py import_eppi` reads."""
+    evidence_map = selectors.visible_map(slug, request.user)
+    body = json.dumps(export_map(evidence_map, request.user).data, ensure_ascii=False)
+    return _attachment(body, "application/json; charset=utf-8", f"{evidence_map.slug}-eppi.json")

@@ -172,8 +172,9 @@ def _guess(data: bytes) -> str:
     return "Windows-1252 (Western European, what Excel and Notepad often save)"
 
 
-def decode(data: bytes, report: Report) -> str:
-    """UTF-8 text, with or without a byte-order mark; anything else is refused with where and why."""
+def decode(data: bytes, report: Report, *, extension: str = "json") -> str:
+    """UTF-8 text, with or without a byte-order mark; anything else is refused with where and why
+    (`extension` names the kind of file in the example command)."""
     for bom, name in _BOMS:
         if data.startswith(bom):
             report.error(
@@ -205,7 +206,7 @@ def decode(data: bytes, report: Report) -> str:
     report.error(
         "encoding", "the file", "",
         f"the file is not UTF-8; it looks like {guess}. Export it again as UTF-8, or convert it "
-        "(for example: iconv -f WINDOWS-1252 -t UTF-8 in.json > out.json)",
+        f"(for example: iconv -f WINDOWS-1252 -t UTF-8 in.{extension} > out.{extension})",
     )
     raise Unreadable
 

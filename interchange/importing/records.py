@@ -89,3 +89,6 @@ class MapRecord:
     effects: list[EffectRecord] = field(default_factory=list)
     segment_code_set: str | None = None  # key of the code set that segments the bubbles
     filter_code_sets: set[str] = field(default_factory=set)  # keys of the code sets offered as filters
+    # False for a file that adds to a map (RIS citations) rather than describing all of it: the
+    # map's records that the file lacks are then not listed as missing.
+    whole_map: bool = True

@@ -40,6 +40,7 @@ KIND_TITLES: dict[str, str] = {
     "cleaned": "Values cleaned or left out on import",
     "design": "Study designs",
     "country": "Countries",
+    "duplicate": "Citations already on the map or earlier in the file (not imported)",
     "no_codes": "References with no codes",
     "no_year": "References with no year",
     "no_abstract": "References with no abstract",

@@ -89,7 +89,11 @@ def import_map(
             evidence_map, created = _target_map(slug, title, report)
             if evidence_map is not None:
                 plan = plan_import(record, report, evidence_map=evidence_map, map_created=created, progress=progress)
-                missing_notes(plan, report)
+                if record.whole_map:
+                    missing_notes(plan, report)
+                else:
+                    for section in plan.sections.values():
+                        section.missing.clear()
             if plan is None or report.has_errors or dry_run:
                 raise _Stop
             if plan.has_changes:
