@@ -7,6 +7,7 @@ app_name = "interchange"
 urlpatterns = [
     path("maps/<slug:slug>/studies.csv", views.studies_csv, name="studies_csv"),
     path("maps/<slug:slug>/studies.ris", views.studies_ris, name="studies_ris"),
+    path("maps/<slug:slug>/map.xlsx", views.map_xlsx, name="map_xlsx"),
     path(
         "maps/<slug:slug>/cells/<int:intervention_id>/<int:outcome_id>/effect-sizes.csv",
         views.cell_effects_csv, name="cell_effects_csv",

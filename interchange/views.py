@@ -1,4 +1,5 @@
-"""Downloads: the filtered studies as CSV and RIS, and a cell's effect sizes as CSV.
+"""Downloads: the filtered studies as CSV and RIS, a cell's effect sizes as CSV, and the whole map
+as an Excel workbook in the import template's layout.
 
 A bad filter value is a plain-text 400 that names the parameter (a download has no page to
 show it on).
@@ -14,10 +15,12 @@ from evidence import selectors, versions
 from evidence.filters import FilterError, StudyFilters
 from evidence.models import EvidenceMap
 from interchange import exports
+from interchange.table import export as table_export
+from interchange.table.layout import XLSX_CONTENT_TYPE
 from studies.models import CITATION_ORDER
 
 
-def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
+def _attachment(body: str | bytes, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -71,3 +74,11 @@ def cell_effects_csv(request: HttpRequest, slug: str, intervention_id: int, outc
     effects = selectors.effect_sizes_by_ids(evidence.cell(intervention_id, outcome_id).effect_ids)
     name = f"{evidence_map.slug}-cell-{intervention_id}-{outcome_id}-effect-sizes.csv"
     return _attachment(exports.effects_csv(effects), "text/csv; charset=utf-8", name)
+
+
+@require_GET
+def map_xlsx(request: HttpRequest, slug: str) -> HttpResponse:
+    """The whole map as a workbook in the import template's layout (what the reader may see)."""
+    evidence_map = selectors.visible_map(slug, request.user)
+    body = table_export.map_workbook(table_export.map_workbook_data(evidence_map, request.user))
+    return _attachment(body, XLSX_CONTENT_TYPE, table_export.workbook_name(evidence_map))
