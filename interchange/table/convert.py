@@ -22,7 +22,13 @@ from django.db.models import Model
 
 from evidence.models import Code, CodeSet, EvidenceMap, Intervention, Outcome
 from interchange.eppi.convert import clean_authors, clean_doi, clean_url
-from interchange.importing.records import CodeSetRecord, EffectRecord, MapRecord, NodeRecord, StudyRecord
+from interchange.importing.records import (
+    CodeSetRecord,
+    EffectRecord,
+    MapRecord,
+    NodeRecord,
+    StudyRecord,
+)
 from interchange.importing.report import Report, plural
 from interchange.importing.vocabulary import country_for, design_for, is_global
 from interchange.table.layout import (
@@ -35,7 +41,12 @@ from interchange.table.layout import (
     STUDIES,
 )
 from interchange.table.read import Line, Table, Value
-from studies.effect_sizes.registry import INPUT_FIELDS, INPUT_KIND_SPECS, INTEGER_INPUTS, accepted_fields
+from studies.effect_sizes.registry import (
+    INPUT_FIELDS,
+    INPUT_KIND_SPECS,
+    INTEGER_INPUTS,
+    accepted_fields,
+)
 from studies.models import Confidence, Status, StudyDesign
 
 KEY_MAX = 64  # the external_id columns

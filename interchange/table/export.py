@@ -96,7 +96,6 @@ def map_workbook(data: MapWorkbookData) -> bytes:
     columns = _ordered(data.outcomes)
     row_path = {row.pk: path for row, path in rows}
     column_path = {row.pk: path for row, path in columns}
-    set_names = {s.pk: s.name for s in data.code_sets}
     code_paths: dict[int, tuple[str, str]] = {}
 
     ws = workbook[FRAMEWORK.name]

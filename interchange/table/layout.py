@@ -46,6 +46,11 @@ class Sheet:
         return [c.header for c in self.columns]
 
 
+def _verbose_name(name: str) -> str:
+    """What the admin calls an effect size's input field ("SD 1", "n 1")."""
+    return str(getattr(EffectSize._meta.get_field(name), "verbose_name", name))
+
+
 def _choices(choices: list[tuple[str, str]]) -> str:
     return ", ".join(label for _, label in choices)
 
@@ -92,7 +97,7 @@ EFFECT_SIZES = Sheet(
         Column("label", "Label", "e.g. “campaign vs comparison, 2015 cohort”.", required=True),
         Column("input_kind", "Input kind", "What the study reports; see the sheet “Input kinds” for the columns "
                "each kind needs.", required=True),
-        *(Column(name, str(EffectSize._meta.get_field(name).verbose_name), "A whole number."
+        *(Column(name, _verbose_name(name), "A whole number."
                  if name in INTEGER_INPUTS else "A number.") for name in INPUT_FIELDS),
         Column("notes", "Notes", ""),
     ),
@@ -157,7 +162,8 @@ def kind_guide() -> list[list[str]]:
 def new_workbook() -> Workbook:
     """A workbook with every sheet and its headers (each with its note), and the input-kind guide."""
     workbook = Workbook()
-    workbook.remove(workbook.active)
+    for default in list(workbook.worksheets):  # the default empty sheet
+        workbook.remove(default)
     bold = Font(bold=True)
     for sheet in SHEETS:
         ws = workbook.create_sheet(sheet.name)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from interchange.importing.report import Report
 from interchange.table.layout import SHEETS, STUDIES, Sheet
@@ -152,7 +153,7 @@ def read_csv(data: bytes, mapping: dict[str, str], report: Report) -> dict[str, 
 def read_xlsx(data: bytes, mapping: dict[str, str], report: Report) -> dict[str, Table]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         report.error("structure", "the file", "", f"is not an Excel .xlsx workbook ({exc})")
         raise Unreadable from None
     try:

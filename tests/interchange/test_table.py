@@ -346,3 +346,33 @@ def test_the_export_command_writes_the_map_and_the_template(tmp_path: Path, demo
     published = studies.filter(status=Status.PUBLISHED).count()
     assert count == {"all.xlsx": studies.count(), "pub.xlsx": published, "t.xlsx": 0}
     assert published < studies.count() - 1
+
+
+def test_the_export_imported_into_its_own_map_finds_its_studies_and_effect_sizes(demo_map) -> None:  # type: ignore[no-untyped-def]
+    """Effect sizes entered without an external id are found by study, cell and label."""
+    EffectSize.objects.filter(study__evidence_map=demo_map).update(external_id="")
+    before = describe(demo_map)
+    counts = snapshot(demo_map)[:2]
+    result = import_table(map_workbook(map_workbook_data(demo_map, STAFF)), filename="own.xlsx",
+                          slug=demo_map.slug, user=None)
+    assert not result.report.errors and result.plan is not None
+    assert result.plan.sections["effects"].created == [] and result.plan.sections["studies"].created == []
+    assert snapshot(demo_map)[:2] == counts
+    assert_same_map(before, describe(demo_map))
+    assert not EffectSize.objects.filter(study__evidence_map=demo_map, external_id="").exists()
+
+
+def test_a_file_that_is_not_a_workbook_is_refused() -> None:
+    small_framework()
+    result = import_table(b"PK\x03\x04 not really a zip", filename="map.xlsx", slug="tab", user=None)
+    assert result.refused and result.report.errors[0].message.startswith("is not an Excel .xlsx workbook")
+
+
+def test_a_value_that_is_not_a_number_and_an_input_the_kind_does_not_read_are_named() -> None:
+    small_framework()
+    data = workbook([STUDY], [{**EFFECT, "SD 2": "about 0.5", "r": 0.3}])
+    result = import_table(data, filename="map.xlsx", slug="tab", user=None)
+    assert [str(p) for p in result.report.errors] == [
+        "Effect sizes sheet, row 2 (effect size E1), SD 2: “about 0.5” is not a number"]
+    assert "Effect sizes sheet, row 2 (effect size E1), r: is not read for the input kind “means”; ignored" in {
+        str(p) for p in result.report.problems}
