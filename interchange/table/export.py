@@ -90,6 +90,14 @@ def _value(value: object) -> object:
     return "" if value is None else value
 
 
+def _append(ws: Any, values: list[object]) -> None:
+    """A line of values, text kept as text (openpyxl would take "=…" for a formula)."""
+    ws.append(values)
+    for cell in ws[ws.max_row]:
+        if cell.data_type == "f":
+            cell.data_type = "s"
+
+
 def map_workbook(data: MapWorkbookData) -> bytes:
     workbook = new_workbook()
     rows = _ordered(data.interventions)
@@ -101,16 +109,16 @@ def map_workbook(data: MapWorkbookData) -> bytes:
     ws = workbook[FRAMEWORK.name]
     for kind, nodes in (("Row", rows), ("Column", columns)):
         for node, path in nodes:
-            ws.append([kind, path, node.description, node.external_id])
+            _append(ws, [kind, path, node.description, node.external_id])
 
     ws = workbook[CODE_SETS.name]
     segment = data.evidence_map.segment_code_set_id
     for code_set in sorted(data.code_sets, key=lambda s: (s.position, s.name)):
-        ws.append([code_set.name, "", code_set.description, code_set.external_id,
+        _append(ws, [code_set.name, "", code_set.description, code_set.external_id,
                    "yes" if code_set.is_filter else "", "yes" if code_set.pk == segment else ""])
         for code, path in _ordered(c for c in data.codes if c.code_set_id == code_set.pk):
             code_paths[code.pk] = (code_set.name, path)
-            ws.append([code_set.name, path, code.description, code.external_id, "", ""])
+            _append(ws, [code_set.name, path, code.description, code.external_id, "", ""])
 
     ws = workbook[STUDIES.name]
     codes_ws = workbook[CODES.name]
@@ -129,9 +137,9 @@ def map_workbook(data: MapWorkbookData) -> bytes:
             "interventions": JOIN.join(sorted(row_path[n.pk] for n in study.interventions.all())),
             "outcomes": JOIN.join(sorted(column_path[n.pk] for n in study.outcomes.all())),
         }
-        ws.append([values[c.name] for c in STUDIES.columns])
+        _append(ws, [values[c.name] for c in STUDIES.columns])
         for code in sorted(study.codes.all(), key=lambda c: code_paths[c.pk]):
-            codes_ws.append([key, *code_paths[code.pk]])
+            _append(codes_ws, [key, *code_paths[code.pk]])
 
     ws = workbook[EFFECT_SIZES.name]
     for effect in data.effects:
@@ -142,7 +150,7 @@ def map_workbook(data: MapWorkbookData) -> bytes:
             "label": effect.label, "input_kind": effect.input_kind, "notes": effect.notes,
             **{name: _value(getattr(effect, name)) if name in accepted else "" for name in INPUT_FIELDS},
         }
-        ws.append([values[c.name] for c in EFFECT_SIZES.columns])
+        _append(ws, [values[c.name] for c in EFFECT_SIZES.columns])
     return workbook_bytes(workbook)
 
 

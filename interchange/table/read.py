@@ -167,7 +167,8 @@ def read_xlsx(data: bytes, mapping: dict[str, str], report: Report) -> dict[str,
                                  f"has no sheet “{sheet.name}” (its sheets: {', '.join(workbook.sheetnames)})")
                 continue
             rows = [list(row) for row in workbook[name].iter_rows(values_only=True)]
-            tables[sheet.name] = _table(sheet, rows, mapping, report)
+            # The mapping names the columns of a sheet of studies that does not follow the template.
+            tables[sheet.name] = _table(sheet, rows, mapping if sheet is STUDIES else {}, report)
         return tables
     finally:
         workbook.close()
