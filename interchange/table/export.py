@@ -44,7 +44,7 @@ class MapWorkbookData:
 
 
 def map_workbook_data(evidence_map: EvidenceMap, user: object) -> MapWorkbookData:
-    """What the workbook holds for `user` (seven queries)."""
+    """What the workbook holds for `user` (nine queries)."""
     studies = (
         Study.objects.visible_to(user).filter(evidence_map=evidence_map).order_by(*CITATION_ORDER, "pk")
         .prefetch_related("interventions", "outcomes", Prefetch("codes", queryset=Code.objects.only("id")))

@@ -378,3 +378,14 @@ def test_a_value_that_is_not_a_number_and_an_input_the_kind_does_not_read_are_na
         "Effect sizes sheet, row 2 (effect size E1), SD 2: “about 0.5” is not a number"]
     assert "Effect sizes sheet, row 2 (effect size E1), r: is not read for the input kind “means”; ignored" in {
         str(p) for p in result.report.problems}
+
+
+def test_the_map_workbook_download_runs_a_fixed_number_of_queries(client, demo_map, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    url = reverse("interchange:map_xlsx", kwargs={"slug": demo_map.slug})
+    # The map; its rows, columns, code sets and codes; the studies with their rows, columns and
+    # codes (one query each); the effect sizes.
+    with django_assert_num_queries(10):
+        assert client.get(url).status_code == 200
+    StudyFactory.create_batch(5, evidence_map=demo_map)
+    with django_assert_num_queries(10):
+        assert client.get(url).status_code == 200
