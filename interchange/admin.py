@@ -17,6 +17,7 @@ from django.urls import URLPattern, path, reverse
 from interchange.forms import SelectionForm, UploadForm, tree_choices
 from interchange.importing.report import plural
 from interchange.models import ImportJob, ImportStatus
+from interchange.table import layout
 from interchange.tasks import progress_of, run_import_job
 
 # Besides adding an import, importing writes studies and effect sizes of a map.
@@ -30,6 +31,7 @@ class ImportJobAdmin(admin.ModelAdmin[ImportJob]):
     list_display = ("file_name", "map_slug", "status", "created_by", "created_at")
     list_filter = ("status",)
     search_fields = ("file_name", "map_slug")
+    change_list_template = "admin/interchange/importjob/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ImportJob]:
         # The file itself can be tens of megabytes: lists never load it.
@@ -44,8 +46,16 @@ class ImportJobAdmin(admin.ModelAdmin[ImportJob]):
     def get_urls(self) -> list[URLPattern]:
         return [
             path("<int:pk>/run/", self.admin_site.admin_view(self.job_view), name="interchange_importjob_run"),
+            path("spreadsheet-template/", self.admin_site.admin_view(self.template_view),
+                 name="interchange_table_template"),
             *super().get_urls(),
         ]
+
+    def template_view(self, request: HttpRequest) -> HttpResponse:
+        """The spreadsheet template for `manage.py import_table`, to fill in."""
+        response = HttpResponse(layout.template(), content_type=layout.XLSX_CONTENT_TYPE)
+        response["Content-Disposition"] = 'attachment; filename="evidence-map-template.xlsx"'
+        return response
 
     def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
         return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **extra}

@@ -1,5 +1,5 @@
 """Downloads: the filtered studies as CSV and RIS, a cell's effect sizes as CSV, and the whole
-map as EPPI-Reviewer JSON.
+map as EPPI-Reviewer JSON and as an Excel workbook in the import template's layout.
 
 A bad filter value is a plain-text 400 that names the parameter (a download has no page to
 show it on).
@@ -18,10 +18,12 @@ from evidence.filters import FilterError, StudyFilters
 from evidence.models import EvidenceMap
 from interchange import exports
 from interchange.eppi.export import export_map
+from interchange.table import export as table_export
+from interchange.table.layout import XLSX_CONTENT_TYPE
 from studies.models import CITATION_ORDER
 
 
-def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
+def _attachment(body: str | bytes, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -84,3 +86,11 @@ def map_eppi_json(request: HttpRequest, slug: str) -> HttpResponse:
     evidence_map = selectors.visible_map(slug, request.user)
     body = json.dumps(export_map(evidence_map, request.user).data, ensure_ascii=False)
     return _attachment(body, "application/json; charset=utf-8", f"{evidence_map.slug}-eppi.json")
+
+
+@require_GET
+def map_xlsx(request: HttpRequest, slug: str) -> HttpResponse:
+    """The whole map as a workbook in the import template's layout (what the reader may see)."""
+    evidence_map = selectors.visible_map(slug, request.user)
+    body = table_export.map_workbook(table_export.map_workbook_data(evidence_map, request.user))
+    return _attachment(body, XLSX_CONTENT_TYPE, table_export.workbook_name(evidence_map))

@@ -597,6 +597,13 @@ def _plan_effects(
                     f"and {effect.pk}); give one of them another in the admin",
                 )
             by_key[effect.external_id] = effect
+    # An effect size entered by hand has no external id yet: a record new to the map is that
+    # effect size when its study, cell and label are the same (a workbook exported from the
+    # map and imported back, for one).
+    unnamed: dict[tuple[int | None, int | None, int | None, str], list[EffectSize]] = defaultdict(list)
+    for effect in existing:
+        if not effect.external_id:
+            unnamed[(effect.study_id, effect.intervention_id, effect.outcome_id, effect.label)].append(effect)
     planned: list[PlannedEffect] = []
     matched: set[int] = set()
     total = len(records)
@@ -614,6 +621,9 @@ def _plan_effects(
             "intervention_id": intervention_ids.get(rec.intervention),
             "outcome_id": outcome_ids.get(rec.outcome),
         }
+        if row is None:
+            same = unnamed.get((links["study_id"], links["intervention_id"], links["outcome_id"], values.get("label", "")))
+            row = same.pop(0) if same else None
         if row is None:
             item = PlannedEffect(rec.key, rec.ref, check, created=True)
         else:
