@@ -1,52 +1,13 @@
-import time
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from interchange.eppi.convert import Selection, code_tree, parse_ids
 from interchange.eppi.pipeline import import_eppi
 from interchange.eppi.read import Unreadable, read_file
 from interchange.importing.report import Report
-
-
-def _plain(text: str) -> str:
-    """Progress is not an error: no colour, though it goes to stderr."""
-    return text
-
-
-REPORT_LINES = 20  # per kind of warning or note on the console; --report writes them all
-
-
-class ProgressPrinter:
-    """Each stage on its own line with the time it took; on a terminal, a live count too."""
-
-    def __init__(self, stream: OutputWrapper) -> None:
-        self.stream = stream
-        self.live = stream.isatty()
-        self.stage = ""
-        self.started = time.perf_counter()
-        self.stage_started = self.started
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if stage != self.stage:
-            self.finish(now)
-            self.stage, self.stage_started = stage, now
-            if self.live:
-                self.stream.write(f"{stage}…", ending="", style_func=_plain)
-        elif self.live and total > 1:
-            self.stream.write(f"\r{stage}… {done:,} of {total:,}", ending="", style_func=_plain)
-        self.stream.flush()
-
-    def finish(self, now: float | None = None) -> None:
-        if self.stage:
-            now = time.perf_counter() if now is None else now
-            start = "\r\033[K" if self.live else ""
-            self.stream.write(f"{start}{self.stage}: {now - self.stage_started:.1f} s", style_func=_plain)
-            self.stream.flush()
-        self.stage = ""
+from interchange.management.console import ProgressPrinter, importing_user, show_result
 
 
 class Command(BaseCommand):
@@ -93,11 +54,7 @@ class Command(BaseCommand):
         for option in ("rows", "columns"):
             if not options[option]:
                 raise CommandError(f"--{option} IDS is required (AttributeIds or a SetId; --tree lists them).")
-        user = None
-        if options["user"]:
-            user = get_user_model()._default_manager.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"There is no user “{options['user']}”.")
+        user = importing_user(options["user"])
         selection = Selection(
             rows=parse_ids(options["rows"]), columns=parse_ids(options["columns"]),
             segments=options["segments"] or None, filters=parse_ids(options["filters"]),
@@ -109,23 +66,7 @@ class Command(BaseCommand):
             dry_run=options["dry_run"], source_name=path.name, progress=progress,
         )
         progress.finish()
-        if result.plan is not None:
-            for line in result.plan.lines():
-                self.stdout.write(line)
-        for line in result.report.lines(limit=REPORT_LINES):
-            self.stdout.write(line)
-        if options["report"]:
-            options["report"].write_text("\n".join(result.report.lines()) + "\n", encoding="utf-8")
-            self.stdout.write(f"The whole report is in {options['report']}.")
-        if result.refused:
-            n = len(result.report.errors)
-            raise CommandError(f"{n:,} error{'s' if n != 1 else ''} in the file; nothing was imported.")
-        if options["dry_run"]:
-            self.stdout.write(self.style.WARNING("Dry run: nothing was written."))
-        elif not result.written:
-            self.stdout.write(self.style.SUCCESS("The map already holds everything in the file: nothing to change."))
-        else:
-            self.stdout.write(self.style.SUCCESS(f"Imported in {result.seconds:.1f} s."))
+        show_result(self, result, dry_run=options["dry_run"], report=options["report"])
 
     def tree(self, data: bytes) -> None:
         report = Report()

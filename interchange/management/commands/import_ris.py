@@ -1,10 +1,9 @@
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from interchange.management.commands.import_eppi import REPORT_LINES, ProgressPrinter
+from interchange.management.console import ProgressPrinter, importing_user, show_result
 from interchange.ris.pipeline import import_ris
 
 
@@ -42,11 +41,7 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror}") from exc
-        user = None
-        if options["user"]:
-            user = get_user_model()._default_manager.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"There is no user “{options['user']}”.")
+        user = importing_user(options["user"])
         progress = ProgressPrinter(self.stderr)
         result = import_ris(
             data,
@@ -57,26 +52,4 @@ class Command(BaseCommand):
             progress=progress,
         )
         progress.finish()
-        if result.plan is not None:
-            for line in result.plan.lines():
-                self.stdout.write(line)
-        for line in result.report.lines(limit=REPORT_LINES):
-            self.stdout.write(line)
-        if options["report"]:
-            options["report"].write_text("\n".join(result.report.lines()) + "\n", encoding="utf-8")
-            self.stdout.write(f"The whole report is in {options['report']}.")
-        if result.refused:
-            n = len(result.report.errors)
-            raise CommandError(
-                f"{n:,} error{'s' if n != 1 else ''} in the file; nothing was imported."
-            )
-        if options["dry_run"]:
-            self.stdout.write(self.style.WARNING("Dry run: nothing was written."))
-        elif not result.written:
-            self.stdout.write(
-                self.style.SUCCESS(
-                    "The map already holds every citation in the file: nothing to change."
-                )
-            )
-        else:
-            self.stdout.write(self.style.SUCCESS(f"Imported in {result.seconds:.1f} s."))
+        show_result(self, result, dry_run=options["dry_run"], report=options["report"])
