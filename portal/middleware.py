@@ -17,11 +17,14 @@ a 200, that sets a cookie or that varies on anything but the encoding.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.urls import Resolver404, resolve
@@ -36,6 +39,18 @@ KEPT = {"portal:map_data": True, "portal:map": False}
 # Response headers kept with the body (the outer middleware adds the security headers).
 HEADERS = ("Content-Type", "Content-Encoding", "ETag", "Cache-Control", "Vary", "X-Frame-Options",
            "Cross-Origin-Opener-Policy", "Referrer-Policy", "X-Content-Type-Options")
+
+
+@functools.cache
+def static_fingerprint() -> str:
+    """A digest of the static files' hashed names (the manifest; empty without one).
+
+    Part of every kept page's key: a page names its scripts and styles by their hashed names,
+    and a deployment with new static files removes the old ones, so a page kept by the
+    previous deployment must not be served by this one.
+    """
+    hashed = getattr(staticfiles_storage, "hashed_files", None) or {}
+    return hashlib.sha256(repr(sorted(hashed.items())).encode()).hexdigest()[:16]
 
 
 def _accepts_gzip(request: HttpRequest) -> bool:
@@ -80,7 +95,7 @@ class ReaderCacheMiddleware:
             return None  # not published (or no such map): the view decides who sees what
         encoding = "gzip" if _accepts_gzip(request) else "identity"
         query = request.META.get("QUERY_STRING", "")
-        return versions.response_key(match.view_name, row[0], row[1], f"{query}|{encoding}")
+        return versions.response_key(match.view_name, row[0], row[1], f"{query}|{encoding}|{static_fingerprint()}")
 
     @staticmethod
     def _keepable(response: HttpResponseBase) -> bool:

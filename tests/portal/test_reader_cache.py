@@ -107,3 +107,15 @@ def test_a_bad_filter_is_not_kept(client: Client, demo_map: EvidenceMap) -> None
     for _ in range(2):
         response = page(client, "portal:map_data", "year_min=abc")
         assert response.status_code == 400 and response.queries > 1
+
+
+def test_a_deployment_with_new_static_files_does_not_replay_old_pages(
+    client: Client, demo_map: EvidenceMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import middleware
+
+    page(client)
+    assert page(client).queries == 1
+    monkeypatch.setattr(middleware, "static_fingerprint", lambda: "another-manifest")
+    assert page(client).queries > 1  # the kept page names static files that may be gone
+    assert page(client).queries == 1
