@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -199,18 +199,24 @@ class FrameworkNode(models.Model):
         return self.name
 
     def clean(self) -> None:
-        parent: FrameworkNode | None = self.parent
-        if parent is None:
-            return
-        if parent.evidence_map_id != self.evidence_map_id:
-            raise ValidationError({"parent": "The parent belongs to another map."})
-        seen = {self.pk} if self.pk else set()
-        node: FrameworkNode | None = parent
-        while node is not None:
-            if node.pk in seen:
-                raise ValidationError({"parent": "A node cannot be its own ancestor."})
-            seen.add(node.pk)
-            node = node.parent
+        check_parent(self, "evidence_map_id", owner="map", kind="node")
+
+
+def check_parent(item: Any, owner_field: str, *, owner: str, kind: str) -> None:
+    """The tree rules of a node's parent (framework nodes, codes): in the same `owner` (the
+    field `owner_field` agrees), and never the node itself or one of its descendants."""
+    parent = item.parent
+    if parent is None:
+        return
+    if getattr(parent, owner_field) != getattr(item, owner_field):
+        raise ValidationError({"parent": f"The parent belongs to another {owner}."})
+    seen = {item.pk} if item.pk else set()
+    node = parent
+    while node is not None:
+        if node.pk in seen:
+            raise ValidationError({"parent": f"A {kind} cannot be its own ancestor."})
+        seen.add(node.pk)
+        node = node.parent
 
 
 def node_constraints(prefix: str) -> list[models.BaseConstraint]:
@@ -343,18 +349,7 @@ class Code(models.Model):
         return f"{self.code_set.name}: {self.name}"
 
     def clean(self) -> None:
-        parent: Code | None = self.parent
-        if parent is None:
-            return
-        if parent.code_set_id != self.code_set_id:
-            raise ValidationError({"parent": "The parent belongs to another code set."})
-        seen = {self.pk} if self.pk else set()
-        node: Code | None = parent
-        while node is not None:
-            if node.pk in seen:
-                raise ValidationError({"parent": "A code cannot be its own ancestor."})
-            seen.add(node.pk)
-            node = node.parent
+        check_parent(self, "code_set_id", owner="code set", kind="code")
 
 
 class CellSummary(models.Model):
