@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from interchange.importing.run import ImportResult
 
@@ -79,3 +79,18 @@ def show_result(command: BaseCommand, result: ImportResult, *, dry_run: bool, re
         command.stdout.write(command.style.SUCCESS("The map already holds everything in the file: nothing to change."))
     else:
         command.stdout.write(command.style.SUCCESS(f"Imported in {result.seconds:.1f} s."))
+
+
+def add_import_arguments(parser: CommandParser) -> None:
+    """The options every import command takes: a dry run, the user to record, the report file."""
+    parser.add_argument("--dry-run", action="store_true", help="Check and show what would change; write nothing.")
+    parser.add_argument("--user", help="Username the changes are recorded under (the history's user).")
+    parser.add_argument("--report", type=Path, help="Write the whole report (every warning and note) to this file.")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, or a CommandError saying why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"Cannot read {path}: {exc.strerror}") from exc

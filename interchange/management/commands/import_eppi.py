@@ -7,7 +7,13 @@ from interchange.eppi.convert import Selection, code_tree, parse_ids
 from interchange.eppi.pipeline import import_eppi
 from interchange.eppi.read import Unreadable, read_file
 from interchange.importing.report import Report
-from interchange.management.console import ProgressPrinter, importing_user, show_result
+from interchange.management.console import (
+    ProgressPrinter,
+    add_import_arguments,
+    importing_user,
+    read_bytes,
+    show_result,
+)
 
 
 class Command(BaseCommand):
@@ -29,18 +35,13 @@ class Command(BaseCommand):
         parser.add_argument("--filters", help="SetIds of the code sets to offer as filters, comma-separated.")
         parser.add_argument("--designs", help="SetId or AttributeId whose codes name study designs.")
         parser.add_argument("--countries", help="SetId or AttributeId whose codes name countries.")
-        parser.add_argument("--dry-run", action="store_true", help="Check and show what would change; write nothing.")
         parser.add_argument("--publish", action="store_true", help="Publish new studies at once (they are drafts otherwise).")
-        parser.add_argument("--user", help="Username the changes are recorded under (the history's user).")
-        parser.add_argument("--report", type=Path, help="Write the whole report (every warning and note) to this file.")
         parser.add_argument("--tree", action="store_true", help="Print the file's code sets with their ids, and stop.")
+        add_import_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {path}: {exc.strerror}") from exc
+        data = read_bytes(path)
         if options["tree"]:
             self.tree(data)
             return

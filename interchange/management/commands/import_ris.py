@@ -1,9 +1,15 @@
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from interchange.management.console import ProgressPrinter, importing_user, show_result
+from interchange.management.console import (
+    ProgressPrinter,
+    add_import_arguments,
+    importing_user,
+    read_bytes,
+    show_result,
+)
 from interchange.ris.pipeline import import_ris
 
 
@@ -21,26 +27,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--map", dest="slug", required=True, help="Slug of the map to import into."
         )
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Check and show what would change; write nothing.",
-        )
-        parser.add_argument(
-            "--user", help="Username the changes are recorded under (the history's user)."
-        )
-        parser.add_argument(
-            "--report",
-            type=Path,
-            help="Write the whole report (every warning and note) to this file.",
-        )
+        add_import_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {path}: {exc.strerror}") from exc
+        data = read_bytes(path)
         user = importing_user(options["user"])
         progress = ProgressPrinter(self.stderr)
         result = import_ris(

@@ -3,7 +3,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from interchange.management.console import ProgressPrinter, importing_user, show_result
+from interchange.management.console import (
+    ProgressPrinter,
+    add_import_arguments,
+    importing_user,
+    read_bytes,
+    show_result,
+)
 from interchange.table.pipeline import import_table
 from interchange.table.read import parse_mapping
 
@@ -26,16 +32,11 @@ class Command(BaseCommand):
             help='The file\'s headers for the template\'s fields, e.g. "Study ID=external_id,Published Year=year" '
                  "(fields or the template's headers).",
         )
-        parser.add_argument("--dry-run", action="store_true", help="Check and show what would change; write nothing.")
-        parser.add_argument("--user", help="Username the changes are recorded under (the history's user).")
-        parser.add_argument("--report", type=Path, help="Write the whole report (every warning and note) to this file.")
+        add_import_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {path}: {exc.strerror}") from exc
+        data = read_bytes(path)
         if options["create"] != bool(options["title"]):
             raise CommandError("--create and --title go together (a new map needs its title).")
         try:
