@@ -7,7 +7,7 @@ shown (JSON, CSV, HTML) is evidence.synthesis.presenter's.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,9 @@ from evidence.synthesis.membership import CellKey, Membership, map_membership
 from evidence.synthesis.pooling import plain_reason, pool_rows
 from studies.models import Region
 
+_NONE = np.zeros(0, dtype=np.int64)
+_NO_VALUES = np.zeros(0, dtype=np.float64)
+
 
 @dataclass(frozen=True, eq=False)
 class Cell:
@@ -42,6 +45,15 @@ class Cell:
     confidence: CellConfidence | None = None
     egger_p: float | None = None
     not_pooled_reason: str = ""
+    # What was pooled, in the order of `effects`: g as oriented for this cell, its sampling
+    # variance and study (the inputs of the sensitivity analyses and the funnel plot).
+    yi: npt.NDArray[np.float64] = field(default_factory=lambda: _NO_VALUES)
+    vi: npt.NDArray[np.float64] = field(default_factory=lambda: _NO_VALUES)
+    clusters: npt.NDArray[np.int64] = field(default_factory=lambda: _NONE)
+    # True when the cell pools several outcomes on the "positive means better" scale (its
+    # column is a category); `reversed_outcomes` are those whose effect sizes were reversed.
+    harmonised: bool = False
+    reversed_outcomes: tuple[int, ...] = ()
 
     @property
     def study_ids(self) -> tuple[int, ...]:
@@ -58,6 +70,10 @@ class Cell:
     @property
     def n_effects(self) -> int:
         return int(self.effects.size)
+
+    def sign(self, outcome_id: int) -> float:
+        """-1 for an effect size on an outcome whose effects this cell reverses, else 1."""
+        return -1.0 if outcome_id in self.reversed_outcomes else 1.0
 
 
 @dataclass
@@ -85,9 +101,6 @@ class MapEvidence:
         )
 
 
-_NONE = np.zeros(0, dtype=np.int64)
-
-
 def _region(regions: Iterable[str]) -> str:
     distinct = {r for r in regions if r}
     if Region.GLOBAL in distinct or len(distinct) > 1:
@@ -101,6 +114,12 @@ def _per_cell(members: Membership, values: npt.NDArray[np.int64], n_values: int)
     cell_of_pair = np.repeat(np.arange(n_cells), np.diff(members.study_bounds))
     counts = np.bincount(cell_of_pair * n_values + values, minlength=n_cells * n_values)
     return counts.reshape(n_cells, n_values)
+
+
+def _reversed_outcomes(members: Membership, rows: slice) -> tuple[int, ...]:
+    """The outcomes whose effect sizes a cell reverses, in the order of the outcome tree."""
+    found = set(members.rows.outcomes[rows][members.rows.reversed[rows]].tolist())
+    return tuple(node_id for node_id in members.outcomes if node_id in found)
 
 
 def _overrides(evidence_map: EvidenceMap) -> dict[CellKey, dict[str, Any]]:
@@ -132,14 +151,17 @@ def map_evidence(
     cells: dict[CellKey, Cell] = {}
     for code, key in enumerate(members.keys):
         studies = members.pair_studies[members.study_bounds[code] : members.study_bounds[code + 1]]
+        rows = slice(members.effect_bounds[code], members.effect_bounds[code + 1])
+        # A category column pools on the "positive means better" scale (see membership).
+        harmonised = bool(members.outcomes[key[1]].children)
         result = pooled.results.get(code)
         egger_p = pooled.egger_p.get(code)
         label = confidence = None
         if result is not None:
             label = effect_label(
                 result.estimate, preset=evidence_map.effect_label_preset,
-                higher_is_better=members.outcomes[key[1]].higher_is_better, ci=(result.ci_low, result.ci_high),
-                decimals=3,
+                higher_is_better=harmonised or members.outcomes[key[1]].higher_is_better,
+                ci=(result.ci_low, result.ci_high), decimals=3,
             )
             confidence = cell_confidence(
                 n_studies=int(studies.size),
@@ -156,7 +178,7 @@ def map_evidence(
             intervention_id=key[0],
             outcome_id=key[1],
             studies=studies,
-            effects=members.rows.ids[members.effect_bounds[code] : members.effect_bounds[code + 1]],
+            effects=members.rows.ids[rows],
             designs={members.designs[d]: int(n) for d, n in enumerate(designs[code]) if n},
             region=_region(members.regions[r] for r, n in enumerate(regions[code]) if n),
             result=result,
@@ -164,6 +186,11 @@ def map_evidence(
             confidence=confidence,
             egger_p=egger_p,
             not_pooled_reason=plain_reason(pooled.not_pooled.get(code, "")),
+            yi=members.rows.yi[rows],
+            vi=members.rows.vi[rows],
+            clusters=members.rows.clusters[rows],
+            harmonised=harmonised,
+            reversed_outcomes=_reversed_outcomes(members, rows) if harmonised else (),
         )
     return MapEvidence(
         evidence_map=evidence_map,

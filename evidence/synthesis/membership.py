@@ -4,6 +4,13 @@ Reads a fixed number of queries whatever the map's size (the two framework trees
 filtered published studies, their two codings, their effect sizes) and computes no
 statistics: pooling is evidence.synthesis.pooling's.
 
+Direction harmonisation happens here too, the one place where a cell's inputs are gathered:
+in a cell whose column is a category of outcomes (it pools outcomes other than its own), every
+effect size is oriented so that positive means better, i.e. effect sizes on an outcome where
+lower is better are reversed (`EffectRows.reversed`). A leaf column pools its own outcome
+only, and its effect sizes keep the sign they were reported with. The pooled fits are cached
+under a digest of the oriented values, so orientation is part of what a fit is keyed by.
+
 Membership is computed with arrays, not per cell: each coding and each effect size is
 expanded to the ancestors of its row and column (a study coded with a leaf counts in every
 aggregate above it), the (cell, study) and (cell, effect size) pairs are sorted once, and a
@@ -30,24 +37,31 @@ from studies.models import EffectSize, Study
 CellKey = tuple[int, int]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass
 class EffectRows:
     """Every (cell, effect size) pair as parallel columns, ready for the batched pooling:
     sorted by cell, then effect size id (so a cell's rows, and its pooled result, never
-    depend on the order the database returned them in)."""
+    depend on the order the database returned them in). `yi` is oriented for the cell: the
+    reported g, reversed where `reversed` is set."""
 
     codes: IntArray  # the cell's index in Membership.keys
     clusters: IntArray  # study ids
     yi: FloatArray
     vi: FloatArray
     ids: IntArray  # effect size ids
+    outcomes: IntArray  # the outcome each effect size is coded with
+    reversed: BoolArray  # True where yi is the reported g reversed (see `orientation`)
 
     @classmethod
     def empty(cls) -> EffectRows:
         none = np.zeros(0, dtype=np.int64)
-        return cls(codes=none, clusters=none, yi=np.zeros(0), vi=np.zeros(0), ids=none)
+        return cls(
+            codes=none, clusters=none, yi=np.zeros(0), vi=np.zeros(0), ids=none, outcomes=none,
+            reversed=np.zeros(0, dtype=bool),
+        )
 
 
 @dataclass
@@ -206,6 +220,15 @@ def _expand(counts: IntArray, starts: IntArray, flat: IntArray) -> tuple[IntArra
     return which, flat[starts[which] + offsets]
 
 
+def orientation(outcomes: dict[int, Node]) -> tuple[BoolArray, BoolArray]:
+    """Per outcome, in the tree's order: whether a cell of its column is on the "positive means
+    better" scale (the column is a category: it pools other outcomes than its own), and
+    whether an effect size on it is reversed to get there (lower is better)."""
+    pooled_across = np.fromiter((bool(n.children) for n in outcomes.values()), dtype=bool, count=len(outcomes))
+    lower = np.fromiter((not n.higher_is_better for n in outcomes.values()), dtype=bool, count=len(outcomes))
+    return pooled_across, lower
+
+
 def _unique_pairs(first: IntArray, second: IntArray, size: int) -> tuple[IntArray, IntArray]:
     """Distinct (first, second) pairs, sorted by first then second (second < size)."""
     joined = np.unique(first * size + second)
@@ -294,6 +317,10 @@ def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: Ce
     which_c, anc_c = cols.ancestors(es_col[placed[which_r]])
     es_rows = placed[which_r[which_c]]  # effect size (position) of each expanded row
     es_cell = anc_r[which_c] * n_cols + anc_c
+    # Orientation of each (cell, effect size) row: reversed in a category column when lower
+    # is better for the effect size's own outcome.
+    pooled_across, lower = orientation(outcomes)
+    es_reversed = pooled_across[anc_c] & lower[es_col[es_rows]]
 
     cell_code_all = np.concatenate([cell_of_coding, es_cell])
     study_all = np.concatenate([study_of_coding, es_study[es_rows]])
@@ -304,7 +331,7 @@ def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: Ce
         keep_pairs = cell_code_all == wanted
         cell_code_all, study_all = cell_code_all[keep_pairs], study_all[keep_pairs]
         keep_es = es_cell == wanted
-        es_rows, es_cell = es_rows[keep_es], es_cell[keep_es]
+        es_rows, es_cell, es_reversed = es_rows[keep_es], es_cell[keep_es], es_reversed[keep_es]
     pair_cell, pair_study = _unique_pairs(cell_code_all, study_all, n_s)
     cell_codes, study_bounds = np.unique(pair_cell, return_index=True)
     study_bounds = np.append(study_bounds, pair_cell.size).astype(np.int64)
@@ -313,7 +340,7 @@ def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: Ce
     # Effect rows by cell index, then effect size id (es_rows is in id order within a cell).
     es_cell_index = np.searchsorted(cell_codes, es_cell).astype(np.int64)
     by_cell = np.argsort(es_cell_index, kind="stable")
-    es_rows, es_cell_index = es_rows[by_cell], es_cell_index[by_cell]
+    es_rows, es_cell_index, es_reversed = es_rows[by_cell], es_cell_index[by_cell], es_reversed[by_cell]
     effect_bounds = np.searchsorted(es_cell_index, np.arange(len(keys) + 1)).astype(np.int64)
 
     design_of, design_names = _codes([r[1] for r in study_rows])
@@ -336,9 +363,11 @@ def map_membership(evidence_map: EvidenceMap, filters: StudyFilters, *, only: Ce
         rows=EffectRows(
             codes=es_cell_index,
             clusters=study_ids[es_study[es_rows]],
-            yi=es_g[es_rows],
+            yi=np.where(es_reversed, -es_g[es_rows], es_g[es_rows]),
             vi=es_v[es_rows],
             ids=es_id[es_rows],
+            outcomes=cols.ids[es_col[es_rows]],
+            reversed=es_reversed,
         ),
         effect_bounds=effect_bounds,
     )

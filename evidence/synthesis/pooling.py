@@ -5,10 +5,11 @@ batched calls (the pooled effects, then Egger's test); a cell that cannot be poo
 its reason instead of a result, so one cell never breaks the map.
 
 Each cell's outcome is also kept in the shared cache under a digest of exactly what it was
-computed from (the cell's effect sizes, variances and studies in order, and the map's
-synthesis settings). A write changes the map's version but only the few cells that hold
-what was written: the next request fits those cells and reads every other one back, and a
-filter that leaves a cell's effect sizes as they were reuses it too. The digest is the
+computed from (the cell's effect sizes as oriented for it by the membership, their variances
+and studies in order, and the map's synthesis settings), so a reversed effect size is another
+input. A write changes the map's version but only the few cells that hold what was written:
+the next request fits those cells and reads every other one back, and a filter that leaves a
+cell's effect sizes as they were reuses it too. The digest is the
 whole key, so a cached fit can never be stale.
 """
 

@@ -67,7 +67,7 @@ class CellView:
     region: str = _help("UN M49 region of the studies, or Global.")
     k: int | None = _help("Effect sizes pooled; null when none.")
     model: str | None = _help("Working model of the pooled estimate (e.g. CHE).")
-    estimate: float | None = _help("Pooled Hedges' g.")
+    estimate: float | None = _help("Pooled Hedges' g (positive means improvement where `harmonised`).")
     se: float | None = _help("Standard error of the pooled g.")
     ci_low: float | None = _help("Lower bound of the confidence interval.")
     ci_high: float | None = _help("Upper bound of the confidence interval.")
@@ -76,6 +76,17 @@ class CellView:
     p_value: float | None = _help("p-value of the pooled estimate.")
     tau2: float | None = _help("Between-study variance τ².")
     i2: float | None = _help("I² (%).")
+    harmonised: bool = _help(
+        "True when the column is a category of outcomes: its effect sizes are pooled so that "
+        "positive means improvement, whichever way each outcome is better."
+    )
+    direction_note: str = _help(
+        'Which effect sizes were reversed to pool them, e.g. "Effects on political imprisonment '
+        'are reversed so that positive means improvement."; empty when none were.'
+    )
+    reversed_outcomes: list[int] = _help(
+        "Ids of the outcomes whose effect sizes this cell reverses (their g times -1) before pooling."
+    )
     label: LabelView | None = None
     confidence: ConfidenceView | None = None
 
@@ -112,8 +123,28 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
         model=getattr(result, "model", None) if result is not None else None,
         label=label,
         confidence=confidence,
+        harmonised=cell.harmonised,
+        direction_note=direction_note(evidence, cell),
+        reversed_outcomes=list(cell.reversed_outcomes),
         **numbers,
     )
+
+
+def _lower_first(name: str) -> str:
+    """A node's name inside a sentence: "Political imprisonment" -> "political imprisonment";
+    an acronym ("NGO funding") stays."""
+    if len(name) > 1 and name[0].isupper() and not name[1].isupper():
+        return name[0].lower() + name[1:]
+    return name
+
+
+def direction_note(evidence: MapEvidence, cell: Cell) -> str:
+    """The sentence that says which outcomes' effect sizes a cell reverses, or ""."""
+    names = [_lower_first(evidence.outcomes[o].name) for o in cell.reversed_outcomes if o in evidence.outcomes]
+    if not names:
+        return ""
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"Effects on {listed} are reversed so that positive means improvement."
 
 
 def cell_record(view: CellView) -> dict[str, Any]:
@@ -149,6 +180,8 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
         )
     if view.confidence is not None:
         data.update(confidence=view.confidence.level, confidence_text=view.confidence.text)
+    if view.direction_note:
+        data["note"] = view.direction_note
     if segments is not None:
         counts = list(segments)
         while counts and counts[-1] == 0:
@@ -159,7 +192,7 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
 
 _FLAT = (
     "intervention_id", "outcome_id", "aggregate", "n_studies", "n_effects", "designs", "region", "k", "model",
-    *_NUMBERS,
+    *_NUMBERS, "harmonised", "direction_note",
 )
 _LABEL = ("text", "band", "direction", "beneficial", "ci_includes_zero")
 _CONFIDENCE = ("level", "reasons", "overridden", "computed_level", "justification")

@@ -24,7 +24,7 @@ def test_serializers_are_the_presenters_fields() -> None:
     assert list(label.fields) == [f.name for f in dataclasses.fields(LabelView)]
     confidence = CellOutputSerializer().fields["confidence"]
     assert list(confidence.fields) == [f.name for f in dataclasses.fields(ConfidenceView)]
-    assert CellOutputSerializer().fields["estimate"].help_text == "Pooled Hedges' g."
+    assert CellOutputSerializer().fields["estimate"].help_text == "Pooled Hedges' g (positive means improvement where `harmonised`)."
 
 
 def test_the_api_and_data_json_carry_the_same_cells(api: APIClient, client, world: World) -> None:  # type: ignore[no-untyped-def]

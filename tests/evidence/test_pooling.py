@@ -37,6 +37,7 @@ def effect_rows(codes: list[int], clusters: list[int], yi: list[float], vi: list
     return EffectRows(
         codes=np.asarray(codes, dtype=np.int64), clusters=np.asarray(clusters, dtype=np.int64),
         yi=np.asarray(yi, dtype=float), vi=np.asarray(vi, dtype=float), ids=np.arange(len(codes), dtype=np.int64),
+        outcomes=np.zeros(len(codes), dtype=np.int64), reversed=np.zeros(len(codes), dtype=bool),
     )
 
 

@@ -300,6 +300,11 @@ def _copy_settings(source: EvidenceMap, slug: str) -> EvidenceMap:
                  "min_studies_for_confidence", "inconsistency_i2", "egger_alpha", "egger_min_k", "is_published"):
         setattr(target, name, getattr(source, name))
     target.save()
+    # Nor does the workbook say which way each column's outcome is better; aggregate cells
+    # pool on the "positive means improvement" scale, so the copy needs the source's.
+    direction = {path: Outcome.objects.get(pk=pk).desirable_direction for pk, path in _paths(Outcome, source).items()}
+    for pk, path in _paths(Outcome, target).items():
+        Outcome.objects.filter(pk=pk).update(desirable_direction=direction[path])
     return target
 
 
