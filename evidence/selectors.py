@@ -111,6 +111,12 @@ def _tree(rows: Iterable[dict[str, Any]]) -> dict[int, Node]:
     return nodes
 
 
+def lower_is_better(evidence_map: EvidenceMap) -> list[str]:
+    """Names of the map's outcomes where a lower value is an improvement, in tree order (one query)."""
+    nodes = framework_tree(Outcome, evidence_map).values()
+    return [n.name for n in nodes if not n.higher_is_better]
+
+
 @dataclass(frozen=True)
 class CodeSetTree:
     """One of a map's code sets with its codes (`Node`s by id, depth first)."""
@@ -234,11 +240,6 @@ def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = N
     return list(
         effects.select_related("study", "intervention", "outcome").order_by(*EFFECT_CITATION_ORDER)
     )
-
-
-def effect_points(ids: Iterable[int]) -> list[tuple[int, float, float]]:
-    """(study id, g, SE of g) of each effect size (one query, no joins)."""
-    return list(EffectSize.objects.filter(pk__in_ids=ids).order_by().values_list("study_id", "g", "se_g"))
 
 
 def outcomes_of_studies(ids: Iterable[int]) -> dict[int, set[int]]:

@@ -6,7 +6,7 @@ their own. Readers in other formats (importers) live beside them in this app.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from evidence.models import CodeSet
 from evidence.synthesis.presenter import rounded
@@ -90,22 +90,26 @@ def studies_ris(studies: Iterable[Study], *, study_url: dict[int, str] | None = 
 
 EFFECT_COLUMNS = [
     "effect_id", "study_id", "study", "label", "intervention", "outcome", "input_kind", "inputs",
-    "g", "se", "ci_low", "ci_high", "conversion_note",
+    "g", "se", "ci_low", "ci_high", "orientation", "g_reported", "conversion_note",
 ]
+REVERSED = "reversed so that positive means improvement"
 
 
-def effects_csv(effects: Iterable[EffectSize]) -> str:
-    """Effect sizes with their study, the reported input and the computed g (study selected)."""
-    return csv_text(
-        EFFECT_COLUMNS,
-        (
-            [
-                es.pk, es.study_id, es.study.short_citation, es.label, es.intervention.name,
-                es.outcome.name, es.get_input_kind_display(),
-                "; ".join(f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
-                          for name, value in es.reported_inputs()),
-                rounded(es.g), rounded(es.se_g), rounded(es.ci_low_g), rounded(es.ci_high_g), es.conversion_note,
-            ]
-            for es in effects
-        ),
-    )
+def effects_csv(effects: Iterable[EffectSize], *, reversed_outcomes: Collection[int] = ()) -> str:
+    """Effect sizes with their study, the reported input and g as the cell pools it (study
+    selected): reversed for the outcomes in `reversed_outcomes` (the cell's
+    `Cell.reversed_outcomes`), which `orientation` says, with the reported g beside it."""
+
+    def row(es: EffectSize) -> list[object]:
+        sign = -1.0 if es.outcome_id in reversed_outcomes else 1.0
+        low, high = sorted((sign * es.ci_low_g, sign * es.ci_high_g))
+        return [
+            es.pk, es.study_id, es.study.short_citation, es.label, es.intervention.name,
+            es.outcome.name, es.get_input_kind_display(),
+            "; ".join(f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
+                      for name, value in es.reported_inputs()),
+            rounded(sign * es.g), rounded(es.se_g), rounded(low), rounded(high),
+            REVERSED if sign < 0 else "as reported", rounded(es.g), es.conversion_note,
+        ]
+
+    return csv_text(EFFECT_COLUMNS, (row(es) for es in effects))

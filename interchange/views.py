@@ -74,9 +74,11 @@ def cell_effects_csv(request: HttpRequest, slug: str, intervention_id: int, outc
     evidence = versions.cell_evidence(evidence_map, filters, (intervention_id, outcome_id))
     if intervention_id not in evidence.interventions or outcome_id not in evidence.outcomes:
         raise Http404("No such cell on this map.")
-    effects = selectors.effect_sizes_by_ids(evidence.cell(intervention_id, outcome_id).effect_ids)
+    cell = evidence.cell(intervention_id, outcome_id)
+    effects = selectors.effect_sizes_by_ids(cell.effect_ids)
     name = f"{evidence_map.slug}-cell-{intervention_id}-{outcome_id}-effect-sizes.csv"
-    return _attachment(exports.effects_csv(effects), "text/csv; charset=utf-8", name)
+    body = exports.effects_csv(effects, reversed_outcomes=cell.reversed_outcomes)
+    return _attachment(body, "text/csv; charset=utf-8", name)
 
 
 @require_GET

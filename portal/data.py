@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from evidence.selectors import Node
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
 from evidence.synthesis import Cell, MapEvidence, compact_cell, present_cell
@@ -74,22 +76,43 @@ def map_json(
     }
 
 
+def oriented_effects(effects: Iterable[EffectSize], cell: Cell) -> list[dict[str, Any]]:
+    """The cell's effect sizes as it pools them: g and its interval reversed where the cell
+    reverses the effect size's outcome (see evidence.synthesis.membership), with each one's
+    weight in the pooled estimate (%, None when the cell is not pooled)."""
+    weights: dict[int, float] = {}
+    if cell.result is not None and len(cell.result.weights) == cell.n_effects:
+        weights = dict(zip(cell.effect_ids, cell.result.weights.tolist(), strict=True))
+    out = []
+    for es in effects:
+        sign = cell.sign(es.outcome_id)
+        low, high = sorted((sign * es.ci_low_g, sign * es.ci_high_g))
+        out.append({
+            "es": es, "g": sign * es.g, "se": es.se_g, "ci_low": low, "ci_high": high, "reversed": sign < 0,
+            "weight": weights.get(es.pk),
+        })
+    return out
+
+
 def forest_json(
-    effects: Iterable[EffectSize], cell: Cell, *, citations: dict[int, str], egger_min_k: int,
-    points: list[tuple[float, float]],
+    effects: list[dict[str, Any]], cell: Cell, *, citations: dict[int, str], egger_min_k: int,
+    note: str = "",
 ) -> dict[str, Any]:
-    """The forest plot's data (each effect size of the page's studies, grouped by study, then
-    the pool) and the funnel plot's (`points`: g and SE of every effect size in the cell)."""
+    """The forest plot's data (each effect size of the page's studies as `oriented_effects`
+    gives them, grouped by study, then the pool) and the funnel plot's (g and SE of every
+    effect size in the cell, as pooled)."""
     rows = [
         {
-            "study": citations.get(es.study_id, str(es.study_id)),
-            "label": es.label,
-            "g": rounded(es.g),
-            "se": rounded(es.se_g),
-            "ci": [rounded(es.ci_low_g), rounded(es.ci_high_g)],
+            "study": citations.get(row["es"].study_id, str(row["es"].study_id)),
+            "label": row["es"].label + (" (reversed)" if row["reversed"] else ""),
+            "g": rounded(row["g"]),
+            "se": rounded(row["se"]),
+            "ci": [rounded(row["ci_low"]), rounded(row["ci_high"])],
+            "w": rounded(row["weight"], 2),
         }
-        for es in effects
+        for row in effects
     ]
+    points = list(zip(cell.yi.tolist(), np.sqrt(cell.vi).tolist(), strict=True))
     pooled = None
     if cell.result is not None:
         r = cell.result
@@ -105,4 +128,5 @@ def forest_json(
         "points": [[rounded(g), rounded(se)] for g, se in points],
         "funnel": len(points) >= egger_min_k and pooled is not None,
         "egger_p": rounded(cell.egger_p),
+        "note": note,
     }

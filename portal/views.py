@@ -25,8 +25,9 @@ from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
 from evidence.synthesis import Cell, MapEvidence, map_evidence
+from evidence.synthesis.presenter import direction_note
 from evidence.synthesis.segments import map_segments
-from portal.data import forest_json, map_json
+from portal.data import forest_json, map_json, oriented_effects
 from portal.forms import filter_fields
 from studies.models import StudyDesign, can_see_drafts
 
@@ -166,19 +167,15 @@ def cell_page(
         ordered = selectors.study_ids_in_citation_order(cell.study_ids)
         page = Paginator(ordered, STUDIES_PER_PAGE).get_page(request.GET.get("page"))
         page_studies = selectors.studies_by_ids(evidence_map, list(page.object_list))
-    if page.paginator.num_pages == 1:
-        effects = selectors.effect_sizes_by_ids(cell.effect_ids)
-        points = [(es.study_id, es.g, es.se_g) for es in effects]
-    else:
-        # A big cell: the studies of this page with their effect sizes, and every effect
-        # size's g and SE for the funnel plot (one query more), so the page stays small.
-        on_page = {s.pk for s in page_studies}
-        points = selectors.effect_points(cell.effect_ids)
-        effects = selectors.effect_sizes_by_ids(cell.effect_ids, studies=on_page)
+    # The effect sizes of this page's studies (a big cell's funnel plot takes every effect
+    # size's g and SE from the cell itself, so the page stays small).
+    on_page = None if page.paginator.num_pages == 1 else {s.pk for s in page_studies}
+    effects = oriented_effects(selectors.effect_sizes_by_ids(cell.effect_ids, studies=on_page), cell)
     citations = {s.pk: s.short_citation for s in page_studies}
     effects_by_study: dict[int, list[Any]] = {}
-    for es in effects:
-        effects_by_study.setdefault(es.study_id, []).append(es)
+    for row in effects:
+        effects_by_study.setdefault(row["es"].study_id, []).append(row)
+    note = direction_note(evidence, cell)
     others = selectors.outcomes_of_studies(cell.study_ids)
     other_outcomes = [
         {"node": node, "n_studies": len(others[node.id]),
@@ -206,12 +203,9 @@ def cell_page(
         "page_numbers": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
         "ellipsis": page.paginator.ELLIPSIS,
         "designs": [(StudyDesign(d).label, n) for d, n in cell.designs.items()],
-        "n_with_effects": len({study_id for study_id, _, _ in points}),
-        "forest": forest_json(
-            effects, cell, citations=citations, egger_min_k=evidence_map.egger_min_k,
-            points=[(g, se) for _, g, se in points],
-        ),
-        "show_funnel": result is not None and len(points) >= evidence_map.egger_min_k,
+        "direction_note": note,
+        "forest": forest_json(effects, cell, citations=citations, egger_min_k=evidence_map.egger_min_k, note=note),
+        "show_funnel": result is not None and cell.n_effects >= evidence_map.egger_min_k,
         "other_outcomes": other_outcomes,
         "map_url": _with_query(evidence_map.get_absolute_url(), filters),
         "effects_csv_url": _with_query(
@@ -308,5 +302,6 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
         "map": evidence_map,
         "bands": describe_preset(evidence_map.effect_label_preset),
         "rules": describe_rules(evidence_map.confidence_rules),
+        "lower_is_better": selectors.lower_is_better(evidence_map),
     }
     return render(request, "portal/methods.html", context)

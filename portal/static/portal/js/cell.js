@@ -33,6 +33,10 @@
   });
   const pooledY = position - 0.8;
 
+  // Marker area proportional to the weight in the pooled estimate (a fixed size without one).
+  const heaviest = data.rows.reduce((most, r) => Math.max(most, r.w || 0), 0);
+  const sizes = data.rows.map((r) => (heaviest > 0 && r.w !== null ? 6 + 16 * Math.sqrt(r.w / heaviest) : 9));
+
   const traces = [
     {
       type: "scatter",
@@ -40,7 +44,7 @@
       name: "Effect sizes",
       x: data.rows.map((r) => r.g),
       y,
-      marker: { symbol: "square", size: 9, color: "#0b5cad" },
+      marker: { symbol: "square", size: sizes, color: "#0b5cad" },
       error_x: {
         type: "data",
         symmetric: false,
@@ -50,7 +54,8 @@
         thickness: 1.5,
         width: 4,
       },
-      text: data.rows.map((r) => `${r.study}<br>${r.label}<br>g = ${fmt(r.g)} (95% CI ${fmt(r.ci[0])} to ${fmt(r.ci[1])})`),
+      text: data.rows.map((r) => `${r.study}<br>${r.label}<br>g = ${fmt(r.g)} (95% CI ${fmt(r.ci[0])} to ${fmt(r.ci[1])})`
+        + (r.w !== null && r.w !== undefined ? `<br>weight ${Number(r.w).toFixed(1)}%` : "")),
       hovertemplate: "%{text}<extra></extra>",
     },
   ];
@@ -85,7 +90,10 @@
     margin: { l: 10, r: 20, t: 40, b: 50 },
     showlegend: true,
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
-    xaxis: { title: { text: "Hedges' g (positive favours the intervention)" }, zeroline: false },
+    xaxis: {
+      title: { text: data.note ? "Hedges' g (positive means improvement)" : "Hedges' g (positive favours the intervention)" },
+      zeroline: false,
+    },
     yaxis: { tickvals: y, ticktext: ticks, automargin: true, zeroline: false, showgrid: false },
     shapes: [{ type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { color: "#888888", width: 1 } }],
     paper_bgcolor: "#ffffff",
