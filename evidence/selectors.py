@@ -225,6 +225,12 @@ def studies_by_ids(evidence_map: EvidenceMap, ids: Iterable[int]) -> list[Study]
     return studies
 
 
+def short_citations(ids: Iterable[int]) -> dict[int, str]:
+    """Study id -> its short citation ("Smith et al. (2014)") (one query, no abstracts)."""
+    studies = Study.objects.filter(pk__in_ids=ids).only("pk", "authors", "year", "title")
+    return {s.pk: s.short_citation for s in studies}
+
+
 def study_ids_in_citation_order(ids: Iterable[int]) -> list[int]:
     """The given studies' ids in the order studies_by_ids lists them (one query, ids only)."""
     studies = Study.objects.published().filter(pk__in_ids=ids)

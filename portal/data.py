@@ -14,7 +14,7 @@ import numpy as np
 from evidence.selectors import Node
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
 from evidence.synthesis import Cell, MapEvidence, compact_cell, present_cell
-from evidence.synthesis.presenter import rounded
+from evidence.synthesis.presenter import SensitivityView, rounded
 from evidence.synthesis.segments import Segments
 from studies.models import EffectSize, StudyDesign
 
@@ -129,4 +129,20 @@ def forest_json(
         "funnel": len(points) >= egger_min_k and pooled is not None,
         "egger_p": rounded(cell.egger_p),
         "note": note,
+    }
+
+
+def sensitivity_json(view: SensitivityView, cell: Cell) -> dict[str, Any]:
+    """The leave-one-out plot's data: the cell's pooled estimate, then each refit without one
+    study (those that could be made), flagged where the label changes."""
+    result = cell.result
+    return {
+        "full": {"g": rounded(result.estimate), "ci": [rounded(result.ci_low), rounded(result.ci_high)]}
+        if result is not None else None,
+        "label": view.label,
+        "rows": [
+            {"name": row.name, "g": rounded(row.estimate), "ci": [rounded(row.ci_low), rounded(row.ci_high)],
+             "label": row.label, "changed": row.keeps_label is False}
+            for row in view.leave_one_out if row.estimate is not None
+        ],
     }

@@ -25,9 +25,17 @@ from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
 from evidence.synthesis import Cell, MapEvidence, map_evidence
-from evidence.synthesis.presenter import direction_note
+from evidence.synthesis.presenter import direction_note, present_sensitivity
 from evidence.synthesis.segments import map_segments
-from portal.data import forest_json, map_json, oriented_effects
+from evidence.synthesis.sensitivity import (
+    CORRELATIONS,
+    LEAVE_ONE_OUT_MAX_K,
+    LEAVE_ONE_OUT_MAX_STUDIES,
+    TRIM_AND_FILL_MAX_K,
+    TRIM_AND_FILL_MIN_K,
+    cell_sensitivity,
+)
+from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
 from portal.forms import filter_fields
 from studies.models import StudyDesign, can_see_drafts
 
@@ -187,6 +195,7 @@ def cell_page(
     result = cell.result
     context = {
         **_cell_texts(cell),
+        **_sensitivity(evidence_map, filters, cell, citations, paged=page.paginator.num_pages > 1),
         "map": evidence_map,
         "filters": filters,
         "query": filters.to_query(),
@@ -219,6 +228,36 @@ def cell_page(
 
 # Studies shown on one cell page, with their effect sizes in the table and the forest plot.
 STUDIES_PER_PAGE = 50
+
+
+# What the cell and methods pages say about which cells get which sensitivity analysis.
+SENSITIVITY_LIMITS = {
+    "studies": LEAVE_ONE_OUT_MAX_STUDIES, "effects": LEAVE_ONE_OUT_MAX_K, "min_k": TRIM_AND_FILL_MIN_K,
+    "max_k": TRIM_AND_FILL_MAX_K, "correlations": CORRELATIONS,
+}
+
+
+def _sensitivity(
+    evidence_map: EvidenceMap, filters: StudyFilters, cell: Cell, citations: dict[int, str], *, paged: bool
+) -> dict[str, Any]:
+    """The cell's sensitivity analyses in words and the leave-one-out plot's data, computed once
+    per map version, filters and cell. A cell whose studies do not all fit on one page names
+    the others with one query more, when leave-one-out is run for it."""
+    if cell.result is None:
+        return {"sensitivity": None}
+    where = f"{filters.to_query()}|{cell.intervention_id}|{cell.outcome_id}"
+    key = versions.cache_key("sensitivity", evidence_map, where)
+    found = versions.cached(key, lambda: cell_sensitivity(evidence_map, cell))
+    if found is None:
+        return {"sensitivity": None}
+    if paged and found.leave_one_out is not None:
+        citations = {**selectors.short_citations(cell.study_ids), **citations}
+    view = present_sensitivity(evidence_map, cell, found, citations=citations)
+    return {
+        "sensitivity": view,
+        "sensitivity_plot": sensitivity_json(view, cell),
+        "sensitivity_limits": SENSITIVITY_LIMITS,
+    }
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -303,5 +342,6 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
         "bands": describe_preset(evidence_map.effect_label_preset),
         "rules": describe_rules(evidence_map.confidence_rules),
         "lower_is_better": selectors.lower_is_better(evidence_map),
+        "sensitivity_limits": SENSITIVITY_LIMITS,
     }
     return render(request, "portal/methods.html", context)

@@ -54,6 +54,11 @@ class Cell:
     # column is a category); `reversed_outcomes` are those whose effect sizes were reversed.
     harmonised: bool = False
     reversed_outcomes: tuple[int, ...] = ()
+    higher_is_better: bool = True  # the direction its label reads: True when harmonised
+
+    def label_of(self, evidence_map: EvidenceMap, estimate: float, ci: tuple[float, float]) -> EffectLabel:
+        """A pooled estimate (the cell's own, or one of its sensitivity analyses) in words."""
+        return pooled_label(evidence_map, estimate, ci, higher_is_better=self.higher_is_better)
 
     @property
     def study_ids(self) -> tuple[int, ...]:
@@ -99,6 +104,15 @@ class MapEvidence:
             (c for c in self.cells.values() if c.intervention_id in rows and c.outcome_id in cols),
             key=lambda c: (rows[c.intervention_id], cols[c.outcome_id]),
         )
+
+
+def pooled_label(
+    evidence_map: EvidenceMap, estimate: float, ci: tuple[float, float], *, higher_is_better: bool
+) -> EffectLabel:
+    """A pooled effect in words, under the map's label preset."""
+    return effect_label(
+        estimate, preset=evidence_map.effect_label_preset, higher_is_better=higher_is_better, ci=ci, decimals=3
+    )
 
 
 def _region(regions: Iterable[str]) -> str:
@@ -154,14 +168,13 @@ def map_evidence(
         rows = slice(members.effect_bounds[code], members.effect_bounds[code + 1])
         # A category column pools on the "positive means better" scale (see membership).
         harmonised = bool(members.outcomes[key[1]].children)
+        higher_is_better = harmonised or members.outcomes[key[1]].higher_is_better
         result = pooled.results.get(code)
         egger_p = pooled.egger_p.get(code)
         label = confidence = None
         if result is not None:
-            label = effect_label(
-                result.estimate, preset=evidence_map.effect_label_preset,
-                higher_is_better=harmonised or members.outcomes[key[1]].higher_is_better,
-                ci=(result.ci_low, result.ci_high), decimals=3,
+            label = pooled_label(
+                evidence_map, result.estimate, (result.ci_low, result.ci_high), higher_is_better=higher_is_better
             )
             confidence = cell_confidence(
                 n_studies=int(studies.size),
@@ -191,6 +204,7 @@ def map_evidence(
             clusters=members.rows.clusters[rows],
             harmonised=harmonised,
             reversed_outcomes=_reversed_outcomes(members, rows) if harmonised else (),
+            higher_is_better=higher_is_better,
         )
     return MapEvidence(
         evidence_map=evidence_map,

@@ -13,7 +13,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from evidence.models import EvidenceMap
+from evidence.stats.results import PoolResult
 from evidence.synthesis.cells import Cell, MapEvidence
+from evidence.synthesis.pooling import plain_reason
+from evidence.synthesis.sensitivity import Sensitivity
 
 
 def _help(text: str) -> Any:
@@ -188,6 +192,96 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
             counts.pop()
         data["seg"] = counts
     return data
+
+
+# --- Sensitivity (evidence.synthesis.sensitivity) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class AlternativeView:
+    """The cell pooled once more under one sensitivity analysis, and whether its label holds."""
+
+    name: str  # "Without Smith (2014)", "Within-study correlation 0.5", "With 2 filled-in effect sizes"
+    k: int | None = None
+    estimate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    label: str = ""  # "" when there is no fit
+    keeps_label: bool | None = None  # None when there is no fit
+    note: str = ""  # why there is no fit
+
+
+@dataclass(frozen=True)
+class SensitivityView:
+    label: str  # the cell's own
+    leave_one_out: list[AlternativeView]
+    leave_one_out_reason: str
+    changed_by: list[str]  # the studies whose removal changes the label
+    trim_and_fill: AlternativeView | None
+    trim_and_fill_side: str
+    trim_and_fill_reason: str
+    correlations: list[AlternativeView]
+    correlations_reason: str
+    summary: str
+
+
+def _refit(
+    cell: Cell, evidence_map: EvidenceMap, name: str, k: int, estimate: float, ci: tuple[float, float]
+) -> AlternativeView:
+    label = cell.label_of(evidence_map, estimate, ci).text
+    return AlternativeView(
+        name=name, k=k, estimate=finite(estimate), ci_low=finite(ci[0]), ci_high=finite(ci[1]), label=label,
+        keeps_label=cell.label is not None and label == cell.label.text,
+    )
+
+
+def _alternative(cell: Cell, evidence_map: EvidenceMap, name: str, result: PoolResult | str) -> AlternativeView:
+    if isinstance(result, str) or not math.isfinite(result.estimate):
+        return AlternativeView(name=name, note=plain_reason(result) if isinstance(result, str) else "")
+    return _refit(cell, evidence_map, name, result.k, result.estimate, (result.ci_low, result.ci_high))
+
+
+def present_sensitivity(
+    evidence_map: EvidenceMap, cell: Cell, sensitivity: Sensitivity, *, citations: dict[int, str]
+) -> SensitivityView:
+    """The sensitivity analyses in words: each refit with its label, and whether the cell's label
+    holds (`citations`: the short citation of each study of the cell, by id)."""
+    own = cell.label.text if cell.label is not None else ""
+    rows: list[AlternativeView] = []
+    loo = sensitivity.leave_one_out
+    if loo is not None:
+        for j, study in enumerate(loo.clusters):
+            name = f"Without {citations.get(int(str(study)), f'study {study}')}"
+            if not math.isfinite(loo.estimate[j]):
+                rows.append(AlternativeView(name=name, note=plain_reason(loo.errors.get(study, ""))))
+                continue
+            ci = (float(loo.ci_low[j]), float(loo.ci_high[j]))
+            rows.append(_refit(cell, evidence_map, name, int(loo.k[j]), float(loo.estimate[j]), ci))
+    changed_by = [row.name.removeprefix("Without ") for row in rows if row.keeps_label is False]
+    filled = sensitivity.trim_and_fill
+    trim = None
+    if filled is not None:
+        added = f"{filled.k0} filled-in effect size{'' if filled.k0 == 1 else 's'}"
+        trim = _alternative(cell, evidence_map, f"With {added}" if filled.k0 else "Nothing to fill in", filled.pooled)
+    correlations = [
+        _alternative(cell, evidence_map, f"Within-study correlation {rho:g}", result)
+        for rho, result in sensitivity.correlations.items()
+    ]
+    failing = [a.name.lower() for a in [trim, *correlations] if a is not None and a.keeps_label is False]
+    checks = [a for a in [*rows, trim, *correlations] if a is not None and a.keeps_label is not None]
+    if not checks:
+        summary = "No sensitivity analysis could be run for this cell."
+    elif not changed_by and not failing:
+        summary = f"The label ({own}) holds in every check below."
+    else:
+        parts = [f"without {', '.join(changed_by)}"] if changed_by else []
+        summary = f"The label ({own}) changes {'; '.join([*parts, *failing])}: read it with care."
+    return SensitivityView(
+        label=own, leave_one_out=rows, leave_one_out_reason=sensitivity.leave_one_out_reason, changed_by=changed_by,
+        trim_and_fill=trim, trim_and_fill_side=filled.side if filled is not None else "",
+        trim_and_fill_reason=sensitivity.trim_and_fill_reason, correlations=correlations,
+        correlations_reason=sensitivity.correlations_reason, summary=summary,
+    )
 
 
 _FLAT = (
