@@ -1,5 +1,6 @@
-"""The cell page's sensitivity section in Debian's headless Chromium: it renders for the demo's
-12-study cell under the strict CSP, its leave-one-out plot draws every study, and it passes axe."""
+"""In Debian's headless Chromium: the cell page's sensitivity section renders for the demo's
+12-study cell under the strict CSP, its leave-one-out plot draws every study, and it passes axe;
+an aggregate cell on the map says which outcomes it reverses."""
 
 from __future__ import annotations
 
@@ -49,3 +50,16 @@ def test_the_sensitivity_section_passes_axe(browser, live_server, demo) -> None:
     found = axe_findings(tab)
     context.close()
     assert found == []
+
+
+def test_an_aggregate_cell_on_the_map_says_what_it_reverses(page, demo) -> None:  # type: ignore[no-untyped-def]
+    i = Intervention.objects.get(evidence_map=demo, name="Support to civil society").pk
+    o = Outcome.objects.get(evidence_map=demo, name="Security and rights").pk
+    page.goto(page.base + MAP)
+    page.wait_for_selector("#map-grid td.cell")
+    # Fold the row and the column category into their aggregate cell.
+    page.locator('#map-grid button[data-axis="row"]', has_text="Support to civil society").click()
+    page.locator('#map-grid button[data-axis="col"]', has_text="Security and rights").click()
+    label = page.locator(f'td[data-intervention="{i}"][data-outcome="{o}"]').get_attribute("aria-label")
+    assert "Moderate effect (g = 0.176" in label
+    assert "Effects on political imprisonment are reversed so that positive means improvement." in label

@@ -31,6 +31,9 @@ export function describe(cell, row, col, data, designIndex, segments) {
   const lines = [where, `${plural(cell.studies, "study", "studies")}; ${plural(cell.effects, "effect size", "effect sizes")}`];
   if (cell.g !== null && cell.g !== undefined) {
     lines.push(`${cell.label} (g = ${fmt(cell.g)}, 95% CI ${fmt(cell.ci[0])} to ${fmt(cell.ci[1])})`);
+    if (cell.note) {
+      lines.push(cell.note); // which outcomes' effect sizes an aggregate reverses
+    }
   } else {
     lines.push("No pooled effect (no effect sizes)");
   }
