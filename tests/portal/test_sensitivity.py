@@ -60,6 +60,11 @@ def test_the_demos_twelve_study_cell(client, demo_map) -> None:  # type: ignore[
         fit = pool_clustered(cell.yi[rest], cell.vi[rest], cell.clusters[rest])
         assert row["g"] == pytest.approx(fit.estimate, abs=1e-4)
         assert row["changed"] == (row["label"] != cell.label.text)
+    # The forest plot's markers are sized by each effect size's weight: 1 / (vi + tau2), in %.
+    forest = json.loads(html.split('id="forest-data" type="application/json">')[1].split("</script>")[0])
+    weights = 1 / (cell.vi + cell.result.tau2)
+    expected = dict(zip(np.round(cell.yi, 4).tolist(), (100 * weights / weights.sum()).tolist(), strict=True))
+    assert all(r["w"] == pytest.approx(expected[r["g"]], abs=0.006) for r in forest["rows"])
     # Trim-and-fill on 12 effect sizes; no within-study correlation to vary.
     filled = trim_and_fill(cell.yi, cell.vi, method=demo_map.pooling_method)
     assert "Trim-and-fill (Duval and Tweedie" in html
