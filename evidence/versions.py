@@ -128,7 +128,7 @@ def connect() -> None:
 # Part of every key: a release of the portal that changes what it computes must not read what
 # an older one cached (the shared cache outlives a deployment). Bump SHAPE when an output
 # changes within one package version.
-SHAPE = "2"  # 2: data.json carries the segments of a segmenting code set
+SHAPE = "3"  # 2: data.json carries the segments of a segmenting code set; 3: cells carry their model
 
 
 def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "", *, members: bool = False) -> str:

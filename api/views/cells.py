@@ -23,7 +23,7 @@ from api.views.base import FILTER_PARAMETERS, LIST_ERRORS, ApiView, _check_param
 from evidence import selectors, versions
 from evidence.filters import StudyFilters
 from evidence.synthesis import cell_record, map_evidence, present_cell
-from evidence.synthesis.presenter import CELL_CSV_COLUMNS, cell_csv_row
+from evidence.synthesis.presenter import CELL_CSV_COLUMNS, cell_csv_row, pooled_effects
 from studies.models import EffectSize, Study
 
 # --- Cells ---
@@ -103,6 +103,7 @@ class CellDetailView(ApiView):
                 "effect_sizes": EffectSizeOutputSerializer(
                     selectors.effect_size_list(EffectSize.objects.filter(pk__in_ids=cell.effect_ids)), many=True
                 ).data,
+                "pooled_effects": pooled_effects(cell),
             })
             return data
 

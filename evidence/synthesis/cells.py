@@ -23,7 +23,7 @@ from evidence.stats.interpret import (
     cell_confidence,
     effect_label,
 )
-from evidence.stats.results import PoolResult
+from evidence.stats.results import ClusteredResult
 from evidence.synthesis.membership import CellKey, Membership, map_membership
 from evidence.synthesis.pooling import plain_reason, pool_rows
 from studies.models import Region
@@ -34,14 +34,20 @@ class Cell:
     intervention_id: int
     outcome_id: int
     studies: npt.NDArray[np.int64]  # study ids, ascending
-    effects: npt.NDArray[np.int64]  # effect size ids, ascending
+    effects: npt.NDArray[np.int64]  # effect size ids, ascending: the order they are pooled in
+    yi: npt.NDArray[np.float64]  # each effect size as pooled, in that order
+    vi: npt.NDArray[np.float64]  # its sampling variance
+    clusters: npt.NDArray[np.int64]  # its study (the CHE model's cluster)
     designs: dict[str, int]
     region: str
-    result: PoolResult | None = None
+    result: ClusteredResult | None = None
     label: EffectLabel | None = None
     confidence: CellConfidence | None = None
     egger_p: float | None = None
     not_pooled_reason: str = ""
+    # Where an effect size's sign was turned to the cell's outcome direction before pooling
+    # (True), in `effects` order; None while no effect size is reoriented.
+    reversed: npt.NDArray[np.bool_] | None = None
 
     @property
     def study_ids(self) -> tuple[int, ...]:
@@ -72,7 +78,7 @@ class MapEvidence:
 
     def cell(self, intervention_id: int, outcome_id: int) -> Cell:
         return self.cells.get((intervention_id, outcome_id)) or Cell(
-            intervention_id, outcome_id, _NONE, _NONE, {}, ""
+            intervention_id, outcome_id, _NONE, _NONE, _NO_VALUES, _NO_VALUES, _NONE, {}, ""
         )
 
     def cells_in_order(self) -> list[Cell]:
@@ -86,6 +92,7 @@ class MapEvidence:
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+_NO_VALUES = np.zeros(0, dtype=np.float64)
 
 
 def _region(regions: Iterable[str]) -> str:
@@ -152,11 +159,15 @@ def map_evidence(
                 confidence = apply_override(
                     confidence, overrides[key]["confidence_override"], overrides[key]["override_justification"]
                 )
+        rows = slice(members.effect_bounds[code], members.effect_bounds[code + 1])
         cells[key] = Cell(
             intervention_id=key[0],
             outcome_id=key[1],
             studies=studies,
-            effects=members.rows.ids[members.effect_bounds[code] : members.effect_bounds[code + 1]],
+            effects=members.rows.ids[rows],
+            yi=members.rows.yi[rows],
+            vi=members.rows.vi[rows],
+            clusters=members.rows.clusters[rows],
             designs={members.designs[d]: int(n) for d, n in enumerate(designs[code]) if n},
             region=_region(members.regions[r] for r, n in enumerate(regions[code]) if n),
             result=result,
