@@ -24,7 +24,7 @@ from evidence import selectors, versions
 from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
-from evidence.synthesis import Cell, MapEvidence, map_evidence
+from evidence.synthesis import Cell, MapEvidence, map_evidence, reproduce
 from evidence.synthesis.segments import map_segments
 from portal.data import forest_json, map_json
 from portal.forms import filter_fields
@@ -308,5 +308,6 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
         "map": evidence_map,
         "bands": describe_preset(evidence_map.effect_label_preset),
         "rules": describe_rules(evidence_map.confidence_rules),
+        **reproduce.examples(request.build_absolute_uri(reverse("api:cells", kwargs={"slug": evidence_map.slug}))),
     }
     return render(request, "portal/methods.html", context)

@@ -105,3 +105,10 @@ def r_example(cell_url: str) -> str:
 def python_example(cell_url: str) -> str:
     """The Python example for the cell at `cell_url` (the function, then how to call it)."""
     return PYTHON_FUNCTION + "\n\n" + PYTHON_USAGE.replace("{cell_url}", cell_url)
+
+
+def examples(cells_url: str) -> dict[str, str]:
+    """Both examples for a cell of the map whose API cell list is at `cells_url` (the reader
+    puts in the cell's ids), as the methods page and the API documentation show them."""
+    cell_url = f"{cells_url}INTERVENTION_ID/OUTCOME_ID/"
+    return {"r_example": r_example(cell_url), "python_example": python_example(cell_url)}
