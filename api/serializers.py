@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_dataclasses.serializers import DataclassSerializer
 
-from evidence.models import EvidenceMap
+from evidence.models import Direction, EvidenceMap
 from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView, PooledEffectView
 from studies.effect_sizes.registry import (
     INPUT_FIELDS,
@@ -80,7 +80,7 @@ class NodeOutputSerializer(serializers.Serializer[Any]):
 
 
 class OutcomeOutputSerializer(NodeOutputSerializer):
-    desirable_direction = serializers.CharField(help_text='"higher" or "lower" is better.')
+    desirable_direction = serializers.ChoiceField(choices=Direction.choices, help_text='"higher" or "lower" is better.')
 
 
 class CodeOutputSerializer(NodeOutputSerializer):

@@ -74,6 +74,11 @@ class CellDetailView(ApiView):
 
     @extend_schema(
         operation_id="cells_retrieve", summary="One cell, with its studies and effect sizes",
+        description="The cell as the cell list gives it (the model and settings it was pooled with, "
+        "every variance component, Q, I², Egger's p and the prediction interval), with the reviewers' "
+        "summary, its published studies and effect sizes, and `pooled_effects`: the effect sizes as "
+        "they were pooled, enough to refit the cell (see \"Reproducing a cell\" in the documentation). "
+        "Only published studies are pooled, for every client.",
         parameters=FILTER_PARAMETERS,
         responses={200: CellDetailOutputSerializer, **LIST_ERRORS},
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 
 from evidence.stats import ClusteredResult, stopping_tolerance
+from evidence.stats.interpret import Direction, Level
 from evidence.synthesis.cells import Cell, MapEvidence
 
 
@@ -36,13 +37,18 @@ def rounded(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
+# The band names of every effect-label preset (evidence.stats.interpret; a test checks that
+# they agree), so that the schema can list them.
+Band = Literal["Negligible", "Very small", "Small", "Moderate", "Medium", "Large"]
+
+
 @dataclass(frozen=True)
 class LabelView:
     """The effect's size and direction in words."""
 
     text: str = _help('e.g. "Small positive effect".')
-    band: str = _help("The size band of |g| under the map's label preset.")
-    direction: str = _help("positive (desirable), negative (undesirable) or none.")
+    band: Band = _help("The size band of |g| under the map's label preset.")
+    direction: Direction = _help("positive (desirable), negative (undesirable) or none.")
     beneficial: bool = _help("True when the effect goes the outcome's desirable way.")
     ci_includes_zero: bool | None = _help("True when the confidence interval also includes no effect.")
 
@@ -51,10 +57,10 @@ class LabelView:
 class ConfidenceView:
     """How far the pooled effect can be trusted, and why."""
 
-    level: str = _help("high, medium or low.")
+    level: Level = _help("high, medium or low.")
     reasons: list[str] = _help("Why the rating is what it is.")
     overridden: bool = _help("True when a reviewer overrode the computed rating.")
-    computed_level: str = _help("The rating the map's rules give, before any override.")
+    computed_level: Level = _help("The rating the map's rules give, before any override.")
     justification: str = _help("The reviewer's reason for an override.")
     text: str = _help("The sentence the map shows.")
 
@@ -70,9 +76,14 @@ I2_DEFINITIONS: dict[str, str] = {
 }
 
 Model = Literal["univariate", "CHE"]
+# The map's pooling methods (evidence.models.PoolingMethod; a test checks that they agree).
+Method = Literal["REML", "DL", "PM", "ML", "HE", "SJ", "HS", "EB", "EE"]
 Vcov = Literal["model", "CR2"]
 Test = Literal["z", "t", "knha"]
 I2Definition = Literal["higgins_thompson", "q_based", "nakagawa_santos_total"]
+# The values of each, for the API schema's named enums (config.settings ENUM_NAME_OVERRIDES).
+BANDS, LABEL_DIRECTIONS, LEVELS = get_args(Band), get_args(Direction), get_args(Level)
+MODELS, VCOVS, I2_CODES = get_args(Model), get_args(Vcov), get_args(I2Definition)
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ class CellView:
         "model, metafor rma.uni) or CHE (some study gives several: the correlated and hierarchical "
         "effects working model, metafor rma.mv with clubSandwich CR2 inference); null when not pooled."
     )
-    method: str | None = _help(
+    method: Method | None = _help(
         "Estimator of the variance components: REML for CHE, the map's pooling method for univariate "
         "cells (metafor's method names: REML, DL, PM, ML, HE, SJ, HS, EB, EE)."
     )
@@ -220,14 +231,14 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
     label = confidence = None
     if cell.label is not None:
         label = LabelView(
-            text=cell.label.text, band=cell.label.band, direction=str(cell.label.direction),
+            text=cell.label.text, band=cast(Band, cell.label.band), direction=cell.label.direction,
             beneficial=cell.label.beneficial, ci_includes_zero=cell.label.ci_includes_zero,
         )
     if cell.confidence is not None:
         c = cell.confidence
         confidence = ConfidenceView(
-            level=str(c.level), reasons=list(c.reasons), overridden=bool(c.overridden),
-            computed_level=str(c.computed_level or c.level), justification=str(c.justification), text=c.text,
+            level=c.level, reasons=list(c.reasons), overridden=bool(c.overridden),
+            computed_level=cast(Level, c.computed_level or c.level), justification=str(c.justification), text=c.text,
         )
     return CellView(
         intervention_id=cell.intervention_id,
