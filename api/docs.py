@@ -12,8 +12,11 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.template import Context, Engine
 from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 from drf_spectacular.generators import SchemaGenerator
+
+from evidence.synthesis import reproduce
 
 _ENGINE = Engine(dirs=[str(Path(__file__).parent / "templates")], autoescape=True)
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -91,6 +94,7 @@ def _schema() -> dict[str, Any]:
 @require_GET
 def docs_page(request: HttpRequest) -> HttpResponse:
     template = _ENGINE.get_template("api/docs.html")
-    context = {**page_context(_schema()), "stylesheet": static("api/docs.css")}
+    cells_url = request.build_absolute_uri(reverse("api:cells", kwargs={"slug": "MAP_SLUG"}))
+    context = {**page_context(_schema()), **reproduce.examples(cells_url), "stylesheet": static("api/docs.css")}
     html = template.render(Context(context))
     return HttpResponse(html, content_type="text/html; charset=utf-8")

@@ -13,8 +13,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_dataclasses.serializers import DataclassSerializer
 
-from evidence.models import EvidenceMap
-from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView
+from evidence.models import Direction, EvidenceMap
+from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView, PooledEffectView
 from studies.effect_sizes.registry import (
     INPUT_FIELDS,
     INTEGER_INPUTS,  # input fields that hold whole numbers
@@ -80,7 +80,7 @@ class NodeOutputSerializer(serializers.Serializer[Any]):
 
 
 class OutcomeOutputSerializer(NodeOutputSerializer):
-    desirable_direction = serializers.CharField(help_text='"higher" or "lower" is better.')
+    desirable_direction = serializers.ChoiceField(choices=Direction.choices, help_text='"higher" or "lower" is better.')
 
 
 class CodeOutputSerializer(NodeOutputSerializer):
@@ -277,6 +277,12 @@ class CellOutputSerializer(DataclassSerializer[CellView]):
         ref_name = "CellOutput"
 
 
+class PooledEffectOutputSerializer(DataclassSerializer[PooledEffectView]):
+    class Meta:
+        dataclass = PooledEffectView
+        ref_name = "PooledEffect"
+
+
 class CellListOutputSerializer(serializers.Serializer[Any]):
     map = serializers.CharField(help_text="Slug of the map.")
     filters = serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string.")
@@ -300,6 +306,11 @@ CellDetailOutputSerializer = type("CellDetailOutputSerializer", (serializers.Ser
     "summary": CellSummaryOutputSerializer(allow_null=True, help_text="What the reviewers wrote, if anything."),
     "studies": StudyOutputSerializer(many=True),
     "effect_sizes": EffectSizeOutputSerializer(many=True),
+    "pooled_effects": PooledEffectOutputSerializer(
+        many=True,
+        help_text="The effect sizes as they were pooled, in that order: enough to refit the cell "
+        "(see the R and Python examples in the API documentation). Empty when the cell is not pooled.",
+    ),
 })
 
 

@@ -242,6 +242,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissionsOrAnonReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Writes take JSON (as documented); one request body type keeps generated clients simple.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -259,6 +261,29 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Ids in paths are integers, as they are in bodies (api.urls.IdConverter: up to 9 digits).
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 999_999_999}},
+    # One named enum per list of choices, wherever it is used (api.schema.postprocess also
+    # merges the presenter's lists of the same values into these).
+    "ENUM_NAME_OVERRIDES": {
+        "StudyDesign": "studies.models.StudyDesign",
+        "ConfidenceLevel": "studies.models.Confidence",
+        "StudyStatus": "studies.models.Status",
+        "Region": "studies.models.Region",
+        "InputKind": "studies.models.InputKind",
+        "EffectDirection": "studies.models.EffectDirection",
+        "PoolingMethod": "evidence.models.PoolingMethod",
+        "PoolingTest": "evidence.models.PoolingTest",
+        "EffectLabelPreset": "evidence.models.EffectLabelPreset",
+        "DesirableDirection": "evidence.models.Direction",
+        "EffectBand": "evidence.synthesis.presenter.BANDS",
+        "EffectLabelDirection": "evidence.synthesis.presenter.LABEL_DIRECTIONS",
+        "CellConfidenceLevel": "evidence.synthesis.presenter.LEVELS",
+        "CellModel": "evidence.synthesis.presenter.MODELS",
+        "CellVcov": "evidence.synthesis.presenter.VCOVS",
+        "I2Definition": "evidence.synthesis.presenter.I2_CODES",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
 }
 
 CORS_URLS_REGEX = r"^/api/v1/.*$"

@@ -128,7 +128,7 @@ def connect() -> None:
 # Part of every key: a release of the portal that changes what it computes must not read what
 # an older one cached (the shared cache outlives a deployment). Bump SHAPE when an output
 # changes within one package version.
-SHAPE = "3"  # 2: data.json carries the segments of a segmenting code set; 3: direction-harmonised cells
+SHAPE = "4"  # 2: segments of a segmenting code set; 3: direction-harmonised cells; 4: cells carry their model
 
 
 def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "", *, members: bool = False) -> str:

@@ -24,7 +24,7 @@ from evidence import selectors, versions
 from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
-from evidence.synthesis import Cell, MapEvidence, map_evidence
+from evidence.synthesis import Cell, MapEvidence, map_evidence, reproduce
 from evidence.synthesis.presenter import direction_note, present_sensitivity
 from evidence.synthesis.segments import map_segments
 from evidence.synthesis.sensitivity import (
@@ -343,5 +343,6 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
         "rules": describe_rules(evidence_map.confidence_rules),
         "lower_is_better": selectors.lower_is_better(evidence_map),
         "sensitivity_limits": SENSITIVITY_LIMITS,
+        **reproduce.examples(request.build_absolute_uri(reverse("api:cells", kwargs={"slug": evidence_map.slug}))),
     }
     return render(request, "portal/methods.html", context)

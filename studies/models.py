@@ -94,6 +94,13 @@ class Confidence(models.TextChoices):
     LOW = "low", "Low"
 
 
+class EffectDirection(models.IntegerChoices):
+    """The sign of an effect reported as an F statistic (which has none of its own)."""
+
+    FAVOURS_INTERVENTION = 1, "Favours intervention (+)"
+    FAVOURS_COMPARISON = -1, "Favours comparison (−)"
+
+
 class Status(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
@@ -367,7 +374,7 @@ class EffectSize(models.Model):
     t_value = models.FloatField("t", null=True, blank=True)
     f_value = models.FloatField("F", null=True, blank=True)
     direction = models.SmallIntegerField(
-        null=True, blank=True, choices=[(1, "Favours intervention (+)"), (-1, "Favours comparison (−)")],
+        null=True, blank=True, choices=EffectDirection.choices,
         help_text="Sign of the effect, for an F statistic.",
     )
     r_value = models.FloatField("r", null=True, blank=True)

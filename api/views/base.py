@@ -30,7 +30,7 @@ from evidence.models import EvidenceMap, Intervention, Outcome
 from studies.models import can_see_drafts
 
 # Bumped when a response shape changes, so that cached copies are not reused.
-API_REVISION = "1"
+API_REVISION = "2"
 
 
 # --- Shared pieces ---

@@ -23,7 +23,7 @@ from api.views.base import FILTER_PARAMETERS, LIST_ERRORS, ApiView, _check_param
 from evidence import selectors, versions
 from evidence.filters import StudyFilters
 from evidence.synthesis import cell_record, map_evidence, present_cell
-from evidence.synthesis.presenter import CELL_CSV_COLUMNS, cell_csv_row
+from evidence.synthesis.presenter import CELL_CSV_COLUMNS, cell_csv_row, pooled_effects
 from studies.models import EffectSize, Study
 
 # --- Cells ---
@@ -74,6 +74,11 @@ class CellDetailView(ApiView):
 
     @extend_schema(
         operation_id="cells_retrieve", summary="One cell, with its studies and effect sizes",
+        description="The cell as the cell list gives it (the model and settings it was pooled with, "
+        "every variance component, Q, I², Egger's p and the prediction interval), with the reviewers' "
+        "summary, its published studies and effect sizes, and `pooled_effects`: the effect sizes as "
+        "they were pooled, enough to refit the cell (see \"Reproducing a cell\" in the documentation). "
+        "Only published studies are pooled, for every client.",
         parameters=FILTER_PARAMETERS,
         responses={200: CellDetailOutputSerializer, **LIST_ERRORS},
     )
@@ -103,6 +108,7 @@ class CellDetailView(ApiView):
                 "effect_sizes": EffectSizeOutputSerializer(
                     selectors.effect_size_list(EffectSize.objects.filter(pk__in_ids=cell.effect_ids)), many=True
                 ).data,
+                "pooled_effects": pooled_effects(cell),
             })
             return data
 

@@ -116,6 +116,8 @@ class EffectSizeDetailView(ApiView):
         return effect
 
     @extend_schema(operation_id="effect_sizes_retrieve", summary="One effect size",
+                   description="An effect size of a published study (reviewers also see drafts): the "
+                   "reviewer's input and the Hedges' g computed from it.",
                    responses={200: EffectSizeOutputSerializer, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(EffectSizeOutputSerializer(self.get_object(request, pk)).data)

@@ -39,6 +39,8 @@ class MapDetailView(ApiView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="maps_retrieve", summary="One map",
+                   description="A published map (reviewers also see drafts) with its synthesis settings "
+                   "and its number of published studies.",
                    responses={200: MapOutputSerializer, **READ_ERRORS})
     def get(self, request: Request, slug: str) -> HttpResponseBase:
         evidence_map = self.map_or_404(request, slug, counts=True)

@@ -125,6 +125,7 @@ class StudyDetailView(ApiView):
         return study
 
     @extend_schema(operation_id="studies_retrieve", summary="One study",
+                   description="A published study (reviewers also see drafts), with its coding.",
                    responses={200: StudyOutputSerializer, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         return Response(StudyOutputSerializer(self.get_object(request, pk)).data)

@@ -21,7 +21,12 @@ Modules import each other only at module level and without cycles
 """
 
 from evidence.stats.cells import pool_cells
-from evidence.stats.clustered import impute_covariance, pool_cells_clustered, pool_clustered
+from evidence.stats.clustered import (
+    impute_covariance,
+    pool_cells_clustered,
+    pool_clustered,
+    stopping_tolerance,
+)
 from evidence.stats.egger_cells import egger_tests
 from evidence.stats.interpret import (
     ConfidenceRules,
@@ -62,6 +67,7 @@ __all__ = [
     "pool_cells_clustered",
     "pool_clustered",
     "rank_test",
+    "stopping_tolerance",
     "tau2_ci",
     "trim_and_fill",
 ]

@@ -59,9 +59,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from . import multilevel
 from .cells import pool_cells
-from .clustered_fit import MODELS, VCOVS, Options, check_rho, fit_cells
+from .clustered_fit import MODELS, REML_MODELS, VCOVS, Options, check_rho, fit_cells
 from .grouping import cluster_layout, factorize
+from .options import STEP_TOL
 from .results import ClusteredResult, FloatArray, IntArray, PoolResult, StatsError
 from .univariate import pool
 
@@ -74,10 +76,26 @@ __all__ = [
     "impute_covariance",
     "pool_cells_clustered",
     "pool_clustered",
+    "stopping_tolerance",
 ]
 
 Model = Literal["CHE", "CE", "3L", "CORR", "HIER"]
 Vcov = Literal["CR2", "model"]
+
+
+# Univariate tau² estimators found by iteration (the others are closed forms).
+_ITERATIVE_METHODS = frozenset({"REML", "ML", "PM", "EB"})
+
+
+def stopping_tolerance(result: ClusteredResult) -> float | None:
+    """The rule at which the iterations behind ``result``'s variance components stopped: no
+    step changed a component by more than this fraction of it (for univariate fits, of
+    tau² plus a typical sampling variance). None where they have a closed form."""
+    if result.model in REML_MODELS:
+        return multilevel.STEP_TOL
+    if result.model == "univariate" and result.method in _ITERATIVE_METHODS and result.k > 1:
+        return STEP_TOL
+    return None
 
 
 # --------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from .rve import robu_hier
 
 __all__ = [
     "MAX_ITER",
+    "STEP_TOL",
     "Moments",
     "RemlFit",
     "RemlState",
@@ -53,7 +54,7 @@ _MAX_HALVING = 40
 _MAX_DOUBLING = 6
 # Stop when a Newton/Fisher step changes no component by more than this, relative to
 # the component (plus a tiny absolute floor in units of the cell's mean vi).
-_STEP_TOL = 1e-10
+STEP_TOL = 1e-10
 _STEP_FLOOR = 1e-14
 
 
@@ -389,7 +390,7 @@ def fit_reml(layout: ClusterLayout, sampling: Sequence[FloatArray], free_omega: 
         step, newton = _ascent_step(state, theta, free)
         step[~active] = 0.0
         full = np.maximum(theta + step, 0.0) - theta
-        tol = _STEP_TOL * theta + _STEP_FLOOR * mean_v[:, None]
+        tol = STEP_TOL * theta + _STEP_FLOOR * mean_v[:, None]
         final = active & np.all(np.abs(full) <= tol, axis=1)
 
         scale = np.ones(layout.n_cells)

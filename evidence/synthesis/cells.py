@@ -23,13 +23,14 @@ from evidence.stats.interpret import (
     cell_confidence,
     effect_label,
 )
-from evidence.stats.results import PoolResult
+from evidence.stats.results import ClusteredResult
 from evidence.synthesis.membership import CellKey, Membership, map_membership
 from evidence.synthesis.pooling import plain_reason, pool_rows
 from studies.models import Region
 
 _NONE = np.zeros(0, dtype=np.int64)
 _NO_VALUES = np.zeros(0, dtype=np.float64)
+_NOT_REVERSED = np.zeros(0, dtype=bool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,10 +38,10 @@ class Cell:
     intervention_id: int
     outcome_id: int
     studies: npt.NDArray[np.int64]  # study ids, ascending
-    effects: npt.NDArray[np.int64]  # effect size ids, ascending
+    effects: npt.NDArray[np.int64]  # effect size ids, ascending: the order they are pooled in
     designs: dict[str, int]
     region: str
-    result: PoolResult | None = None
+    result: ClusteredResult | None = None
     label: EffectLabel | None = None
     confidence: CellConfidence | None = None
     egger_p: float | None = None
@@ -55,6 +56,8 @@ class Cell:
     harmonised: bool = False
     reversed_outcomes: tuple[int, ...] = ()
     higher_is_better: bool = True  # the direction its label reads: True when harmonised
+    # True where an effect size's sign was turned before pooling, in `effects` order.
+    reversed: npt.NDArray[np.bool_] = field(default_factory=lambda: _NOT_REVERSED)
 
     def label_of(self, evidence_map: EvidenceMap, estimate: float, ci: tuple[float, float]) -> EffectLabel:
         """A pooled estimate (the cell's own, or one of its sensitivity analyses) in words."""
@@ -187,6 +190,7 @@ def map_evidence(
                 confidence = apply_override(
                     confidence, overrides[key]["confidence_override"], overrides[key]["override_justification"]
                 )
+        rows = slice(members.effect_bounds[code], members.effect_bounds[code + 1])
         cells[key] = Cell(
             intervention_id=key[0],
             outcome_id=key[1],
@@ -205,6 +209,7 @@ def map_evidence(
             harmonised=harmonised,
             reversed_outcomes=_reversed_outcomes(members, rows) if harmonised else (),
             higher_is_better=higher_is_better,
+            reversed=members.rows.reversed[rows],
         )
     return MapEvidence(
         evidence_map=evidence_map,

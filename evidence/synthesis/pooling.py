@@ -29,7 +29,7 @@ from django.core.cache import cache as shared_cache
 from evidence.models import EvidenceMap
 from evidence.stats.clustered import pool_cells_clustered
 from evidence.stats.egger_cells import egger_tests
-from evidence.stats.results import PoolResult
+from evidence.stats.results import ClusteredResult
 from evidence.synthesis.membership import EffectRows
 
 # Bump when what a fit returns changes within one release of the package.
@@ -49,7 +49,7 @@ def code_release() -> str:
 
 @dataclass
 class Pooled:
-    results: dict[Hashable, PoolResult] = field(default_factory=dict)  # by cell code
+    results: dict[Hashable, ClusteredResult] = field(default_factory=dict)  # by cell code
     not_pooled: dict[Hashable, str] = field(default_factory=dict)  # the engine's reason, by cell code
     egger_p: dict[int, float] = field(default_factory=dict)
     fitted: int = 0  # cells computed by this call (the others came from the cache)
@@ -59,7 +59,7 @@ class Pooled:
 class _Fit:
     """What one cell's pooling gave: a result or the reason there is none, and Egger's p."""
 
-    result: PoolResult | None
+    result: ClusteredResult | None
     reason: str
     egger_p: float | None
 
@@ -101,7 +101,7 @@ def _fit(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any)
         egger_p = {cast(int, code): result.p_value for code, result in tests.items()}
     return {
         code: _Fit(
-            cast(PoolResult | None, results.get(code)), not_pooled.get(code, ""), egger_p.get(code)
+            results.get(code), not_pooled.get(code, ""), egger_p.get(code)
         )
         for code in np.unique(codes).tolist()
     }

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, cast, get_args
 
 from evidence.models import EvidenceMap
+from evidence.stats import ClusteredResult, stopping_tolerance
+from evidence.stats.interpret import Direction, Level
 from evidence.stats.results import PoolResult
 from evidence.synthesis.cells import Cell, MapEvidence
 from evidence.synthesis.pooling import plain_reason
@@ -37,13 +39,18 @@ def rounded(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
+# The band names of every effect-label preset (evidence.stats.interpret; a test checks that
+# they agree), so that the schema can list them.
+Band = Literal["Negligible", "Very small", "Small", "Moderate", "Medium", "Large"]
+
+
 @dataclass(frozen=True)
 class LabelView:
     """The effect's size and direction in words."""
 
     text: str = _help('e.g. "Small positive effect".')
-    band: str = _help("The size band of |g| under the map's label preset.")
-    direction: str = _help("positive (desirable), negative (undesirable) or none.")
+    band: Band = _help("The size band of |g| under the map's label preset.")
+    direction: Direction = _help("positive (desirable), negative (undesirable) or none.")
     beneficial: bool = _help("True when the effect goes the outcome's desirable way.")
     ci_includes_zero: bool | None = _help("True when the confidence interval also includes no effect.")
 
@@ -52,12 +59,33 @@ class LabelView:
 class ConfidenceView:
     """How far the pooled effect can be trusted, and why."""
 
-    level: str = _help("high, medium or low.")
+    level: Level = _help("high, medium or low.")
     reasons: list[str] = _help("Why the rating is what it is.")
     overridden: bool = _help("True when a reviewer overrode the computed rating.")
-    computed_level: str = _help("The rating the map's rules give, before any override.")
+    computed_level: Level = _help("The rating the map's rules give, before any override.")
     justification: str = _help("The reviewer's reason for an override.")
     text: str = _help("The sentence the map shows.")
+
+
+# How each I² is defined, by the `i2_definition` code a cell carries.
+I2_DEFINITIONS: dict[str, str] = {
+    "higgins_thompson": "100·τ²/(τ² + ṽ), ṽ = (k − 1)/tr(P) the typical sampling variance "
+    "(Higgins & Thompson 2002; metafor rma.uni's I2).",
+    "q_based": "100·(Q − (k − 1))/Q, at least 0 (equal-effects model; metafor rma.uni's I2).",
+    "nakagawa_santos_total": "100·(τ² + ω²)/(τ² + ω² + (k − 1)/tr(P)), P = V⁻¹ − V⁻¹11ᵀV⁻¹/(1ᵀV⁻¹1) "
+    "with V the imputed sampling covariance (the total I² of Nakagawa & Santos 2012, as the "
+    "metafor website computes it for rma.mv).",
+}
+
+Model = Literal["univariate", "CHE"]
+# The map's pooling methods (evidence.models.PoolingMethod; a test checks that they agree).
+Method = Literal["REML", "DL", "PM", "ML", "HE", "SJ", "HS", "EB", "EE"]
+Vcov = Literal["model", "CR2"]
+Test = Literal["z", "t", "knha"]
+I2Definition = Literal["higgins_thompson", "q_based", "nakagawa_santos_total"]
+# The values of each, for the API schema's named enums (config.settings ENUM_NAME_OVERRIDES).
+BANDS, LABEL_DIRECTIONS, LEVELS = get_args(Band), get_args(Direction), get_args(Level)
+MODELS, VCOVS, I2_CODES = get_args(Model), get_args(Vcov), get_args(I2Definition)
 
 
 @dataclass(frozen=True)
@@ -70,16 +98,69 @@ class CellView:
     designs: dict[str, int] = _help("Study design -> number of studies.")
     region: str = _help("UN M49 region of the studies, or Global.")
     k: int | None = _help("Effect sizes pooled; null when none.")
-    model: str | None = _help("Working model of the pooled estimate (e.g. CHE).")
+    n_clusters: int | None = _help("Studies the pooled effect sizes come from (the CHE model's clusters).")
+    model: Model | None = _help(
+        "How the cell was pooled: univariate (every study gives one effect size: a random-effects "
+        "model, metafor rma.uni) or CHE (some study gives several: the correlated and hierarchical "
+        "effects working model, metafor rma.mv with clubSandwich CR2 inference); null when not pooled."
+    )
+    method: Method | None = _help(
+        "Estimator of the variance components: REML for CHE, the map's pooling method for univariate "
+        "cells (metafor's method names: REML, DL, PM, ML, HE, SJ, HS, EB, EE)."
+    )
+    test: Test | None = _help(
+        "Distribution of the test and the intervals: z (normal), t (Student t on df) or knha "
+        "(Hartung-Knapp-Sidik-Jonkman: t on k − 1 df with the variance rescaled)."
+    )
+    vcov: Vcov | None = _help(
+        "Variance of the estimate: model (model based) or CR2 (cluster-robust, bias-reduced "
+        "linearisation, with Satterthwaite df: clubSandwich coef_test(vcov = \"CR2\", test = \"Satterthwaite\"))."
+    )
+    df: float | None = _help("Degrees of freedom of the t distribution; null for z.")
+    level: float | None = _help("Confidence level of the confidence and prediction intervals (e.g. 0.95).")
+    rho: float | None = _help(
+        "Assumed correlation between the effect sizes of one study, used to impute the sampling "
+        "covariance of CHE cells (clubSandwich impute_covariance_matrix); null for univariate cells."
+    )
+    tolerance: float | None = _help(
+        "Stopping rule of the iterative estimators: iterations stopped when no step changed a variance "
+        "component by more than this fraction of it (univariate: of τ² plus a typical sampling "
+        "variance). null for closed-form estimators. Solve as tightly to reproduce τ² beyond metafor's "
+        "default stopping rule."
+    )
+    iterations: int | None = _help("Iterations the estimator took (0 for closed forms).")
     estimate: float | None = _help("Pooled Hedges' g (positive means improvement where `harmonised`).")
-    se: float | None = _help("Standard error of the pooled g.")
-    ci_low: float | None = _help("Lower bound of the confidence interval.")
-    ci_high: float | None = _help("Upper bound of the confidence interval.")
-    pi_low: float | None = _help("Lower bound of the 95% prediction interval.")
-    pi_high: float | None = _help("Upper bound of the 95% prediction interval.")
+    se: float | None = _help("Standard error of the pooled g (cluster-robust for vcov CR2).")
+    statistic: float | None = _help("Test statistic of the pooled g (z or t).")
     p_value: float | None = _help("p-value of the pooled estimate.")
-    tau2: float | None = _help("Between-study variance τ².")
-    i2: float | None = _help("I² (%).")
+    ci_low: float | None = _help("Lower bound of the confidence interval: estimate − q·se, q the test's quantile.")
+    ci_high: float | None = _help("Upper bound of the confidence interval.")
+    tau2: float | None = _help(
+        "Between-study variance τ² (CHE: the study level, rma.mv's sigma2[1])."
+    )
+    omega2: float | None = _help(
+        "Within-study variance ω² between effect sizes of one study (CHE: the effect-size level, "
+        "rma.mv's sigma2[2]); null for univariate cells."
+    )
+    pi_low: float | None = _help("Lower bound of the prediction interval (see pi_definition).")
+    pi_high: float | None = _help("Upper bound of the prediction interval.")
+    pi_definition: str | None = _help(
+        "What the prediction interval uses: estimate ± q·√(se² + the variance components), q the "
+        "quantile of the test's distribution (metafor predict()); null without a random effect."
+    )
+    q: float | None = _help(
+        "Cochran's Q (CHE: metafor's QE under the imputed sampling covariance)."
+    )
+    q_df: int | None = _help("Degrees of freedom of Q: k − 1.")
+    q_p: float | None = _help("p-value of Q (chi-squared on q_df).")
+    i2: float | None = _help("I² (%), as i2_definition says.")
+    i2_definition: I2Definition | None = _help(
+        "How I² is defined: " + " ".join(f"{code}: {text}" for code, text in I2_DEFINITIONS.items())
+    )
+    egger_p: float | None = _help(
+        "p-value of Egger's regression test (metafor regtest: yi ~ sei, mixed-effects, z test), "
+        "computed with at least the map's egger_min_k effect sizes; else null."
+    )
     harmonised: bool = _help(
         "True when the column is a category of outcomes: its effect sizes are pooled so that "
         "positive means improvement, whichever way each outcome is better."
@@ -91,30 +172,87 @@ class CellView:
     reversed_outcomes: list[int] = _help(
         "Ids of the outcomes whose effect sizes this cell reverses (their g times -1) before pooling."
     )
+    not_pooled_reason: str = _help("Why a cell with effect sizes has no pooled effect; empty otherwise.")
     label: LabelView | None = None
     confidence: ConfidenceView | None = None
 
 
-_NUMBERS = ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "p_value", "tau2", "i2")
+@dataclass(frozen=True)
+class PooledEffectView:
+    """One effect size as it entered the cell's pooled estimate."""
+
+    effect_size_id: int
+    study_id: int = _help("Its study: the cluster of the CHE model.")
+    yi: float = _help("Hedges' g as pooled (after orienting it to the cell's outcome direction).")
+    vi: float = _help("Its sampling variance.")
+    reversed: bool = _help(
+        "True when its sign was turned to match the cell's outcome direction before pooling."
+    )
+
+
+_NUMBERS = (
+    "df", "estimate", "se", "statistic", "p_value", "ci_low", "ci_high", "tau2", "omega2",
+    "pi_low", "pi_high", "q", "q_p", "i2",
+)
+
+
+def _pi_definition(result: ClusteredResult) -> str | None:
+    if not math.isfinite(result.pi_low):
+        return None
+    components = "τ² + ω²" if result.omega2 is not None else "τ²"
+    tail = f"{(1 + result.level) / 2:g}"
+    quantile = f"z({tail})" if result.df is None else f"t({tail}, df)"
+    return f"estimate ± {quantile}·√(se² + {components})"
+
+
+def _i2_definition(result: ClusteredResult) -> str | None:
+    if not math.isfinite(result.i2):
+        return None
+    if result.model != "univariate":
+        return "nakagawa_santos_total"
+    return "q_based" if result.method in ("EE", "FE") else "higgins_thompson"
+
+
+def _model_fields(cell: Cell) -> dict[str, Any]:
+    """How the cell was pooled and everything the fit reports (all null when it was not)."""
+    result = cell.result
+    if result is None:
+        names = ("n_clusters", "model", "method", "test", "vcov", "level", "rho", "tolerance",
+                 "iterations", "pi_definition", "q_df", "i2_definition", "egger_p", *_NUMBERS)
+        return dict.fromkeys(names)
+    return {
+        "n_clusters": result.n_clusters,
+        "model": result.model,
+        "method": result.method,
+        "test": result.test,
+        "vcov": result.vcov,
+        "level": result.level,
+        "rho": result.rho,
+        "tolerance": stopping_tolerance(result),
+        "iterations": int(result.iterations),
+        "pi_definition": _pi_definition(result),
+        "q_df": int(result.q_df),
+        "i2_definition": _i2_definition(result),
+        "egger_p": finite(cell.egger_p),
+        **{name: finite(getattr(result, name)) for name in _NUMBERS},
+    }
 
 
 def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
-    result = cell.result
     node_i = evidence.interventions.get(cell.intervention_id)
     node_o = evidence.outcomes.get(cell.outcome_id)
     label = confidence = None
     if cell.label is not None:
         label = LabelView(
-            text=cell.label.text, band=cell.label.band, direction=str(cell.label.direction),
+            text=cell.label.text, band=cast(Band, cell.label.band), direction=cell.label.direction,
             beneficial=cell.label.beneficial, ci_includes_zero=cell.label.ci_includes_zero,
         )
     if cell.confidence is not None:
         c = cell.confidence
         confidence = ConfidenceView(
-            level=str(c.level), reasons=list(c.reasons), overridden=bool(c.overridden),
-            computed_level=str(c.computed_level or c.level), justification=str(c.justification), text=c.text,
+            level=c.level, reasons=list(c.reasons), overridden=bool(c.overridden),
+            computed_level=cast(Level, c.computed_level or c.level), justification=str(c.justification), text=c.text,
         )
-    numbers = {name: finite(getattr(result, name)) if result is not None else None for name in _NUMBERS}
     return CellView(
         intervention_id=cell.intervention_id,
         outcome_id=cell.outcome_id,
@@ -123,14 +261,14 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
         n_effects=cell.n_effects,
         designs=dict(sorted(cell.designs.items())),
         region=cell.region,
-        k=result.k if result is not None else None,
-        model=getattr(result, "model", None) if result is not None else None,
+        k=cell.result.k if cell.result is not None else None,
+        not_pooled_reason=cell.not_pooled_reason,
         label=label,
         confidence=confidence,
         harmonised=cell.harmonised,
         direction_note=direction_note(evidence, cell),
         reversed_outcomes=list(cell.reversed_outcomes),
-        **numbers,
+        **_model_fields(cell),
     )
 
 
@@ -149,6 +287,19 @@ def direction_note(evidence: MapEvidence, cell: Cell) -> str:
         return ""
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     return f"Effects on {listed} are reversed so that positive means improvement."
+
+
+def pooled_effects(cell: Cell) -> list[dict[str, Any]]:
+    """The effect sizes of a pooled cell as they were pooled, in that order (none if it was not)."""
+    if cell.result is None:
+        return []
+    return [
+        asdict(PooledEffectView(effect_size_id=es, study_id=study, yi=yi, vi=vi, reversed=bool(turned)))
+        for es, study, yi, vi, turned in zip(
+            cell.effects.tolist(), cell.clusters.tolist(), cell.yi.tolist(), cell.vi.tolist(), cell.reversed.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def cell_record(view: CellView) -> dict[str, Any]:
@@ -284,9 +435,8 @@ def present_sensitivity(
     )
 
 
-_FLAT = (
-    "intervention_id", "outcome_id", "aggregate", "n_studies", "n_effects", "designs", "region", "k", "model",
-    *_NUMBERS, "harmonised", "direction_note",
+_FLAT = tuple(
+    f.name for f in fields(CellView) if f.name not in ("label", "confidence", "reversed_outcomes")
 )
 _LABEL = ("text", "band", "direction", "beneficial", "ci_includes_zero")
 _CONFIDENCE = ("level", "reasons", "overridden", "computed_level", "justification")

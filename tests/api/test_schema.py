@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 import pytest
@@ -13,6 +15,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 from schemathesis import checks as sm_checks
 
@@ -58,6 +61,56 @@ def test_schema_is_valid_openapi_3() -> None:
         assert "codes below it" in parameters["code"]["description"]
 
 
+def test_schema_passes_openapi_spec_validator(api: APIClient) -> None:
+    schema = api.get("/api/v1/schema/?format=json").json()
+    validate(schema)  # raises on the first problem
+
+
+def test_schema_is_plain_for_generators(api: APIClient) -> None:
+    """What a client generator needs to be told rather than guess."""
+    schema = api.get("/api/v1/schema/?format=json").json()
+    # Reads are public: GETs take the document's requirements, which include the empty one;
+    # writes name the token.
+    assert schema["security"][-1] == {} and {"tokenAuth": []} in schema["security"]
+    components = schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            if method == "get":
+                assert "security" not in operation, where
+            else:
+                assert operation["security"] == [{"tokenAuth": []}, {"cookieAuth": []}], where
+                assert "format" not in {p["name"] for p in operation.get("parameters", [])}, where
+                for media in operation.get("requestBody", {}).get("content", {}):
+                    assert media == "application/json", where
+            # Ids in paths are integers, as in bodies.
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] != "slug":
+                    assert parameter["schema"]["type"] == "integer", (where, parameter)
+                # No inline enums: every list of values is a named, shared component.
+                target = parameter["schema"].get("items", parameter["schema"])
+                assert "enum" not in target, (where, parameter)
+            # A description of its own, never a base class's docstring.
+            assert operation.get("description") and "JSON views" not in operation["description"], where
+    enums = {name: c for name, c in components.items() if c.get("enum") and name not in ("NullEnum", "BlankEnum")}
+    values = [frozenset(v for v in c["enum"] if v not in ("", None)) for c in enums.values()]
+    assert len(values) == len(set(values)), "two components list the same values"
+    assert {"StudyDesign", "ConfidenceLevel", "Region", "StudyStatus", "PoolingMethod", "PoolingTest", "CellModel",
+            "CellVcov", "EffectBand", "EffectLabelDirection", "I2Definition", "EffectDirection", "YesNo"} <= set(enums)
+    assert components["EffectDirection"]["x-enum-varnames"] == ["FAVOURS_INTERVENTION", "FAVOURS_COMPARISON"]
+    cell = components["CellOutput"]["properties"]
+    assert cell["model"]["oneOf"][0] == {"$ref": "#/components/schemas/CellModel"}
+    assert components["EffectLabel"]["properties"]["band"]["allOf"] == [{"$ref": "#/components/schemas/EffectBand"}]
+    assert components["Confidence"]["properties"]["level"]["allOf"] == [
+        {"$ref": "#/components/schemas/ConfidenceLevel"}
+    ]
+    study = components["StudyOutput"]["properties"]
+    assert {"$ref": "#/components/schemas/StudyDesign"} in study["design"].get("allOf", study["design"].get("oneOf", []))
+    assert "read-only" not in json.dumps(schema["info"]).lower()
+    detail = schema["paths"]["/api/v1/maps/{slug}/cells/{intervention_id}/{outcome_id}/"]["get"]
+    assert "pooled_effects" in detail["description"]
+
+
 def test_schema_endpoint(api: APIClient) -> None:
     response = api.get("/api/v1/schema/?format=json")
     assert response.status_code == 200
@@ -70,8 +123,11 @@ def test_docs_page_is_self_contained(api: APIClient) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert "GET" in html and "/api/v1/maps/{slug}/cells/" in html and "CellOutput" in html
-    assert "<script" not in html and "cdn" not in html.lower() and "http://" not in html
+    # The only absolute addresses are this server's, in the examples that fetch a cell.
+    assert set(re.findall(r"http://[^/\s\"]+", html)) == {"http://testserver"}
+    assert "<script" not in html and "cdn" not in html.lower()
     assert 'src="http' not in html and 'href="http' not in html
+    assert "reproduce_cell" in html and "coef_test(fit, vcov = &quot;CR2&quot;" in html
 
 
 def test_schemathesis_get_operations(demo_map) -> None:  # type: ignore[no-untyped-def]

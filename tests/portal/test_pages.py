@@ -250,6 +250,9 @@ def test_methods_page_in_plain_words(client, demo_map):  # type: ignore[no-untyp
     assert "Restricted maximum likelihood (REML)" in html
     assert "Cells with fewer than 3 studies are rated low confidence." in html
     assert "Kraft" in html or "Moderate" in html
+    # How to refit a cell from the API: the R and Python examples, pointing at this map's cells.
+    assert f"http://testserver/api/v1/maps/{SLUG}/cells/INTERVENTION_ID/OUTCOME_ID/" in html
+    assert "reproduce_cell" in html and "rma.mv(" in html and "coef_test(" in html and "np.linalg.inv" in html
 
 
 # --- exports -------------------------------------------------------------------------------
