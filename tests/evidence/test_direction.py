@@ -67,6 +67,12 @@ def test_demo_aggregates_of_political_imprisonment_are_beneficial_like_the_leaf(
     api = client.get(reverse("api:cell", kwargs={**slug, "intervention_id": i, "outcome_id": aggregate})).json()
     assert api["label"]["beneficial"] and api["estimate"] == pytest.approx(up.result.estimate)
     assert (api["harmonised"], api["direction_note"], api["reversed_outcomes"]) == (True, NOTE, [leaf])
+    # Each pooled effect size is listed as it was pooled: reversed, with its g times -1.
+    pooled = api["pooled_effects"]
+    assert [e["effect_size_id"] for e in pooled] == list(up.effect_ids) and all(e["reversed"] for e in pooled)
+    assert [e["yi"] for e in pooled] == pytest.approx((-down.yi).tolist())
+    leaf_api = client.get(reverse("api:cell", kwargs={**slug, "intervention_id": i, "outcome_id": leaf})).json()
+    assert not any(e["reversed"] for e in leaf_api["pooled_effects"])
     listed = client.get(reverse("api:cells", kwargs=slug), {"format": "csv"}).content.decode()
     by_key = {(int(r["intervention_id"]), int(r["outcome_id"])): r for r in csv.DictReader(io.StringIO(listed))}
     assert by_key[(i, aggregate)]["label_beneficial"] == "true"
