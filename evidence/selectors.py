@@ -241,6 +241,21 @@ def effect_points(ids: Iterable[int]) -> list[tuple[int, float, float]]:
     return list(EffectSize.objects.filter(pk__in_ids=ids).order_by().values_list("study_id", "g", "se_g"))
 
 
+def study_characteristics(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Study id -> its design, region, confidence and year (one query, no joins)."""
+    rows = Study.objects.filter(pk__in_ids=ids).order_by().values("id", "design", "region", "confidence", "year")
+    return {row.pop("id"): row for row in rows}
+
+
+def study_codes(ids: Iterable[int], code_set_id: int) -> list[tuple[int, int]]:
+    """(study id, code id) of the given studies' codes in one code set (one query)."""
+    through = Study.codes.through
+    return list(
+        through.objects.filter(study_id__in=list(ids), code__code_set_id=code_set_id)
+        .order_by().values_list("study_id", "code_id")
+    )
+
+
 def outcomes_of_studies(ids: Iterable[int]) -> dict[int, set[int]]:
     """Outcome id -> ids of the given studies coded with it (one query)."""
     found: dict[int, set[int]] = {}

@@ -26,6 +26,7 @@ from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
 from evidence.synthesis import Cell, MapEvidence, map_evidence
 from evidence.synthesis.segments import map_segments
+from evidence.synthesis.subgroups import explain_cell, subgroup_plot
 from portal.data import forest_json, map_json
 from portal.forms import filter_fields
 from studies.models import StudyDesign, can_see_drafts
@@ -188,8 +189,11 @@ def cell_page(
         if node.id in others and node.id not in outcome.ancestors and outcome_id not in node.ancestors
     ]
     result = cell.result
+    differ = explain_cell(evidence_map, cell, request.GET.get("differ"))
     context = {
         **_cell_texts(cell),
+        "differ": differ,
+        "differ_plot": subgroup_plot(differ),
         "map": evidence_map,
         "filters": filters,
         "query": filters.to_query(),
