@@ -300,7 +300,7 @@ class SubgroupLevelOutputSerializer(DataclassSerializer[SubgroupLevel]):
 
 class SubgroupChoiceOutputSerializer(serializers.Serializer[Any]):
     value = serializers.CharField(help_text="The value of the `differ` query parameter.")
-    label = serializers.CharField()
+    name = serializers.CharField(help_text="What the reader sees.")
 
 
 class SubgroupOutputSerializer(DataclassSerializer[SubgroupView]):

@@ -243,8 +243,9 @@ def effect_points(ids: Iterable[int]) -> list[tuple[int, float, float]]:
 
 def study_characteristics(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Study id -> its design, region, confidence and year (one query, no joins)."""
-    rows = Study.objects.filter(pk__in_ids=ids).order_by().values("id", "design", "region", "confidence", "year")
-    return {row.pop("id"): row for row in rows}
+    fields = ("design", "region", "confidence", "year")
+    rows = Study.objects.filter(pk__in_ids=ids).order_by().values_list("id", *fields)
+    return {row[0]: dict(zip(fields, row[1:], strict=True)) for row in rows}
 
 
 def study_codes(ids: Iterable[int], code_set_id: int) -> list[tuple[int, int]]:

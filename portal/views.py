@@ -189,7 +189,7 @@ def cell_page(
         if node.id in others and node.id not in outcome.ancestors and outcome_id not in node.ancestors
     ]
     result = cell.result
-    differ = explain_cell(evidence_map, cell, request.GET.get("differ"))
+    differ = explain_cell(evidence_map, cell, request.GET.get("differ"), points)
     context = {
         **_cell_texts(cell),
         "differ": differ,

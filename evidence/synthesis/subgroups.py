@@ -128,16 +128,21 @@ def _study_levels(evidence_map: EvidenceMap, factor: str, study_ids: list[int]) 
     return out
 
 
-def explain_cell(evidence_map: EvidenceMap, cell: Cell, factor: str | None) -> SubgroupView | None:
+def explain_cell(
+    evidence_map: EvidenceMap, cell: Cell, factor: str | None,
+    points: list[tuple[int, float, float]] | None = None,
+) -> SubgroupView | None:
     """The comparison of the cell's studies by ``factor`` (default: study design), or None
-    when the cell has no effect sizes. An unknown factor falls back to the default."""
+    when the cell has no effect sizes. An unknown factor falls back to the default.
+    ``points``: the cell's (study id, g, SE) when the caller has them already."""
     if not cell.effect_ids:
         return None
     choices = factor_choices(evidence_map)
     names = dict(choices)
     factor = factor if factor in names else "design"
     base = {"factor": factor, "factor_label": names[factor], "choices": choices, "rule": RULE}
-    points = selectors.effect_points(cell.effect_ids)
+    if points is None:
+        points = selectors.effect_points(cell.effect_ids)
     study_ids = sorted({sid for sid, _, _ in points})
     level_of = _study_levels(evidence_map, factor, study_ids)
     rows = [(sid, g, se) for sid, g, se in points if sid in level_of and se is not None and se > 0]
@@ -277,7 +282,7 @@ def subgroup_record(view: SubgroupView | None) -> dict[str, Any] | None:
     if view is None:
         return None
     data = asdict(view)
-    data["choices"] = [{"value": value, "label": label} for value, label in view.choices]
+    data["choices"] = [{"value": value, "name": label} for value, label in view.choices]
     return data
 
 

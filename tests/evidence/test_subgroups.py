@@ -28,7 +28,7 @@ def test_api_cell_compares_designs_and_years(client, demo_map) -> None:  # type:
     assert [level["included"] for level in differ["levels"]].count(False) == 3
     assert differ["test"].startswith("test of subgroup differences")
     assert 0.0 <= differ["p_value"] <= 1.0 and differ["df"] == 2
-    assert {"value": "year", "label": "Publication year"} in differ["choices"]
+    assert {"value": "year", "name": "Publication year"} in differ["choices"]
     trend = client.get(url, {"differ": "year"}).json()["differ"]
     assert trend["kind"] == "trend" and trend["shown"] is True
     assert trend["slope_ci_low"] < trend["slope"] < trend["slope_ci_high"]
