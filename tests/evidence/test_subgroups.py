@@ -48,3 +48,35 @@ def test_unknown_characteristic_falls_back_to_design(client, demo_map) -> None: 
     html = client.get(url, {"differ": "nonsense"}).content.decode()
     assert 'option value="design" selected' in html
     assert "id=\"subgroup-plot\"" in html
+
+
+def test_several_effect_sizes_per_study_use_the_robust_comparison() -> None:
+    """Studies with several effect sizes: each group pooled with the cell's CHE model, the groups
+    compared with clubSandwich's HTZ test (the numbers themselves are checked against R in
+    tests/evidence/stats/test_metareg.py)."""
+    import numpy as np
+
+    from evidence.models import EvidenceMap
+    from evidence.stats import meta_regression_clustered, pool_clustered
+    from evidence.synthesis.subgroups import _subgroups, _trend
+
+    evidence_map = EvidenceMap(within_study_correlation=0.6, pooling_method="REML", pooling_test="z")
+    rng = np.random.default_rng(3)
+    cluster = np.repeat(np.arange(8), 3)
+    yi = rng.normal(0.2, 0.2, cluster.size)
+    vi = rng.uniform(0.01, 0.05, cluster.size)
+    level_of = {s: ("A" if s < 4 else "B") for s in range(8)}
+    base = {"factor": "design", "factor_label": "Study design", "choices": [], "rule": ""}
+    view = _subgroups(evidence_map, base, yi, vi, cluster, level_of, True)
+    assert view.shown and view.clustered and view.test.startswith("HTZ Wald test")
+    groups = [level_of[s] for s in cluster.tolist()]
+    reg = meta_regression_clustered(yi, vi, cluster, groups, categorical=True, rho=0.6)
+    assert view.statistic == pytest.approx(reg.wald_f) and view.p_value == pytest.approx(reg.wald_p)
+    first = pool_clustered(yi[:12], vi[:12], cluster[:12], rho=0.6)
+    assert view.levels[0].estimate == pytest.approx(first.estimate)
+
+    years = {s: 2000 + s for s in range(8)}
+    trend = _trend(evidence_map, {**base, "factor": "year"}, yi, vi, cluster, years, True)
+    assert trend.shown and trend.kind == "trend" and trend.df is not None
+    one_study = _trend(evidence_map, {**base, "factor": "year"}, yi[:3], vi[:3], cluster[:3], years, True)
+    assert not one_study.shown and "Not enough data" in one_study.reason
