@@ -176,10 +176,11 @@ def _p(d: CellData) -> int:
     return int(_x(d).shape[1])
 
 
-def _likelihood_equation(restricted: bool) -> Any:
+def _likelihood_equation(restricted: bool, *, fisher: bool = False) -> Any:
     """Twice the (restricted) score in tau² and its Newton slope, for every cell: the
     p-coefficient form of egger_cells._likelihood_equation (true Newton where the
-    curvature is negative, otherwise Fisher scoring)."""
+    curvature is negative, otherwise Fisher scoring; always Fisher scoring with
+    ``fisher``)."""
 
     def equation(d: CellData, t: FloatArray) -> tuple[FloatArray, FloatArray]:
         f = _wls(d, _weights(d, t))
@@ -197,6 +198,8 @@ def _likelihood_equation(restricted: bool) -> Any:
         else:
             info = sw2
             g = yppy - f.sw
+        if fisher:
+            return g, -info
         curvature = info - 2.0 * ypppy
         return g, np.where(curvature < 0.0, curvature, -info)
 
@@ -235,11 +238,21 @@ def _tau2(d: CellData, method: str, max_iter: int) -> tuple[FloatArray, BoolArra
         rss = d.seg.sum(f.w * f.r * f.r)
         return np.maximum(0.0, (rss - (d.k - _p(d))) / _trace_p(d, f)), failed
     restricted = method == "REML"
-    root, _, status = solve_roots(
-        d, _hedges(d), _likelihood_equation(restricted), max_iter=max_iter
-    )
+    start = _hedges(d)
+    root, _, status = solve_roots(d, start, _likelihood_equation(restricted), max_iter=max_iter)
     failed = status != ROOT_FOUND
     tau2 = np.where(failed, 0.0, root)
+    # Where Newton went from a positive start to the boundary, the inner root that
+    # metafor's Fisher scoring stops at, if any (see cells_tau2._fisher_retry); the
+    # ll0check below chooses between the two.
+    retry = np.flatnonzero(~failed & (tau2 == 0.0) & (start > 0.0))
+    if retry.size:
+        sub = d.subset(retry)
+        inner, _, inner_status = solve_roots(
+            sub, start[retry], _likelihood_equation(restricted, fisher=True), max_iter=max_iter
+        )
+        found = (inner_status == ROOT_FOUND) & (inner > 0.0)
+        tau2[retry[found]] = inner[found]
     # metafor's ll0check: tau² = 0 when its log-likelihood is higher than the root's.
     at_zero = _log_likelihood(d, np.zeros(n_cells), restricted=restricted)
     at_root = _log_likelihood(d, tau2, restricted=restricted)

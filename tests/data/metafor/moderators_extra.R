@@ -19,6 +19,14 @@ out$alloc_single_REML_z <- uni(rma(yi, vi, mods = ~ factor(alloc1), method = "RE
 year_na <- m$year; year_na[c(2, 7)] <- NA
 out$year_missing_REML_z <- suppressWarnings(uni(rma(yi, vi, mods = ~ year_na, method = "REML",
                                                      control = ctrl)))
+# A restricted likelihood with two local maxima (0 and an inner one, the higher): metafor's
+# Fisher scoring from the Hedges start stops at the inner one.
+two_y <- c(0.39924336124839721, 0.68412345800983432, -0.33607666592107793, 0.46571238116355823, 0.38893295297755798, 0.092968289454514144)
+two_v <- c(0.019595208361149762, 0.057755438905353354, 0.094241160844650687, 0.11743113859374971, 0.024989746819982145, 0.082818307568220756)
+two <- rma(two_y, two_v, method = "REML", control = ctrl)
+two_zero <- rma(two_y, two_v, method = "REML", tau2 = 0)
+out$two_maxima <- list(yi = two_y, vi = two_v, tau2 = two$tau2, b = unname(c(coef(two))), se = two$se,
+                       ll = c(logLik(two)), ll_zero = c(logLik(two_zero)))
 out$input <- list(alloc_single = alloc1, year_missing = year_na)
 
 k11 <- fromJSON("moderators_konstantopoulos2011.json")$input

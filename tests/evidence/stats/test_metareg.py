@@ -256,3 +256,19 @@ def test_clustered_needs_more_studies_than_coefficients() -> None:
         meta_regression_clustered(
             [0.1, 0.2, 0.3, 0.4], [0.01] * 4, ["a", "a", "b", "b"], [1.0, 2.0, 3.0, 5.0]
         )
+
+
+def test_two_local_maxima_follow_metafor() -> None:
+    """A restricted likelihood with maxima at 0 and inside (the higher): Newton from the Hedges
+    start would walk to 0, metafor's Fisher scoring stops inside; pool, pool_cells and the
+    subgroups built on them give metafor's answer."""
+    from evidence.stats import pool, pool_cells
+
+    ref = EXTRA["two_maxima"]
+    assert ref["ll"] > ref["ll_zero"]
+    one = pool(ref["yi"], ref["vi"])
+    close(one.tau2, ref["tau2"], 1e-6)
+    close(one.estimate, ref["b"], 1e-6)
+    close(one.se, ref["se"], 1e-6)
+    many = pool_cells(ref["yi"] * 2, ref["vi"] * 2, [0] * 6 + [1] * 6)
+    close([many[0].tau2, many[1].tau2], [ref["tau2"]] * 2, 1e-6)
