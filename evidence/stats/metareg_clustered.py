@@ -37,8 +37,11 @@ from .grouping import factorize
 from .options import check_inputs
 from .results import ConvergenceError, FloatArray, StatsError
 
-__all__ = ["ClusteredMetaRegression", "meta_regression_clustered"]
+__all__ = ["MAX_EFFECTS", "ClusteredMetaRegression", "meta_regression_clustered"]
 
+# The fit is dense in k (see above): beyond this many effect sizes it would take too much
+# memory and time for a page, so it refuses with a clear error instead.
+MAX_EFFECTS = 2000
 _MAX_ITER = 500
 _TOL = 1e-12
 _EIG_TOL = 1e-12
@@ -263,9 +266,9 @@ def meta_regression_clustered(
     moderator are left out). ``model``: "CHE" (default), "CE" or "3L"; ``rho`` the
     assumed correlation of effect sizes within a cluster (CHE, CE; 0 <= rho < 1).
 
-    Raises StatsError for unusable input, fewer than two clusters, or no more clusters
-    than coefficients (the robust variance needs J > p), and ConvergenceError when REML
-    does not converge.
+    Raises StatsError for unusable input, fewer than two clusters, no more clusters than
+    coefficients (the robust variance needs J > p) or more than ``MAX_EFFECTS`` effect
+    sizes, and ConvergenceError when REML does not converge.
     """
     if model not in ("CHE", "CE", "3L"):
         raise StatsError(f"unknown model {model!r}; choose 'CHE', 'CE' or '3L'")
@@ -282,6 +285,11 @@ def meta_regression_clustered(
     y, v, x = y_all[design.keep], v_all[design.keep], design.x
     codes = np.unique(codes_all[design.keep], return_inverse=True)[1].reshape(-1)
     k, p = y.shape[0], design.p
+    if k > MAX_EFFECTS:
+        raise StatsError(
+            f"{k} effect sizes with moderator values: the robust meta-regression is limited to "
+            f"{MAX_EFFECTS} effect sizes"
+        )
     n_clusters = int(codes.max()) + 1 if k else 0
     if n_clusters <= p:
         raise StatsError(

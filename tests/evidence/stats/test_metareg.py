@@ -272,3 +272,13 @@ def test_two_local_maxima_follow_metafor() -> None:
     close(one.se, ref["se"], 1e-6)
     many = pool_cells(ref["yi"] * 2, ref["vi"] * 2, [0] * 6 + [1] * 6)
     close([many[0].tau2, many[1].tau2], [ref["tau2"]] * 2, 1e-6)
+
+
+def test_clustered_refuses_more_effect_sizes_than_it_can_fit_densely() -> None:
+    from evidence.stats.metareg_clustered import MAX_EFFECTS
+
+    n = MAX_EFFECTS + 1
+    with pytest.raises(StatsError, match="limited to"):
+        meta_regression_clustered(
+            np.zeros(n), np.full(n, 0.01), np.arange(n) // 2, np.arange(n, dtype=float)
+        )
