@@ -172,7 +172,9 @@ def _hedges(d: CellData) -> FloatArray:
     return np.asarray(np.maximum(0.0, (rss - (sv - leverage_v)) / (d.k - _P)))
 
 
-def _regression_tau2(d: CellData, method: str, max_iter: int) -> tuple[FloatArray, BoolArray]:
+def _regression_tau2(
+    d: CellData, method: str, max_iter: int
+) -> tuple[FloatArray, BoolArray]:
     """tau² per cell as pubbias._regression_tau2, and which cells failed to converge."""
     n_cells = d.k.shape[0]
     failed = np.zeros(n_cells, dtype=bool)
@@ -309,7 +311,8 @@ def egger_tests(
         )
     if y_in.shape[0] != v_in.shape[0]:
         raise StatsError(
-            f"yi and vi differ in length ({y_in.shape[0]} effect sizes, {v_in.shape[0]} variances)"
+            f"yi and vi differ in length ({y_in.shape[0]} effect sizes, "
+            f"{v_in.shape[0]} variances)"
         )
     codes, labels = factorize(cell, "cell")
     if codes.shape[0] != y_in.shape[0]:

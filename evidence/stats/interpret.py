@@ -70,20 +70,13 @@ class LabelPreset:
 
     @classmethod
     def custom(
-        cls,
-        thresholds: Sequence[float],
-        bands: Sequence[str] | None = None,
-        *,
-        name: str = "custom",
+        cls, thresholds: Sequence[float], bands: Sequence[str] | None = None, *, name: str = "custom"
     ) -> LabelPreset:
         """A map's own bands.  Without names, two thresholds read Small/Moderate/Large and
         three read Negligible/Small/Medium/Large, like the built-in presets."""
         edges = tuple(float(t) for t in thresholds)
         if bands is None:
-            defaults = {
-                2: ("Small", "Moderate", "Large"),
-                3: ("Negligible", "Small", "Medium", "Large"),
-            }
+            defaults = {2: ("Small", "Moderate", "Large"), 3: ("Negligible", "Small", "Medium", "Large")}
             if len(edges) not in defaults:
                 raise ValueError("give band names for other than two or three thresholds")
             bands = defaults[len(edges)]
@@ -158,9 +151,7 @@ def _preset(preset: str | LabelPreset) -> LabelPreset:
         return EFFECT_LABEL_PRESETS[preset]
     except KeyError:
         known = ", ".join(EFFECT_LABEL_PRESETS)
-        raise ValueError(
-            f"unknown effect-label preset {preset!r}; expected one of: {known}"
-        ) from None
+        raise ValueError(f"unknown effect-label preset {preset!r}; expected one of: {known}") from None
 
 
 def effect_label(
@@ -348,9 +339,7 @@ def _rating_counts(ratings: Sequence[str] | Mapping[str, int]) -> list[int]:
     if isinstance(ratings, Mapping):
         for rating, count in ratings.items():
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise ValueError(
-                    f"the number of {rating!r} ratings must be a whole number, 0 or more (got {count!r})"
-                )
+                raise ValueError(f"the number of {rating!r} ratings must be a whole number, 0 or more (got {count!r})")
             counts[_level_index(rating, "each study confidence")] += count
     else:
         for rating in ratings:

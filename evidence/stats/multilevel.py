@@ -180,11 +180,7 @@ class RemlState:
 
 
 def reml_state(
-    layout: ClusterLayout,
-    m: Moments,
-    *,
-    cells: BoolArray | None = None,
-    previous: RemlState | None = None,
+    layout: ClusterLayout, m: Moments, *, cells: BoolArray | None = None, previous: RemlState | None = None
 ) -> RemlState:
     """REML quantities from the per-cluster moments.
 
@@ -227,9 +223,7 @@ def _reml_state(layout: ClusterLayout, m: Moments, clusters: IntArray) -> RemlSt
     cell_of = layout.cluster_cell[clusters]
 
     def cs(per_cluster: FloatArray) -> FloatArray:
-        return np.asarray(
-            np.bincount(cell_of, weights=per_cluster, minlength=layout.n_cells), dtype=np.float64
-        )
+        return np.asarray(np.bincount(cell_of, weights=per_cluster, minlength=layout.n_cells), dtype=np.float64)
 
     a, c, ww, wy = m.a[clusters], m.c[clusters], m.ww[clusters], m.wy[clusters]
     k = layout.k()
@@ -259,9 +253,7 @@ def _reml_state(layout: ClusterLayout, m: Moments, clusters: IntArray) -> RemlSt
 
         fisher = np.empty((layout.n_cells, 2, 2))
         fisher[:, 0, 0] = 0.5 * (sum_a2 - 2.0 * cs(a**3) / S + sum_a2**2 / S**2)
-        fisher[:, 1, 1] = 0.5 * (
-            cs(m.trWW[clusters]) - 2.0 * cs(m.wWw[clusters]) / S + sum_ww**2 / S**2
-        )
+        fisher[:, 1, 1] = 0.5 * (cs(m.trWW[clusters]) - 2.0 * cs(m.wWw[clusters]) / S + sum_ww**2 / S**2)
         fisher[:, 0, 1] = 0.5 * (sum_ww - 2.0 * cs(a * ww) / S + sum_a2 * sum_ww / S**2)
         fisher[:, 1, 0] = fisher[:, 0, 1]
 
@@ -425,10 +417,7 @@ def fit_reml(layout: ClusterLayout, sampling: Sequence[FloatArray], free_omega: 
             grow &= candidate.ll > new.ll
             trial = np.where(grow[:, None], farther, trial)
             new = reml_state(
-                layout,
-                _pick_moments(grow, new.moments, candidate.moments, layout),
-                cells=grow,
-                previous=new,
+                layout, _pick_moments(grow, new.moments, candidate.moments, layout), cells=grow, previous=new
             )
         theta = np.where(active[:, None], trial, theta)
         state = new

@@ -66,20 +66,13 @@ def test_direction_flips_when_lower_is_better() -> None:
     good = effect_label(-0.3, higher_is_better=False)
     assert (good.text, good.direction, good.beneficial) == ("Large effect", "positive", True)
     bad = effect_label(0.1, higher_is_better=False)
-    assert (bad.text, bad.direction, bad.beneficial) == (
-        "Moderate negative effect",
-        "negative",
-        False,
-    )
+    assert (bad.text, bad.direction, bad.beneficial) == ("Moderate negative effect", "negative", False)
 
 
 def test_zero_has_no_direction() -> None:
     label = effect_label(0.0, higher_is_better=False)
     assert (label.text, label.band, label.direction, label.beneficial) == (
-        "No effect",
-        "Small",
-        "none",
-        False,
+        "No effect", "Small", "none", False,
     )
 
 
@@ -258,13 +251,8 @@ def test_inconsistency_lowers_one_level_from_the_threshold() -> None:
 
 @pytest.mark.parametrize(
     ("ci_low", "ci_high", "level"),
-    [
-        (-0.1, 0.3, "medium"),
-        (0.0, 0.3, "medium"),
-        (-0.4, 0.0, "medium"),
-        (0.05, 0.3, "high"),
-        (-0.4, -0.1, "high"),
-    ],
+    [(-0.1, 0.3, "medium"), (0.0, 0.3, "medium"), (-0.4, 0.0, "medium"), (0.05, 0.3, "high"),
+     (-0.4, -0.1, "high")],
 )
 def test_imprecision(ci_low: float, ci_high: float, level: str) -> None:
     conf = cell_confidence(
@@ -298,10 +286,7 @@ def test_small_study_effects(egger_p: float, k: int | None, n_studies: int, leve
 
 def test_small_study_reason_wording() -> None:
     conf = cell_confidence(n_studies=12, study_confidences=["high"] * 12, egger_p=0.031)
-    assert (
-        conf.reasons[-1]
-        == "possible small-study effects (Egger's test p = 0.031 < 0.10, 12 effect sizes)"
-    )
+    assert conf.reasons[-1] == "possible small-study effects (Egger's test p = 0.031 < 0.10, 12 effect sizes)"
 
 
 def test_concerns_add_up_and_stop_at_low() -> None:
@@ -331,19 +316,10 @@ def test_a_map_can_configure_the_rules() -> None:
     few = cell_confidence(n_studies=4, study_confidences=["high"] * 4, rules=rules)
     assert few.text == "Low confidence: limited number of studies (4 < 5)"
     ratings = ["high"] * 6
-    assert (
-        cell_confidence(n_studies=6, study_confidences=ratings, i2=60.0, rules=rules).level
-        == "medium"
-    )
+    assert cell_confidence(n_studies=6, study_confidences=ratings, i2=60.0, rules=rules).level == "medium"
     assert cell_confidence(n_studies=6, study_confidences=ratings, i2=60.0).level == "high"
-    assert (
-        cell_confidence(n_studies=6, study_confidences=ratings, egger_p=0.04, rules=rules).level
-        == "medium"
-    )
-    assert (
-        cell_confidence(n_studies=6, study_confidences=ratings, egger_p=0.06, rules=rules).level
-        == "high"
-    )
+    assert cell_confidence(n_studies=6, study_confidences=ratings, egger_p=0.04, rules=rules).level == "medium"
+    assert cell_confidence(n_studies=6, study_confidences=ratings, egger_p=0.06, rules=rules).level == "high"
     one = ConfidenceRules(min_studies=1)
     assert cell_confidence(n_studies=1, study_confidences=["high"], rules=one).reasons == (
         "median study rating is high (1 study)",
@@ -456,10 +432,7 @@ def test_cell_confidence_level_is_checked() -> None:
 
 def test_default_rules() -> None:
     assert DEFAULT_RULES.to_dict() == {
-        "min_studies": 3,
-        "i2_threshold": 75.0,
-        "egger_alpha": 0.10,
-        "egger_min_k": 10,
+        "min_studies": 3, "i2_threshold": 75.0, "egger_alpha": 0.10, "egger_min_k": 10,
     }
 
 
@@ -523,16 +496,11 @@ def test_ratings_may_be_given_as_counts() -> None:
     from evidence.stats.interpret import cell_confidence, median_confidence
 
     listed = ["high", "high", "medium", "low"]
-    assert (
-        median_confidence({"high": 2, "medium": 1, "low": 1})
-        == median_confidence(listed)
-        == "medium"
-    )
+    assert median_confidence({"high": 2, "medium": 1, "low": 1}) == median_confidence(listed) == "medium"
     assert median_confidence({"high": 3, "low": 0}) == "high"
     as_list = cell_confidence(n_studies=5, study_confidences=listed, ci_low=0.1, ci_high=0.5)
-    as_counts = cell_confidence(
-        n_studies=5, study_confidences={"high": 2, "medium": 1, "low": 1}, ci_low=0.1, ci_high=0.5
-    )
+    as_counts = cell_confidence(n_studies=5, study_confidences={"high": 2, "medium": 1, "low": 1},
+                                ci_low=0.1, ci_high=0.5)
     assert as_counts == as_list
     with pytest.raises(ValueError, match="ratings given for 3 studies"):
         cell_confidence(n_studies=3, study_confidences={"high": 4})
