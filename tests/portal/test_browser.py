@@ -401,6 +401,8 @@ def test_cell_page_compares_subgroups(browser, page, demo) -> None:  # type: ign
     assert page.locator("#subgroup-plot .scatterlayer .point").count() == 3
     assert "Q = " in page.inner_text("#differ-text")
     assert page.locator("#subgroup-table tbody tr").count() == 6
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#differ").screenshot(path=str(ARTIFACTS / "cell-subgroups.png"))
     page.select_option("#differ-factor", "year")
     page.click(".differ-form button")
     page.wait_for_url(re.compile(r"differ=year"))
