@@ -1,7 +1,8 @@
 """"Why do the studies differ?": one cell's effect sizes split by a study characteristic.
 
 The reader picks a characteristic (study design, region, study confidence, publication
-year, or a code set the map offers as a filter). For a categorical one, each level is
+year, or a code set the map offers as a filter: each study in the group of its most
+specific code of the set, a study with several such codes in none). For a categorical one, each level is
 pooled on its own, the way the cell itself is pooled (the map's working model and
 within-study correlation when a study contributes several effect sizes, else the map's
 tau² method and test), and the levels are compared: with the fixed-effect Q between
@@ -106,13 +107,19 @@ def _study_levels(evidence_map: EvidenceMap, factor: str, study_ids: list[int]) 
     if factor.startswith("code:"):
         slug = factor.partition(":")[2]
         tree = next(t for t in selectors.code_set_trees(evidence_map, filters_only=True) if t.slug == slug)
-        roots: dict[int, set[str]] = defaultdict(set)
+        coded: dict[int, set[int]] = defaultdict(set)
         for study_id, code_id in selectors.study_codes(study_ids, tree.id):
-            node = tree.codes.get(code_id)
-            if node is not None:
-                roots[study_id].add(tree.codes[node.ancestors[0]].name)
-        # A study coded with several top-level codes of the set belongs to no single group.
-        return {sid: next(iter(names)) for sid, names in roots.items() if len(names) == 1}
+            if code_id in tree.codes:
+                coded[study_id].add(code_id)
+        out: dict[int, Any] = {}
+        for study_id, ids in coded.items():
+            # Its most specific codes (a code that is an ancestor of another of its codes says
+            # less); a study with several of them belongs to no single group.
+            broader = {a for code_id in ids for a in tree.codes[code_id].ancestors[:-1]}
+            specific = ids - broader
+            if len(specific) == 1:
+                out[study_id] = tree.codes[specific.pop()].name
+        return out
     values = selectors.study_characteristics(study_ids)
     labels: dict[str, dict[str, str]] = {
         "design": dict(StudyDesign.choices),

@@ -35,6 +35,21 @@ def test_api_cell_compares_designs_and_years(client, demo_map) -> None:  # type:
     assert "Each ten years later" in trend["text"]
 
 
+def test_a_code_set_offered_as_a_filter(client, demo_map) -> None:  # type: ignore[no-untyped-def]
+    url = reverse("api:cell", kwargs=_kwargs(demo_map, *TREATIES))
+    differ = client.get(url, {"differ": "code:setting"}).json()["differ"]
+    assert differ["factor"] == "code:setting" and differ["factor_label"] == "Setting"
+    by_label = {level["label"]: level for level in differ["levels"]}
+    # Each treaty study has one setting: 8 electoral democracies, 3 hybrid regimes and one
+    # post-conflict transition (too few to pool on its own, listed but not compared).
+    assert {label: level["n_studies"] for label, level in by_label.items()} == {
+        "Electoral democracy": 8, "Hybrid regime": 3, "Post-conflict transition": 1,
+    }
+    assert by_label["Post-conflict transition"]["included"] is False
+    assert differ["shown"] is True and differ["df"] == 1
+    assert sum(level["n_studies"] for level in differ["levels"]) == 12
+
+
 def test_too_few_studies_says_why(client, demo_map) -> None:  # type: ignore[no-untyped-def]
     url = reverse("portal:cell", kwargs=_kwargs(demo_map, DIPLOMACY, POLITICAL_SECURITY))
     html = client.get(url, {"differ": "region"}).content.decode()
