@@ -111,15 +111,15 @@ def _study_levels(evidence_map: EvidenceMap, factor: str, study_ids: list[int]) 
         for study_id, code_id in selectors.study_codes(study_ids, tree.id):
             if code_id in tree.codes:
                 coded[study_id].add(code_id)
-        out: dict[int, Any] = {}
+        by_code: dict[int, Any] = {}
         for study_id, ids in coded.items():
             # Its most specific codes (a code that is an ancestor of another of its codes says
             # less); a study with several of them belongs to no single group.
             broader = {a for code_id in ids for a in tree.codes[code_id].ancestors[:-1]}
             specific = ids - broader
             if len(specific) == 1:
-                out[study_id] = tree.codes[specific.pop()].name
-        return out
+                by_code[study_id] = tree.codes[specific.pop()].name
+        return by_code
     values = selectors.study_characteristics(study_ids)
     labels: dict[str, dict[str, str]] = {
         "design": dict(StudyDesign.choices),
