@@ -15,6 +15,7 @@ from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from evidence.models import Direction, EvidenceMap
 from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView, PooledEffectView
+from evidence.synthesis.subgroups import SubgroupLevel, SubgroupView
 from studies.effect_sizes.registry import (
     INPUT_FIELDS,
     INTEGER_INPUTS,  # input fields that hold whole numbers
@@ -298,6 +299,26 @@ class CellSummaryOutputSerializer(serializers.Serializer[Any]):
     confidence_assessment = serializers.CharField(allow_blank=True, help_text="Markdown.")
 
 
+class SubgroupLevelOutputSerializer(DataclassSerializer[SubgroupLevel]):
+    class Meta:
+        dataclass = SubgroupLevel
+
+
+class SubgroupChoiceOutputSerializer(serializers.Serializer[Any]):
+    value = serializers.CharField(help_text="The value of the `differ` query parameter.")
+    name = serializers.CharField(help_text="What the reader sees.")
+
+
+class SubgroupOutputSerializer(DataclassSerializer[SubgroupView]):
+    """"Why do the studies differ?": the cell's studies compared by one characteristic."""
+
+    levels = SubgroupLevelOutputSerializer(many=True)
+    choices = SubgroupChoiceOutputSerializer(many=True, help_text="Characteristics to compare by.")
+
+    class Meta:
+        dataclass = SubgroupView
+
+
 # The cell's own fields (from the presenter), then what the detail adds.
 CellDetailOutputSerializer = type("CellDetailOutputSerializer", (serializers.Serializer,), {
     **CellOutputSerializer().get_fields(),
@@ -310,6 +331,11 @@ CellDetailOutputSerializer = type("CellDetailOutputSerializer", (serializers.Ser
         many=True,
         help_text="The effect sizes as they were pooled, in that order: enough to refit the cell "
         "(see the R and Python examples in the API documentation). Empty when the cell is not pooled.",
+    ),
+    "differ": SubgroupOutputSerializer(
+        allow_null=True,
+        help_text="The studies compared by the characteristic in the `differ` query parameter "
+        "(design, region, confidence, year or code:<code set slug>; default design); null without effect sizes.",
     ),
 })
 

@@ -248,6 +248,22 @@ def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = N
     )
 
 
+def study_characteristics(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Study id -> its design, region, confidence and year (one query, no joins)."""
+    fields = ("design", "region", "confidence", "year")
+    rows = Study.objects.filter(pk__in_ids=ids).order_by().values_list("id", *fields)
+    return {row[0]: dict(zip(fields, row[1:], strict=True)) for row in rows}
+
+
+def study_codes(ids: Iterable[int], code_set_id: int) -> list[tuple[int, int]]:
+    """(study id, code id) of the given studies' codes in one code set (one query)."""
+    through = Study.codes.through
+    return list(
+        through.objects.filter(study_id__in=list(ids), code__code_set_id=code_set_id)
+        .order_by().values_list("study_id", "code_id")
+    )
+
+
 def outcomes_of_studies(ids: Iterable[int]) -> dict[int, set[int]]:
     """Outcome id -> ids of the given studies coded with it (one query)."""
     found: dict[int, set[int]] = {}

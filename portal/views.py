@@ -35,6 +35,7 @@ from evidence.synthesis.sensitivity import (
     TRIM_AND_FILL_MIN_K,
     cell_sensitivity,
 )
+from evidence.synthesis.subgroups import explain_cell, subgroup_plot
 from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
 from portal.forms import filter_fields
 from studies.models import StudyDesign, can_see_drafts
@@ -193,9 +194,12 @@ def cell_page(
         if node.id in others and node.id not in outcome.ancestors and outcome_id not in node.ancestors
     ]
     result = cell.result
+    differ = explain_cell(evidence_map, cell, request.GET.get("differ"))
     context = {
         **_cell_texts(cell),
         **_sensitivity(evidence_map, filters, cell, citations, paged=page.paginator.num_pages > 1),
+        "differ": differ,
+        "differ_plot": subgroup_plot(differ),
         "map": evidence_map,
         "filters": filters,
         "query": filters.to_query(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponseBase
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -24,6 +24,7 @@ from evidence import selectors, versions
 from evidence.filters import StudyFilters
 from evidence.synthesis import cell_record, map_evidence, present_cell
 from evidence.synthesis.presenter import CELL_CSV_COLUMNS, cell_csv_row, pooled_effects
+from evidence.synthesis.subgroups import explain_cell, subgroup_record
 from studies.models import EffectSize, Study
 
 # --- Cells ---
@@ -79,13 +80,17 @@ class CellDetailView(ApiView):
         "summary, its published studies and effect sizes, and `pooled_effects`: the effect sizes as "
         "they were pooled, enough to refit the cell (see \"Reproducing a cell\" in the documentation). "
         "Only published studies are pooled, for every client.",
-        parameters=FILTER_PARAMETERS,
+        parameters=[*FILTER_PARAMETERS, OpenApiParameter(
+            "differ", str,
+            description="Compare the cell's studies by design, region, confidence, year or code:<code set slug>.",
+        )],
         responses={200: CellDetailOutputSerializer, **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str, intervention_id: int, outcome_id: int) -> HttpResponseBase:
         _check_parameters(request.query_params)
         evidence_map = self.map_or_404(request, slug)
         filters = StudyFilters.from_query(request.query_params, maps=[evidence_map])
+        differ = str(request.query_params.get("differ", ""))
 
         def compute() -> dict[str, Any]:
             key = (intervention_id, outcome_id)
@@ -109,13 +114,14 @@ class CellDetailView(ApiView):
                     selectors.effect_size_list(EffectSize.objects.filter(pk__in_ids=cell.effect_ids)), many=True
                 ).data,
                 "pooled_effects": pooled_effects(cell),
+                "differ": subgroup_record(explain_cell(evidence_map, cell, differ or None)),
             })
             return data
 
         def build() -> Response:
             # Published studies only, for every client: computed once per map version, filters
             # and cell (evidence.versions), then served from the shared cache.
-            key = versions.cache_key("api-cell", evidence_map, f"{filters.to_query()}|{intervention_id}|{outcome_id}")
+            key = versions.cache_key("api-cell", evidence_map, f"{filters.to_query()}|{intervention_id}|{outcome_id}|{differ}")
             return Response(versions.cached(key, compute))
 
         return self.conditional(request, [evidence_map], build)

@@ -12,6 +12,10 @@ the benchmark and outside checks). Where things live:
   clustered_fit.py to multilevel.py (3L, CE, CHE), rve.py (CORR, HIER) and
   robust.py (CR2, CR1), on grouping.py (labels, cluster layout) and linalg.py
   (batched block algebra);
+* meta-regression and subgroups: metareg.py (``meta_regression``, ``subgroup_analysis``
+  and their many-cells twins, on the model matrices of design.py) and
+  metareg_clustered.py (``meta_regression_clustered``: CR2 tests, Satterthwaite df,
+  the HTZ Wald test);
 * pubbias.py (small-study effects, leave-one-out) with egger_cells.py (``egger_tests``:
   Egger's test in many cells at once), interpret.py (effect labels and
   confidence ratings), results.py (result types).
@@ -36,6 +40,15 @@ from evidence.stats.interpret import (
     describe_rules,
     effect_label,
 )
+from evidence.stats.metareg import (
+    MetaRegression,
+    SubgroupAnalysis,
+    meta_regression,
+    meta_regression_cells,
+    subgroup_analysis,
+    subgroup_analysis_cells,
+)
+from evidence.stats.metareg_clustered import ClusteredMetaRegression, meta_regression_clustered
 from evidence.stats.pubbias import egger_test, leave_one_out, rank_test, trim_and_fill
 from evidence.stats.results import (
     ClusteredResult,
@@ -47,12 +60,15 @@ from evidence.stats.results import (
 from evidence.stats.univariate import pool, tau2_ci
 
 __all__ = [
+    "ClusteredMetaRegression",
     "ClusteredResult",
     "ConfidenceRules",
     "ConvergenceError",
     "FitStats",
+    "MetaRegression",
     "PoolResult",
     "StatsError",
+    "SubgroupAnalysis",
     "apply_override",
     "cell_confidence",
     "describe_preset",
@@ -62,12 +78,17 @@ __all__ = [
     "egger_tests",
     "impute_covariance",
     "leave_one_out",
+    "meta_regression",
+    "meta_regression_cells",
+    "meta_regression_clustered",
     "pool",
     "pool_cells",
     "pool_cells_clustered",
     "pool_clustered",
     "rank_test",
     "stopping_tolerance",
+    "subgroup_analysis",
+    "subgroup_analysis_cells",
     "tau2_ci",
     "trim_and_fill",
 ]

@@ -165,6 +165,36 @@ def closed_form_tau2(d: CellData, method: str) -> tuple[FloatArray, FloatArray]:
 # --------------------------------------------------------------------------------------
 
 
+def _fisher_retry(
+    d: CellData, tau2: FloatArray, start: FloatArray, method: str, *, max_iter: int
+) -> FloatArray:
+    """Where Newton from a positive start ended at the boundary 0, the root that metafor's
+    Fisher scoring reaches from the same start, if there is one.
+
+    The (restricted) likelihood can have a local maximum at 0 and another inside; the
+    full Newton step may then jump over the inner one and walk down to 0, while Fisher
+    scoring (metafor) stops at it. The caller's ll0check then keeps whichever of the two
+    has the higher likelihood, as metafor does.
+    """
+    retry = np.flatnonzero((tau2 == 0.0) & (start > 0.0))
+    if not retry.size:
+        return tau2
+
+    def fisher(work: CellData, t: FloatArray) -> tuple[FloatArray, FloatArray]:
+        g, _ = _equation(work, t, method)
+        w = 1.0 / (work.v + work.seg.spread(t))
+        w2 = w * w
+        sw, sw2, sw3 = work.seg.sum(np.stack([w, w2, w2 * w]))
+        info = sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2 if method == "REML" else sw2
+        return g, -info
+
+    root, _, status = solve_roots(d.subset(retry), start[retry], fisher, max_iter=max_iter)
+    found = (status == ROOT_FOUND) & (root > 0.0)
+    out = tau2.copy()
+    out[retry[found]] = root[found]
+    return out
+
+
 def _equation(d: CellData, t: FloatArray, method: str) -> tuple[FloatArray, FloatArray]:
     """Estimating equation g(t) and Newton slope per cell (see tau2.find_root).
 
@@ -350,6 +380,7 @@ def iterative_tau2(
         )
 
     if method in ("ML", "REML"):
+        tau2 = _fisher_retry(d, tau2, start, method, max_iter=max_iter)
         # metafor's ll0check: prefer tau² = 0 when its log-likelihood is higher.
         index = 1 if method == "REML" else 0
         ll_zero = cell_log_likelihoods(d, np.zeros(n_cells))[index]

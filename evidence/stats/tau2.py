@@ -281,6 +281,23 @@ def _likelihood_equation(y: FloatArray, v: FloatArray, *, restricted: bool) -> E
     return equation
 
 
+def _fisher_root(
+    y: FloatArray, v: FloatArray, start: float, *, restricted: bool, max_iter: int, name: str
+) -> float:
+    """The root Fisher scoring reaches from ``start`` (0 if it reaches none)."""
+    newton = _likelihood_equation(y, v, restricted=restricted)
+
+    def fisher(t: float) -> tuple[float, float]:
+        g, _ = newton(t)
+        w = 1.0 / (v + t)
+        return g, -(trace_pp(w) if restricted else float(np.dot(w, w)))
+
+    try:
+        return find_root(fisher, start, scale=float(v.mean()), max_iter=max_iter, name=name)[0]
+    except ConvergenceError:
+        return 0.0
+
+
 def _maximum_likelihood(
     y: FloatArray, v: FloatArray, *, restricted: bool, max_iter: int, name: str
 ) -> _Tau2Fit:
@@ -296,6 +313,10 @@ def _maximum_likelihood(
     tau2, iterations = find_root(
         equation, start, scale=float(v.mean()), max_iter=max_iter, name=name
     )
+    if tau2 == 0.0 and start > 0.0:
+        # Newton may jump over an inner local maximum that metafor's Fisher scoring stops
+        # at (see cells_tau2._fisher_retry); the ll0check below picks between the two.
+        tau2 = _fisher_root(y, v, start, restricted=restricted, max_iter=max_iter, name=name)
     index = 1 if restricted else 0
     if tau2 > 0.0 and (
         log_likelihoods(y, v, 0.0)[index] - log_likelihoods(y, v, tau2)[index] > LL_TOL

@@ -67,8 +67,10 @@ ENDPOINTS = [
     ("/api/v1/maps/grid/cells/?year_min=2005&format=csv", 8),
     # ... plus the code ids checked against the map, and the code sets' trees
     ("/api/v1/maps/grid/cells/?code={slums}", 10),
-    # ... and for one cell: its summary, its studies and their three codings, its effect sizes
-    ("/api/v1/maps/grid/cells/{row}/{col}/", 14),
+    # ... and for one cell: its summary, its studies and their three codings, its effect sizes;
+    # "why do the studies differ?": the filter code sets and their codes, the studies'
+    # characteristics (the effect sizes come from the cell as it pooled them)
+    ("/api/v1/maps/grid/cells/{row}/{col}/", 17),
 ]
 
 

@@ -384,3 +384,33 @@ def test_every_public_page_passes_axe(browser, live_server, demo) -> None:  # ty
             findings[name] = found
     context.close()
     assert findings == {}, findings
+
+
+def test_cell_page_compares_subgroups(browser, page, demo) -> None:  # type: ignore[no-untyped-def]
+    """The demo's 12-study cell (treaty ratification × physical integrity rights): the
+    "Why do the studies differ?" section with its subgroup forest plot, a choice made through
+    the form (no script needed: a GET parameter), and no serious axe-core finding."""
+    from interchange.demo import TREATIES
+
+    i = Intervention.objects.get(evidence_map=demo, name=TREATIES[0]).pk
+    o = Outcome.objects.get(evidence_map=demo, name=TREATIES[1]).pk
+    page.goto(f"{page.base}{MAP}cells/{i}/{o}/")
+    expect(page.locator("#differ-heading")).to_have_text("Why do the studies differ?")
+    page.wait_for_selector("#subgroup-plot svg.main-svg")
+    # Designs with at least two studies: difference in differences (4), other quasi-experimental (3), matching (2).
+    assert page.locator("#subgroup-plot .scatterlayer .point").count() == 3
+    assert "Q = " in page.inner_text("#differ-text")
+    assert page.locator("#subgroup-table tbody tr").count() == 6
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#differ").screenshot(path=str(ARTIFACTS / "cell-subgroups.png"))
+    page.select_option("#differ-factor", "year")
+    page.click(".differ-form button")
+    page.wait_for_url(re.compile(r"differ=year"))
+    assert "Each ten years later" in page.inner_text("#differ-text")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    tab = context.new_page()
+    tab.goto(f"{page.base}{MAP}cells/{i}/{o}/?differ=design")
+    tab.wait_for_selector("#subgroup-plot .main-svg")
+    assert axe_findings(tab) == []
+    context.close()

@@ -329,9 +329,10 @@ def build_map(n_studies: int):  # type: ignore[no-untyped-def]
 # outcome codes, 8 their effect sizes, 9 the confidence overrides of cell summaries.
 MAP_DATA_QUERIES = 9
 # cell page (not kept by the middleware): map_data's 2 to 9, then the cell's studies, its effect
-# sizes (with study, row and column joined), the outcomes those studies are coded with, and the
-# cell's summary.
-CELL_PAGE_QUERIES = 12
+# sizes (with study, row and column joined), the outcomes those studies are coded with, the
+# cell's summary, and for "why do the studies differ?" the code sets offered as filters (this
+# map has none, so no query for their codes) and the studies' characteristics.
+CELL_PAGE_QUERIES = 14
 
 
 @pytest.mark.parametrize("n_studies", [3, 30])

@@ -1,0 +1,298 @@
+""""Why do the studies differ?": one cell's effect sizes split by a study characteristic.
+
+The reader picks a characteristic (study design, region, study confidence, publication
+year, or a code set the map offers as a filter: each study in the group of its most
+specific code of the set, a study with several such codes in none). For a categorical one, each level is
+pooled on its own, the way the cell itself is pooled (the map's working model and
+within-study correlation when a study contributes several effect sizes, else the map's
+tau² method and test), and the levels are compared: with the fixed-effect Q between
+the level estimates for independent effect sizes, and with the cluster-robust (CR2)
+HTZ Wald test of a meta-regression on the characteristic when studies contribute
+several. Publication year is a continuous moderator: a meta-regression slope per year.
+
+The rule for showing a comparison (``RULE``) is stated to the reader with the reason
+when it is not met. Reads go through evidence.selectors; the statistics are
+evidence.stats; the page and the API both take ``SubgroupView`` as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Hashable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evidence import selectors
+from evidence.models import EvidenceMap
+from evidence.stats import (
+    StatsError,
+    meta_regression,
+    meta_regression_clustered,
+    pool_clustered,
+    subgroup_analysis,
+)
+from evidence.stats.metareg import REGRESSION_METHODS
+from evidence.synthesis.cells import Cell
+from studies.models import Confidence, Region, StudyDesign
+
+MIN_STUDIES_PER_LEVEL = 2
+MIN_LEVELS = 2
+MIN_STUDIES_YEAR = 3
+RULE = (
+    f"Groups are compared only when at least {MIN_LEVELS} groups each hold at least "
+    f"{MIN_STUDIES_PER_LEVEL} studies with effect sizes; smaller groups are left out of the "
+    f"comparison. A trend over publication years needs at least {MIN_STUDIES_YEAR} studies "
+    "from at least two different years."
+)
+
+BUILT_IN = (
+    ("design", "Study design"),
+    ("region", "Region"),
+    ("confidence", "Study confidence"),
+    ("year", "Publication year"),
+)
+
+
+@dataclass(frozen=True)
+class SubgroupLevel:
+    label: str
+    n_studies: int
+    k: int
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    tau2: float | None
+    included: bool = True
+
+
+@dataclass(frozen=True)
+class SubgroupView:
+    """What the cell page and the API say about one characteristic."""
+
+    factor: str
+    factor_label: str
+    choices: list[tuple[str, str]]
+    rule: str
+    shown: bool
+    reason: str = ""
+    kind: str = "subgroups"  # or "trend" (publication year)
+    clustered: bool = False
+    levels: list[SubgroupLevel] = field(default_factory=list)
+    test: str = ""  # the test's name
+    statistic: float | None = None
+    df: float | None = None
+    df_denom: float | None = None
+    p_value: float | None = None
+    slope: float | None = None
+    slope_ci_low: float | None = None
+    slope_ci_high: float | None = None
+    text: str = ""  # the test in plain words
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def factor_choices(evidence_map: EvidenceMap) -> list[tuple[str, str]]:
+    """(value, label) of every characteristic the reader may choose."""
+    sets = [(f"code:{tree.slug}", tree.name) for tree in selectors.code_set_trees(evidence_map, filters_only=True)]
+    return [*BUILT_IN, *sets]
+
+
+def _study_levels(evidence_map: EvidenceMap, factor: str, study_ids: list[int]) -> dict[int, Any]:
+    """Study id -> its level (or year) for the characteristic; studies without one are absent."""
+    if factor.startswith("code:"):
+        slug = factor.partition(":")[2]
+        tree = next(t for t in selectors.code_set_trees(evidence_map, filters_only=True) if t.slug == slug)
+        coded: dict[int, set[int]] = defaultdict(set)
+        for study_id, code_id in selectors.study_codes(study_ids, tree.id):
+            if code_id in tree.codes:
+                coded[study_id].add(code_id)
+        by_code: dict[int, Any] = {}
+        for study_id, ids in coded.items():
+            # Its most specific codes (a code that is an ancestor of another of its codes says
+            # less); a study with several of them belongs to no single group.
+            broader = {a for code_id in ids for a in tree.codes[code_id].ancestors[:-1]}
+            specific = ids - broader
+            if len(specific) == 1:
+                by_code[study_id] = tree.codes[specific.pop()].name
+        return by_code
+    values = selectors.study_characteristics(study_ids)
+    labels: dict[str, dict[str, str]] = {
+        "design": dict(StudyDesign.choices),
+        "region": dict(Region.choices),
+        "confidence": dict(Confidence.choices),
+    }
+    out: dict[int, Any] = {}
+    for sid, row in values.items():
+        value = row[factor]
+        if value in (None, ""):
+            continue
+        out[sid] = value if factor == "year" else str(labels[factor].get(value, value))
+    return out
+
+
+def explain_cell(evidence_map: EvidenceMap, cell: Cell, factor: str | None) -> SubgroupView | None:
+    """The comparison of the cell's studies by ``factor`` (default: study design), or None
+    when the cell has no effect sizes. An unknown factor falls back to the default. The effect
+    sizes are taken as the cell pooled them (oriented for an aggregate, see membership)."""
+    if not cell.effect_ids:
+        return None
+    choices = factor_choices(evidence_map)
+    names = dict(choices)
+    factor = factor if factor in names else "design"
+    base = {"factor": factor, "factor_label": names[factor], "choices": choices, "rule": RULE}
+    level_of = _study_levels(evidence_map, factor, sorted(set(cell.clusters.tolist())))
+    keep = np.isin(cell.clusters, np.fromiter(level_of, dtype=np.int64, count=len(level_of))) & (cell.vi > 0)
+    cluster, yi, vi = cell.clusters[keep], cell.yi[keep], cell.vi[keep]
+    clustered = bool(cluster.size) and np.unique(cluster).size < cluster.size
+    if factor == "year":
+        return _trend(evidence_map, base, yi, vi, cluster, level_of, clustered)
+    return _subgroups(evidence_map, base, yi, vi, cluster, level_of, clustered)
+
+
+def _pool_level(evidence_map: EvidenceMap, yi: Any, vi: Any, cluster: Any) -> Any:
+    return pool_clustered(
+        yi, vi, cluster, rho=evidence_map.within_study_correlation,
+        method=evidence_map.pooling_method, test=evidence_map.pooling_test,
+    )
+
+
+def _subgroups(
+    evidence_map: EvidenceMap, base: dict[str, Any], yi: Any, vi: Any, cluster: Any,
+    level_of: dict[int, Any], clustered: bool,
+) -> SubgroupView:
+    groups = np.array([level_of[int(sid)] for sid in cluster.tolist()], dtype=object)
+    levels: list[SubgroupLevel] = []
+    usable: list[Hashable] = []
+    for label in sorted(set(groups.tolist())):
+        rows = groups == label
+        n_studies = int(np.unique(cluster[rows]).size)
+        if n_studies < MIN_STUDIES_PER_LEVEL:
+            levels.append(SubgroupLevel(str(label), n_studies, int(rows.sum()), None, None, None, None, False))
+            continue
+        res = _pool_level(evidence_map, yi[rows], vi[rows], cluster[rows])
+        levels.append(SubgroupLevel(
+            str(label), n_studies, int(rows.sum()), _finite(res.estimate), _finite(res.ci_low),
+            _finite(res.ci_high), _finite(res.tau2),
+        ))
+        usable.append(label)
+    if len(usable) < MIN_LEVELS:
+        return SubgroupView(
+            **base, shown=False, clustered=clustered, levels=levels,
+            reason=(
+                f"Not enough data to compare groups by {base['factor_label'].lower()}: "
+                f"{len(usable)} group{'s' if len(usable) != 1 else ''} with at least "
+                f"{MIN_STUDIES_PER_LEVEL} studies, and a comparison needs {MIN_LEVELS}."
+            ),
+        )
+    keep = np.isin(groups, np.array(usable, dtype=object))
+    name = base["factor_label"].lower()
+    try:
+        if clustered:
+            reg = meta_regression_clustered(
+                yi[keep], vi[keep], cluster[keep], list(groups[keep]), categorical=True,
+                rho=evidence_map.within_study_correlation,
+            )
+            test = "HTZ Wald test with cluster-robust (CR2) standard errors"
+            stat, df, df_denom, p = reg.wald_f, float(reg.wald_df_num), reg.wald_df_denom, reg.wald_p
+            stat_text = f"F({reg.wald_df_num}, {reg.wald_df_denom:.1f}) = {stat:.2f}"
+        else:
+            sub = subgroup_analysis(yi[keep], vi[keep], list(groups[keep]), method=evidence_map.pooling_method)
+            test = "test of subgroup differences (Q between groups)"
+            stat, df, df_denom, p = sub.q_between, float(sub.df), None, sub.p_value
+            stat_text = f"Q = {stat:.2f} on {sub.df} df"
+    except StatsError as error:
+        return SubgroupView(**base, shown=False, clustered=clustered, levels=levels,
+                            reason=f"The groups could not be compared: {error}")
+    text = (
+        f"{'The groups differ' if p < 0.05 else 'No clear difference between the groups'}: "
+        f"{stat_text}, p = {_p_text(p)}. "
+        + (
+            f"The effect appears to depend on {name}; this is an observational comparison "
+            "between studies, not proof of cause."
+            if p < 0.05 else
+            f"The data do not show that the effect depends on {name}; with few studies a real "
+            "difference can go undetected."
+        )
+    )
+    return SubgroupView(
+        **base, shown=True, clustered=clustered, levels=levels, test=test, statistic=_finite(stat),
+        df=df, df_denom=_finite(df_denom), p_value=_finite(p), text=text,
+    )
+
+
+def _trend(
+    evidence_map: EvidenceMap, base: dict[str, Any], yi: Any, vi: Any, cluster: Any,
+    level_of: dict[int, Any], clustered: bool,
+) -> SubgroupView:
+    years = np.array([float(level_of[int(sid)]) for sid in cluster.tolist()])
+    n_studies = int(np.unique(cluster).size)
+    if n_studies < MIN_STUDIES_YEAR or np.unique(years).size < 2:
+        return SubgroupView(
+            **base, kind="trend", shown=False, clustered=clustered,
+            reason=(
+                f"Not enough data for a trend over publication years: {n_studies} studies with a "
+                f"year, in {np.unique(years).size} different year(s)."
+            ),
+        )
+    centred = years - float(np.round(years.mean()))
+    try:
+        if clustered:
+            reg = meta_regression_clustered(
+                yi, vi, cluster, centred, rho=evidence_map.within_study_correlation
+            )
+            slope, low, high = float(reg.b[1]), float(reg.ci_low[1]), float(reg.ci_high[1])
+            p, stat, df = float(reg.p_value[1]), float(reg.statistic[1]), float(reg.df[1])
+            test = "meta-regression with cluster-robust (CR2) t test"
+        else:
+            method = evidence_map.pooling_method if evidence_map.pooling_method in REGRESSION_METHODS else "REML"
+            test_name = "knha" if evidence_map.pooling_test == "knha" else "z"
+            fit = meta_regression(yi, vi, centred, method=method, test=test_name)
+            slope, low, high = float(fit.b[1]), float(fit.ci_low[1]), float(fit.ci_high[1])
+            p, stat = float(fit.p_value[1]), float(fit.statistic[1])
+            df = fit.df if fit.df is not None else math.nan
+            test = f"meta-regression ({method}, {'Knapp-Hartung' if test_name == 'knha' else 'z'} test)"
+    except StatsError as error:
+        return SubgroupView(**base, kind="trend", shown=False, clustered=clustered,
+                            reason=f"The trend could not be estimated: {error}")
+    per_decade = 10 * slope
+    text = (
+        f"Each ten years later, the effect changes by g = {per_decade:+.3f} (95% CI {10 * low:+.3f} to "
+        f"{10 * high:+.3f}), p = {_p_text(p)}. "
+        + ("Newer studies report different effects from older ones." if p < 0.05 else
+           "The data do not show that newer studies report different effects.")
+    )
+    return SubgroupView(
+        **base, kind="trend", shown=True, clustered=clustered, test=test, statistic=_finite(stat),
+        df=_finite(df), p_value=_finite(p), slope=slope, slope_ci_low=low, slope_ci_high=high, text=text,
+    )
+
+
+def _p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def subgroup_record(view: SubgroupView | None) -> dict[str, Any] | None:
+    """The comparison as the API returns it."""
+    if view is None:
+        return None
+    data = asdict(view)
+    data["choices"] = [{"value": value, "name": label} for value, label in view.choices]
+    return data
+
+
+def subgroup_plot(view: SubgroupView | None) -> dict[str, Any] | None:
+    """The data of the subgroup forest plot (the levels that were pooled), or None."""
+    if view is None or not view.shown or view.kind != "subgroups":
+        return None
+    return {
+        "factor": view.factor_label,
+        "levels": [
+            {"label": lv.label, "g": lv.estimate, "ci": [lv.ci_low, lv.ci_high], "studies": lv.n_studies, "k": lv.k}
+            for lv in view.levels if lv.included
+        ],
+    }
