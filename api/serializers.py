@@ -6,8 +6,10 @@ valid study or effect size is lives in the models' full_clean(), which the servi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from django.db import models
 from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -23,6 +25,19 @@ from studies.models import EffectSize, InputKind, Study, StudyDesign
 
 # Bound for integers, so an absurd number is a 400 and never a database overflow.
 MAX_INT = 2**31 - 1
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A stored number as JSON: null for NaN or an infinity, which JSON cannot carry (only a
+    row written past validation can hold one; see README, "Bounds")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> float | None:  # type: ignore[override]  # stubs say str
+        number = float(value)
+        return number if math.isfinite(number) else None
 
 
 
@@ -198,20 +213,21 @@ class StudyCreateInputSerializer(StudyUpdateInputSerializer):
 
 
 class EffectSizeOutputSerializer(serializers.ModelSerializer[EffectSize]):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.FloatField: FiniteFloatField}
     map = serializers.CharField(source="study.evidence_map.slug", read_only=True, help_text="Slug of the map.")
     study_id = serializers.IntegerField(read_only=True)
     intervention_id = serializers.IntegerField(read_only=True)
     outcome_id = serializers.IntegerField(read_only=True)
-    g = serializers.FloatField(read_only=True, help_text="Hedges' g, computed from the input.")
-    var_g = serializers.FloatField(read_only=True, help_text="Sampling variance of g.")
-    se_g = serializers.FloatField(read_only=True, help_text="Standard error of g.")
-    ci_low_g = serializers.FloatField(read_only=True, help_text="Lower bound of the 95% CI of g.")
-    ci_high_g = serializers.FloatField(read_only=True, help_text="Upper bound of the 95% CI of g.")
+    g = FiniteFloatField(read_only=True, help_text="Hedges' g, computed from the input.")
+    var_g = FiniteFloatField(read_only=True, help_text="Sampling variance of g.")
+    se_g = FiniteFloatField(read_only=True, help_text="Standard error of g.")
+    ci_low_g = FiniteFloatField(read_only=True, help_text="Lower bound of the 95% CI of g.")
+    ci_high_g = FiniteFloatField(read_only=True, help_text="Upper bound of the 95% CI of g.")
     native_metric = serializers.CharField(
         read_only=True, help_text="The metric the input was reported in (e.g. SMD, OR, RR, COR)."
     )
-    native_yi = serializers.FloatField(read_only=True, help_text="The effect in its native metric.")
-    native_vi = serializers.FloatField(read_only=True, help_text="Its variance in the native metric.")
+    native_yi = FiniteFloatField(read_only=True, help_text="The effect in its native metric.")
+    native_vi = FiniteFloatField(read_only=True, help_text="Its variance in the native metric.")
     conversion_note = serializers.CharField(read_only=True, help_text="How g was obtained.")
 
     class Meta:

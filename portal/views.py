@@ -28,6 +28,7 @@ from evidence.synthesis import Cell, MapEvidence, map_evidence
 from evidence.synthesis.segments import map_segments
 from portal.data import forest_json, map_json
 from portal.forms import filter_fields
+from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
 
 View = Callable[..., HttpResponse]
@@ -308,5 +309,9 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
         "map": evidence_map,
         "bands": describe_preset(evidence_map.effect_label_preset),
         "rules": describe_rules(evidence_map.confidence_rules),
+        "bounds": {
+            "g": f"{G_BOUND:g}", "var_min": f"{VAR_G_MIN:g}", "var_max": f"{VAR_G_MAX:g}",
+            "se_min": f"{math.sqrt(VAR_G_MIN):g}", "se_max": f"{math.sqrt(VAR_G_MAX):g}",
+        },
     }
     return render(request, "portal/methods.html", context)

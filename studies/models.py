@@ -15,7 +15,7 @@ from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 from studies import lookups  # noqa: F401  (registers the field__in_ids lookup)
-from studies.effect_sizes import ConversionError
+from studies.effect_sizes import CI_BOUND, G_BOUND, VAR_G_MAX, VAR_G_MIN, ConversionError
 from studies.effect_sizes.registry import (
     INPUT_FIELDS,
     INPUT_KIND_SPECS,
@@ -412,6 +412,17 @@ class EffectSize(models.Model):
             ),
             _check("es_input_kind_valid", Q(input_kind__in=InputKind.values), "Unknown input kind."),
             _check("es_variance_positive", Q(var_g__gt=0) & Q(se_g__gt=0), "The variance of g must be positive."),
+            # NaN and infinities fail these comparisons too (PostgreSQL sorts NaN above every
+            # number; SQLite stores NaN as NULL, which the NOT NULL columns refuse).
+            _check(
+                "es_computed_within_bounds",
+                Q(g__gte=-G_BOUND, g__lte=G_BOUND)
+                & Q(var_g__gte=VAR_G_MIN, var_g__lte=VAR_G_MAX)
+                & Q(se_g__lte=VAR_G_MAX**0.5)
+                & Q(ci_low_g__gte=-CI_BOUND, ci_high_g__lte=CI_BOUND),
+                f"g must lie within ±{G_BOUND:g}, its variance between {VAR_G_MIN:g} and {VAR_G_MAX:g} "
+                f"and its interval within ±{CI_BOUND:g}.",
+            ),
             _check(
                 "es_ci_contains_g",
                 Q(ci_low_g__lte=F("g")) & Q(g__lte=F("ci_high_g")),
@@ -505,7 +516,8 @@ class EffectSize(models.Model):
         try:
             est = compute_effect(self.input_kind, {f: getattr(self, f) for f in accepted})
         except ConversionError as exc:
-            raise ValidationError({exc.field if exc.field in INPUT_FIELDS else "input_kind": exc.message}) from exc
+            named = [f for f in exc.fields if f in INPUT_FIELDS] or ["input_kind"]
+            raise ValidationError({f: exc.message for f in named}) from exc
         self.g = est.g
         self.var_g = est.vg
         self.se_g = est.se_g

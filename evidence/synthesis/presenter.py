@@ -76,6 +76,7 @@ class CellView:
     p_value: float | None = _help("p-value of the pooled estimate.")
     tau2: float | None = _help("Between-study variance τ².")
     i2: float | None = _help("I² (%).")
+    not_pooled: str = _help("Why the cell's effect sizes were not pooled; empty when they were, or when it has none.")
     label: LabelView | None = None
     confidence: ConfidenceView | None = None
 
@@ -112,6 +113,7 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
         model=getattr(result, "model", None) if result is not None else None,
         label=label,
         confidence=confidence,
+        not_pooled=cell.not_pooled_reason if result is None and cell.n_effects else "",
         **numbers,
     )
 
@@ -149,6 +151,8 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
         )
     if view.confidence is not None:
         data.update(confidence=view.confidence.level, confidence_text=view.confidence.text)
+    if view.not_pooled:
+        data["not_pooled"] = view.not_pooled
     if segments is not None:
         counts = list(segments)
         while counts and counts[-1] == 0:
@@ -159,7 +163,7 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
 
 _FLAT = (
     "intervention_id", "outcome_id", "aggregate", "n_studies", "n_effects", "designs", "region", "k", "model",
-    *_NUMBERS,
+    *_NUMBERS, "not_pooled",
 )
 _LABEL = ("text", "band", "direction", "beneficial", "ci_includes_zero")
 _CONFIDENCE = ("level", "reasons", "overridden", "computed_level", "justification")
