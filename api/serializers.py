@@ -49,7 +49,7 @@ class ErrorDetailSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(
         help_text="Machine-readable: invalid, invalid_parameter, not_authenticated, "
         "authentication_failed, permission_denied, not_found, method_not_allowed, "
-        "not_acceptable, unsupported_media_type, parse_error or throttled."
+        "not_acceptable, unsupported_media_type, parse_error, request_too_large, throttled or server_error."
     )
     message = serializers.CharField(help_text="What went wrong, for people.")
     # The API's field names `fields`, `source` and `label` shadow attributes of DRF's serializer and
