@@ -24,7 +24,7 @@ class RequestTooLarge(exceptions.APIException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"The request body is larger than {limit} bytes.")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _reject_constant(name: str) -> None:

@@ -7,6 +7,7 @@ valid study or effect size is lives in the models' full_clean(), which the servi
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import models
@@ -161,11 +162,27 @@ class StudyOutputSerializer(serializers.ModelSerializer[Study]):
         return sorted(node.pk for node in obj.outcomes.all())
 
 
+class WriteSerializer(serializers.Serializer[Any]):
+    """An input serializer that refuses fields it does not know (a typo, or an output field such
+    as `g` sent back) with a 400 naming each, instead of ignoring them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            known = set(self.fields)
+            unknown = sorted(str(name) for name in data if name not in known)
+            if unknown:
+                writable = ", ".join(sorted(known))
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field: not one this write takes ({writable})."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
 def _text(help_text: str = "") -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, help_text=help_text)
 
 
-class StudyUpdateInputSerializer(serializers.Serializer[Any]):
+class StudyUpdateInputSerializer(WriteSerializer):
     """Fields of a study that a client may send; every one is optional here, the model decides."""
 
     external_id = _text("Identifier in the source system.")
@@ -212,6 +229,15 @@ class StudyCreateInputSerializer(StudyUpdateInputSerializer):
 # --- Effect sizes ---
 
 
+class NumberField(serializers.FloatField):
+    """A real number in a write: true and false are not numbers (DRF would read them as 1 and 0)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class EffectSizeOutputSerializer(serializers.ModelSerializer[EffectSize]):
     serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.FloatField: FiniteFloatField}
     map = serializers.CharField(source="study.evidence_map.slug", read_only=True, help_text="Slug of the map.")
@@ -252,11 +278,11 @@ def _effect_input_fields() -> dict[str, AnyField]:
                 required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
             )
         else:
-            out[name] = serializers.FloatField(required=False, allow_null=True)
+            out[name] = NumberField(required=False, allow_null=True)
     return out
 
 
-class EffectSizeUpdateInputSerializer(serializers.Serializer[Any]):
+class EffectSizeUpdateInputSerializer(WriteSerializer):
     """The reviewer's input; which numeric fields an input kind needs is checked by the model."""
 
     intervention = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT,

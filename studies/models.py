@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -136,7 +137,51 @@ class EffectSizeQuerySet(models.QuerySet["EffectSize"]):
         return self.published().filter(study__evidence_map__is_published=True)
 
 
-class Study(models.Model):
+# Longest free text a reviewer or a file may give: an abstract of 20,000 characters is some
+# 3,000 words, far beyond any journal's limit; notes and keywords are shorter.
+ABSTRACT_MAX = 20_000
+NOTE_MAX = 5_000
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str:
+    """Why a text cannot be stored (empty when it can): databases refuse NUL, and a lone
+    surrogate (from a JSON escape such as \\ud800) is not text at all."""
+    if "\x00" in value:
+        return "Contains a NUL character (\\x00), which cannot be stored; remove it."
+    found = _SURROGATE.search(value)
+    if found:
+        return f"Contains a lone surrogate (U+{ord(found.group()):04X}), which is not text; remove it."
+    return ""
+
+
+class CheckedText(models.Model):
+    """Every text field of the model is checked by `text_problem` in full_clean(), so the admin,
+    the API and the importers refuse a NUL or a lone surrogate on its field, as they do any other
+    invalid value, instead of failing in the database."""
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        errors: dict[str, list[ValidationError]] = {}
+        for field in self._meta.concrete_fields:
+            if not isinstance(field, models.CharField | models.TextField) or (exclude and field.name in exclude):
+                continue
+            value = getattr(self, field.attname)
+            problem = text_problem(value) if isinstance(value, str) else ""
+            if problem:
+                errors[field.name] = [ValidationError(problem, code="not_text")]
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+
+class Study(CheckedText):
     """One included study, coded against a map's interventions and outcomes."""
 
     evidence_map = models.ForeignKey("evidence.EvidenceMap", on_delete=models.CASCADE, related_name="studies")
@@ -161,8 +206,11 @@ class Study(models.Model):
     pages = models.CharField(max_length=50, blank=True)
     doi = models.CharField("DOI", max_length=255, blank=True, validators=[validate_doi])
     url = models.URLField("URL", max_length=1000, blank=True)
-    abstract = models.TextField(blank=True)
-    keywords = models.TextField(blank=True, help_text="One keyword or phrase per line.")
+    abstract = models.TextField(blank=True, max_length=ABSTRACT_MAX, validators=[MaxLengthValidator(ABSTRACT_MAX)])
+    keywords = models.TextField(
+        blank=True, max_length=NOTE_MAX, validators=[MaxLengthValidator(NOTE_MAX)],
+        help_text="One keyword or phrase per line.",
+    )
     countries = CountryField(multiple=True, blank=True)
     is_global = models.BooleanField("Global study", default=False)
     region = models.CharField(
@@ -298,13 +346,13 @@ class AppraisalRating(models.TextChoices):
     NOT_APPLICABLE = "na", "Not applicable"
 
 
-class AppraisalItem(models.Model):
+class AppraisalItem(CheckedText):
     """One item of the critical appraisal that a study's confidence rating rests on."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="appraisal_items")
     criterion = models.CharField(max_length=32, choices=AppraisalCriterion.choices)
     rating = models.CharField(max_length=16, choices=AppraisalRating.choices)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, max_length=NOTE_MAX, validators=[MaxLengthValidator(NOTE_MAX)])
     history = HistoricalRecords()
 
     class Meta:
@@ -338,7 +386,7 @@ def _check(name: str, condition: Q, message: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=condition, name=name, violation_error_message=message)
 
 
-class EffectSize(models.Model):
+class EffectSize(CheckedText):
     """One effect estimate: the reviewer's input and the Hedges' g computed from it on save."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="effect_sizes")
@@ -387,7 +435,7 @@ class EffectSize(models.Model):
     native_vi = models.FloatField(editable=False, blank=True)
     conversion_note = models.CharField(max_length=500, editable=False, blank=True)
 
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTE_MAX, validators=[MaxLengthValidator(NOTE_MAX)])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )

@@ -338,8 +338,19 @@ def compute_effect(kind: str, values: Values) -> EffectEstimate:
         known = ", ".join(INPUT_KIND_SPECS)
         raise ConversionError("kind", f"unknown input kind {kind!r}; expected one of: {known}")
     required = {name: _required(spec, values, name) for name in spec.required}
-    estimate = spec.converter(Inputs(required, values, spec.optional))
     given = tuple(name for name in (*spec.required, *spec.optional) if values.get(name) is not None)
+    try:
+        estimate = spec.converter(Inputs(required, values, spec.optional))
+    except ConversionError as exc:
+        if exc.field in spec.required or exc.field in spec.optional or not given:
+            raise
+        # A step of the conversion (d, df, a log) failed: the inputs together are at fault.
+        raise ConversionError(given[0], f"these values cannot give an effect size: {exc.message}", fields=given) from exc
+    except (ArithmeticError, ValueError) as exc:  # an overflow or a domain error inside the arithmetic
+        if not given:
+            raise
+        message = f"these values cannot give an effect size (the arithmetic fails: {exc}); check them"
+        raise ConversionError(given[0], message, fields=given) from exc
     return _within_bounds(estimate, given)
 
 
