@@ -100,14 +100,20 @@ def _bad_value_reason(yi: Any, vi: Any, ids: Any) -> str:
     """Why a cell holding unusable rows is not pooled, naming its first such effect size."""
     bad = np.flatnonzero(_unusable(yi, vi))
     first = int(bad[0])
-    value = f"g = {float(yi[first])!r}" if not (np.isfinite(yi[first]) and abs(yi[first]) <= G_BOUND) else (
-        f"a variance of {float(vi[first])!r}"
-    )
+    g_usable = bool(np.isfinite(yi[first]) and abs(yi[first]) <= G_BOUND)
+    value = f"a variance of {float(vi[first])!r}" if g_usable else f"g = {float(yi[first])!r}"
     others = f" and {bad.size - 1} more" if bad.size > 1 else ""
     return (
         f"effect size {int(ids[first])}{others} has {value}, which is not a finite number within the "
         "bounds every effect size keeps; it needs correcting"
     )
+
+
+def _by_cell(codes: Any) -> list[tuple[int, Any]]:
+    """Each cell code with its rows (indices into `codes`, which is sorted)."""
+    cells, starts = np.unique(codes, return_index=True)
+    ends = np.append(starts[1:], codes.size)
+    return [(int(c), np.arange(a, b)) for c, a, b in zip(cells.tolist(), starts.tolist(), ends.tolist(), strict=True)]
 
 
 def _pool(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any) -> tuple[dict[Hashable, Any], dict[Hashable, str]]:
@@ -121,26 +127,62 @@ def _pool(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any
     return results, not_pooled
 
 
+def _pool_isolated(
+    evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any
+) -> tuple[dict[Hashable, Any], dict[Hashable, str]]:
+    """All cells in one batch; should the batch fail, each cell alone, so that a numerical
+    failure stays with its cell (not pooled, with the reason) and is logged."""
+    try:
+        return _pool(evidence_map, codes, clusters, yi, vi)
+    except Exception:
+        logger.exception("Map %s: pooling the cells together failed; pooling them one by one", evidence_map.slug)
+    results: dict[Hashable, Any] = {}
+    reasons: dict[Hashable, str] = {}
+    for code, rows in _by_cell(codes):
+        try:
+            one, not_pooled = _pool(evidence_map, codes[rows], clusters[rows], yi[rows], vi[rows])
+        except Exception as error:
+            logger.exception("Map %s: cell %d could not be pooled", evidence_map.slug, code)
+            reasons[code] = f"a numerical error stopped its pooling ({type(error).__name__})"
+            continue
+        results.update(one)
+        reasons.update(not_pooled)
+    return results, reasons
+
+
 def _egger(yi: Any, vi: Any, codes: Any) -> dict[int, float]:
     # The labels of an integer array come back as Python ints.
     return {cast(int, code): result.p_value for code, result in egger_tests(yi, vi, codes).items()}
 
 
-def _by_cell(codes: Any) -> list[tuple[int, Any]]:
-    """Each cell code with its rows (indices), for fitting cells one by one."""
-    cells, starts = np.unique(codes, return_index=True)
-    ends = np.append(starts[1:], codes.size)
-    return [(int(c), np.arange(a, b)) for c, a, b in zip(cells.tolist(), starts.tolist(), ends.tolist(), strict=True)]
+def _egger_isolated(evidence_map: EvidenceMap, codes: Any, yi: Any, vi: Any) -> dict[int, float]:
+    """Egger's p of every cell with enough effect sizes, batched, and cell by cell should the
+    batch fail; a cell it cannot test (e.g. equal sampling variances: no predictor) has none."""
+    eligible = np.bincount(codes)[codes] >= evidence_map.egger_min_k
+    if not eligible.any():
+        return {}
+    codes, yi, vi = codes[eligible], yi[eligible], vi[eligible]
+    try:
+        return _egger(yi, vi, codes)
+    except Exception:
+        logger.exception("Map %s: Egger's tests together failed; testing the cells one by one", evidence_map.slug)
+    egger_p: dict[int, float] = {}
+    for code, rows in _by_cell(codes):
+        try:
+            egger_p.update(_egger(yi[rows], vi[rows], codes[rows]))
+        except Exception:
+            logger.exception("Map %s: Egger's test of cell %d failed", evidence_map.slug, code)
+    return egger_p
 
 
 def _fit(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any, ids: Any) -> dict[int, _Fit]:
-    """Pool and test the cells of these rows (codes: the cell of each row, sorted)."""
+    """Pool and test the cells of these rows (codes: the cell of each row, sorted). A cell
+    holding an unusable row is set aside first, as not pooled with the reason."""
     unusable = _unusable(yi, vi)
     bad_cells = np.unique(codes[unusable]).tolist()
-    reasons: dict[Hashable, str] = {}
-    for code, rows in _by_cell(codes):
-        if code in bad_cells:
-            reasons[code] = _bad_value_reason(yi[rows], vi[rows], ids[rows])
+    reasons: dict[Hashable, str] = {
+        code: _bad_value_reason(yi[rows], vi[rows], ids[rows]) for code, rows in _by_cell(codes) if code in bad_cells
+    }
     if reasons:
         logger.warning(
             "Map %s: %d cell(s) not pooled for effect sizes outside the bounds (ids %s)",
@@ -149,39 +191,14 @@ def _fit(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any,
     keep = ~np.isin(codes, bad_cells)
     codes, clusters, yi, vi = codes[keep], clusters[keep], yi[keep], vi[keep]
     results: dict[Hashable, Any] = {}
-    if codes.size:
-        try:
-            results, not_pooled = _pool(evidence_map, codes, clusters, yi, vi)
-            reasons.update(not_pooled)
-        except Exception:  # a numerical failure of the batch: find its cell by fitting each alone
-            logger.exception("Map %s: pooling the cells together failed; pooling them one by one", evidence_map.slug)
-            for code, rows in _by_cell(codes):
-                try:
-                    one, not_pooled = _pool(evidence_map, codes[rows], clusters[rows], yi[rows], vi[rows])
-                except Exception as error:
-                    logger.exception("Map %s: cell %d could not be pooled", evidence_map.slug, code)
-                    reasons[code] = f"a numerical error stopped its pooling ({type(error).__name__})"
-                    continue
-                results.update(one)
-                reasons.update(not_pooled)
-    # Egger's test in every cell with enough effect sizes, in one batched call; a cell
-    # it cannot test (e.g. equal sampling variances: no predictor) gets no p-value.
     egger_p: dict[int, float] = {}
-    eligible = np.bincount(codes)[codes] >= evidence_map.egger_min_k if codes.size else codes.astype(bool)
-    if eligible.any():
-        try:
-            egger_p = _egger(yi[eligible], vi[eligible], codes[eligible])
-        except Exception:
-            logger.exception("Map %s: Egger's tests together failed; testing the cells one by one", evidence_map.slug)
-            sub_codes, sub_yi, sub_vi = codes[eligible], yi[eligible], vi[eligible]
-            for code, rows in _by_cell(sub_codes):
-                try:
-                    egger_p.update(_egger(sub_yi[rows], sub_vi[rows], sub_codes[rows]))
-                except Exception:
-                    logger.exception("Map %s: Egger's test of cell %d failed", evidence_map.slug, code)
+    if codes.size:
+        results, not_pooled = _pool_isolated(evidence_map, codes, clusters, yi, vi)
+        reasons.update(not_pooled)
+        egger_p = _egger_isolated(evidence_map, codes, yi, vi)
     return {
         code: _Fit(cast(PoolResult | None, results.get(code)), reasons.get(code, ""), egger_p.get(code))
-        for code in np.unique(np.concatenate([codes, np.asarray(bad_cells, dtype=np.int64)])).tolist()
+        for code in sorted({*np.unique(codes).tolist(), *bad_cells})
     }
 
 
