@@ -4,21 +4,34 @@
 
 `fields` is present for validation errors only: each key is a request field or query
 parameter, each value a list of messages.
+
+Errors that DRF does not see come out in the same format too: the project's `handler400` and
+`handler500` (config/urls.py) answer requests under /api/ with `bad_request` and
+`server_error` below, and an exception that reaches the handler unhandled is logged and
+answered as a 500 in this format (unless DEBUG is on, when Django's debug page shows it).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
+from api.parsers import RequestTooLarge
 from evidence.filters import FilterError
+
+logger = logging.getLogger("django.request")
+
+API_PREFIX = "/api/"
 
 # Model field names that the API spells differently.
 FIELD_NAMES = {"evidence_map": "map", "__all__": "non_field_errors"}
@@ -31,6 +44,9 @@ class InvalidParameter(exceptions.ValidationError):
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__({name: [message]}, code="invalid_parameter")
+
+
+SERVER_ERROR = "Something went wrong on our side; nothing was changed. Please try again later."
 
 
 def model_errors(exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -84,9 +100,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     response = exception_handler(exc, context)
     if response is None:
-        return None
+        if settings.DEBUG:
+            return None  # Django's debug page, with the traceback
+        request = context.get("request")
+        logger.error("Internal Server Error: %s", getattr(request, "path", "?"), exc_info=exc)
+        return Response(error_body(500, "server_error", SERVER_ERROR), status=500)
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         code = "invalid_parameter" if _first_code(exc.detail, "invalid") == "invalid_parameter" else "invalid"
@@ -97,3 +119,24 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         detail = exc.detail
         response.data = error_body(response.status_code, _first_code(detail, exc.default_code), str(detail))
     return response
+
+
+def server_error_response() -> JsonResponse:
+    return JsonResponse(error_body(500, "server_error", SERVER_ERROR), status=500)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The project's handler500: the API's error format under /api/, Django's page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        return server_error_response()
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The project's handler400 (a body too large, a bad Host, ...): the API's format under /api/."""
+    if request.path.startswith(API_PREFIX):
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return JsonResponse(error_body(413, "request_too_large", str(RequestTooLarge(limit).detail)), status=413)
+        return JsonResponse(error_body(400, "bad_request", "The request cannot be read."), status=400)
+    return defaults.bad_request(request, exception)

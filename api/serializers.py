@@ -6,8 +6,11 @@ valid study or effect size is lives in the models' full_clean(), which the servi
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
+from django.db import models
 from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -26,6 +29,19 @@ from studies.models import EffectSize, InputKind, Study, StudyDesign
 MAX_INT = 2**31 - 1
 
 
+class FiniteFloatField(serializers.FloatField):
+    """A stored number as JSON: null for NaN or an infinity, which JSON cannot carry (only a
+    row written past validation can hold one; see README, "Bounds")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> float | None:  # type: ignore[override]  # stubs say str
+        number = float(value)
+        return number if math.isfinite(number) else None
+
+
 
 # --- Errors (for the schema) ---
 
@@ -35,7 +51,7 @@ class ErrorDetailSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(
         help_text="Machine-readable: invalid, invalid_parameter, not_authenticated, "
         "authentication_failed, permission_denied, not_found, method_not_allowed, "
-        "not_acceptable, unsupported_media_type, parse_error or throttled."
+        "not_acceptable, unsupported_media_type, parse_error, request_too_large, throttled or server_error."
     )
     message = serializers.CharField(help_text="What went wrong, for people.")
     # The API's field names `fields`, `source` and `label` shadow attributes of DRF's serializer and
@@ -147,11 +163,27 @@ class StudyOutputSerializer(serializers.ModelSerializer[Study]):
         return sorted(node.pk for node in obj.outcomes.all())
 
 
+class WriteSerializer(serializers.Serializer[Any]):
+    """An input serializer that refuses fields it does not know (a typo, or an output field such
+    as `g` sent back) with a 400 naming each, instead of ignoring them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            known = set(self.fields)
+            unknown = sorted(str(name) for name in data if name not in known)
+            if unknown:
+                writable = ", ".join(sorted(known))
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field: not one this write takes ({writable})."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
 def _text(help_text: str = "") -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, help_text=help_text)
 
 
-class StudyUpdateInputSerializer(serializers.Serializer[Any]):
+class StudyUpdateInputSerializer(WriteSerializer):
     """Fields of a study that a client may send; every one is optional here, the model decides."""
 
     external_id = _text("Identifier in the source system.")
@@ -198,21 +230,31 @@ class StudyCreateInputSerializer(StudyUpdateInputSerializer):
 # --- Effect sizes ---
 
 
+class NumberField(serializers.FloatField):
+    """A real number in a write: true and false are not numbers (DRF would read them as 1 and 0)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class EffectSizeOutputSerializer(serializers.ModelSerializer[EffectSize]):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.FloatField: FiniteFloatField}
     map = serializers.CharField(source="study.evidence_map.slug", read_only=True, help_text="Slug of the map.")
     study_id = serializers.IntegerField(read_only=True)
     intervention_id = serializers.IntegerField(read_only=True)
     outcome_id = serializers.IntegerField(read_only=True)
-    g = serializers.FloatField(read_only=True, help_text="Hedges' g, computed from the input.")
-    var_g = serializers.FloatField(read_only=True, help_text="Sampling variance of g.")
-    se_g = serializers.FloatField(read_only=True, help_text="Standard error of g.")
-    ci_low_g = serializers.FloatField(read_only=True, help_text="Lower bound of the 95% CI of g.")
-    ci_high_g = serializers.FloatField(read_only=True, help_text="Upper bound of the 95% CI of g.")
+    g = FiniteFloatField(read_only=True, help_text="Hedges' g, computed from the input.")
+    var_g = FiniteFloatField(read_only=True, help_text="Sampling variance of g.")
+    se_g = FiniteFloatField(read_only=True, help_text="Standard error of g.")
+    ci_low_g = FiniteFloatField(read_only=True, help_text="Lower bound of the 95% CI of g.")
+    ci_high_g = FiniteFloatField(read_only=True, help_text="Upper bound of the 95% CI of g.")
     native_metric = serializers.CharField(
         read_only=True, help_text="The metric the input was reported in (e.g. SMD, OR, RR, COR)."
     )
-    native_yi = serializers.FloatField(read_only=True, help_text="The effect in its native metric.")
-    native_vi = serializers.FloatField(read_only=True, help_text="Its variance in the native metric.")
+    native_yi = FiniteFloatField(read_only=True, help_text="The effect in its native metric.")
+    native_vi = FiniteFloatField(read_only=True, help_text="Its variance in the native metric.")
     conversion_note = serializers.CharField(read_only=True, help_text="How g was obtained.")
 
     class Meta:
@@ -237,11 +279,11 @@ def _effect_input_fields() -> dict[str, AnyField]:
                 required=False, allow_null=True, max_value=MAX_INT, min_value=-MAX_INT
             )
         else:
-            out[name] = serializers.FloatField(required=False, allow_null=True)
+            out[name] = NumberField(required=False, allow_null=True)
     return out
 
 
-class EffectSizeUpdateInputSerializer(serializers.Serializer[Any]):
+class EffectSizeUpdateInputSerializer(WriteSerializer):
     """The reviewer's input; which numeric fields an input kind needs is checked by the model."""
 
     intervention = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT,
@@ -335,7 +377,7 @@ CellDetailOutputSerializer = type("CellDetailOutputSerializer", (serializers.Ser
     "differ": SubgroupOutputSerializer(
         allow_null=True,
         help_text="The studies compared by the characteristic in the `differ` query parameter "
-        "(design, region, confidence, year or code:<code set slug>; default design); null without effect sizes.",
+        "(design, region, confidence, year or code:<code set slug>; default design); null when the cell is not pooled.",
     ),
 })
 

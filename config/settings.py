@@ -98,6 +98,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, before the host check and the HTTPS redirect (config/health.py).
+    "config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.routers.ReplicaReadsMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Anonymous clients of data.json and the downloads (the reader cache's replays never get here).
+    "config.throttling.ReaderThrottleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
@@ -235,6 +239,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Request bodies (forms, and the API's JSON: api/parsers.py) up to this size; larger ones are
+# refused (the API answers 413). File uploads (imports in the admin) do not count.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -242,15 +250,23 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissionsOrAnonReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Writes take JSON (as documented); one request body type keeps generated clients simple.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Writes take JSON only (as documented; one body type keeps generated clients simple), with
+    # a depth limit (api.parsers).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": env_str("API_ANON_RATE", "120/minute")},
+    # How many proxies in front of the portal append to X-Forwarded-For; the client is the address
+    # the outermost of them saw. 0 (the default): X-Forwarded-For is ignored, since any client can
+    # send one; docker-compose sets 1 (Caddy).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
 }
+
+# data.json and the downloads, for anonymous clients (config/throttling.py): no person meets it.
+READER_ANON_RATE = env_str("READER_ANON_RATE", "600/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Evidence and gap map portal API",

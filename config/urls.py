@@ -7,3 +7,7 @@ urlpatterns = [
     path("", include("interchange.urls")),
     path("", include("portal.urls")),
 ]
+
+# The API answers every error in its own JSON format (api/errors.py); other paths get Django's pages.
+handler400 = "api.errors.bad_request"
+handler500 = "api.errors.server_error"

@@ -13,7 +13,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
-from studies.models import Confidence, can_see_drafts
+from studies.models import CheckedText, Confidence, can_see_drafts
 
 if TYPE_CHECKING:
     from evidence.stats.interpret import ConfidenceRules
@@ -64,7 +64,7 @@ class EvidenceMapQuerySet(models.QuerySet["EvidenceMap"]):
         return self if can_see_drafts(user) else self.filter(is_published=True)
 
 
-class EvidenceMap(models.Model):
+class EvidenceMap(CheckedText):
     """One evidence and gap map, with its methods text and synthesis settings."""
 
     title = models.CharField(max_length=200)
@@ -175,7 +175,7 @@ class EvidenceMap(models.Model):
         )
 
 
-class FrameworkNode(models.Model):
+class FrameworkNode(CheckedText):
     """A node of a map's row or column tree (any depth: category, sub-category, ...)."""
 
     evidence_map = models.ForeignKey(
@@ -268,7 +268,7 @@ class Outcome(FrameworkNode):
         return self.desirable_direction == Direction.HIGHER
 
 
-class CodeSet(models.Model):
+class CodeSet(CheckedText):
     """A map's own code set (setting, population group, language, funding...): a tree of codes.
 
     Studies are coded with its codes (`Study.codes`); the map's settings offer a code set as a
@@ -316,7 +316,7 @@ class CodeSet(models.Model):
             })
 
 
-class Code(models.Model):
+class Code(CheckedText):
     """One code of a code set; codes nest to any depth."""
 
     code_set = models.ForeignKey(CodeSet, on_delete=models.CASCADE, related_name="codes")
@@ -352,7 +352,7 @@ class Code(models.Model):
         check_parent(self, "code_set_id", owner="code set", kind="code")
 
 
-class CellSummary(models.Model):
+class CellSummary(CheckedText):
     """What reviewers write about one cell; the numbers are always computed, never typed."""
 
     evidence_map = models.ForeignKey(EvidenceMap, on_delete=models.CASCADE, related_name="cell_summaries")

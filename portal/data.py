@@ -112,9 +112,10 @@ def forest_json(
         }
         for row in effects
     ]
-    points = list(zip(cell.yi.tolist(), np.sqrt(cell.vi).tolist(), strict=True))
+    points: list[tuple[float, float]] = []
     pooled = None
-    if cell.result is not None:
+    if cell.result is not None:  # a cell not pooled may hold a value no plot can take
+        points = list(zip(cell.yi.tolist(), np.sqrt(cell.vi).tolist(), strict=True))
         r = cell.result
         pooled = {
             "g": rounded(r.estimate),

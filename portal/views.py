@@ -38,6 +38,7 @@ from evidence.synthesis.sensitivity import (
 from evidence.synthesis.subgroups import explain_cell, subgroup_plot
 from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
 from portal.forms import filter_fields
+from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
 
 View = Callable[..., HttpResponse]
@@ -348,5 +349,9 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
         "lower_is_better": selectors.lower_is_better(evidence_map),
         "sensitivity_limits": SENSITIVITY_LIMITS,
         **reproduce.examples(request.build_absolute_uri(reverse("api:cells", kwargs={"slug": evidence_map.slug}))),
+        "bounds": {
+            "g": f"{G_BOUND:g}", "var_min": f"{VAR_G_MIN:g}", "var_max": f"{VAR_G_MAX:g}",
+            "se_min": f"{math.sqrt(VAR_G_MIN):g}", "se_max": f"{math.sqrt(VAR_G_MAX):g}",
+        },
     }
     return render(request, "portal/methods.html", context)

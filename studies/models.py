@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 from studies import lookups  # noqa: F401  (registers the field__in_ids lookup)
-from studies.effect_sizes import ConversionError
+from studies.effect_sizes import CI_BOUND, G_BOUND, VAR_G_MAX, VAR_G_MIN, ConversionError
 from studies.effect_sizes.registry import (
     INPUT_FIELDS,
     INPUT_KIND_SPECS,
@@ -143,7 +144,51 @@ class EffectSizeQuerySet(models.QuerySet["EffectSize"]):
         return self.published().filter(study__evidence_map__is_published=True)
 
 
-class Study(models.Model):
+# Longest free text a reviewer or a file may give: an abstract of 20,000 characters is some
+# 3,000 words, far beyond any journal's limit; notes and keywords are shorter.
+ABSTRACT_MAX = 20_000
+NOTE_MAX = 5_000
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str:
+    """Why a text cannot be stored (empty when it can): databases refuse NUL, and a lone
+    surrogate (from a JSON escape such as \\ud800) is not text at all."""
+    if "\x00" in value:
+        return "Contains a NUL character (\\x00), which cannot be stored; remove it."
+    found = _SURROGATE.search(value)
+    if found:
+        return f"Contains a lone surrogate (U+{ord(found.group()):04X}), which is not text; remove it."
+    return ""
+
+
+class CheckedText(models.Model):
+    """Every text field of the model is checked by `text_problem` in full_clean(), so the admin,
+    the API and the importers refuse a NUL or a lone surrogate on its field, as they do any other
+    invalid value, instead of failing in the database."""
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        errors: dict[str, list[ValidationError]] = {}
+        for field in self._meta.concrete_fields:
+            if not isinstance(field, models.CharField | models.TextField) or (exclude and field.name in exclude):
+                continue
+            value = getattr(self, field.attname)
+            problem = text_problem(value) if isinstance(value, str) else ""
+            if problem:
+                errors[field.name] = [ValidationError(problem, code="not_text")]
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+
+class Study(CheckedText):
     """One included study, coded against a map's interventions and outcomes."""
 
     evidence_map = models.ForeignKey("evidence.EvidenceMap", on_delete=models.CASCADE, related_name="studies")
@@ -168,8 +213,11 @@ class Study(models.Model):
     pages = models.CharField(max_length=50, blank=True)
     doi = models.CharField("DOI", max_length=255, blank=True, validators=[validate_doi])
     url = models.URLField("URL", max_length=1000, blank=True)
-    abstract = models.TextField(blank=True)
-    keywords = models.TextField(blank=True, help_text="One keyword or phrase per line.")
+    abstract = models.TextField(blank=True, max_length=ABSTRACT_MAX, validators=[MaxLengthValidator(ABSTRACT_MAX)])
+    keywords = models.TextField(
+        blank=True, max_length=NOTE_MAX, validators=[MaxLengthValidator(NOTE_MAX)],
+        help_text="One keyword or phrase per line.",
+    )
     countries = CountryField(multiple=True, blank=True)
     is_global = models.BooleanField("Global study", default=False)
     region = models.CharField(
@@ -305,13 +353,13 @@ class AppraisalRating(models.TextChoices):
     NOT_APPLICABLE = "na", "Not applicable"
 
 
-class AppraisalItem(models.Model):
+class AppraisalItem(CheckedText):
     """One item of the critical appraisal that a study's confidence rating rests on."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="appraisal_items")
     criterion = models.CharField(max_length=32, choices=AppraisalCriterion.choices)
     rating = models.CharField(max_length=16, choices=AppraisalRating.choices)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, max_length=NOTE_MAX, validators=[MaxLengthValidator(NOTE_MAX)])
     history = HistoricalRecords()
 
     class Meta:
@@ -345,7 +393,7 @@ def _check(name: str, condition: Q, message: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=condition, name=name, violation_error_message=message)
 
 
-class EffectSize(models.Model):
+class EffectSize(CheckedText):
     """One effect estimate: the reviewer's input and the Hedges' g computed from it on save."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="effect_sizes")
@@ -394,7 +442,7 @@ class EffectSize(models.Model):
     native_vi = models.FloatField(editable=False, blank=True)
     conversion_note = models.CharField(max_length=500, editable=False, blank=True)
 
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTE_MAX, validators=[MaxLengthValidator(NOTE_MAX)])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -419,6 +467,17 @@ class EffectSize(models.Model):
             ),
             _check("es_input_kind_valid", Q(input_kind__in=InputKind.values), "Unknown input kind."),
             _check("es_variance_positive", Q(var_g__gt=0) & Q(se_g__gt=0), "The variance of g must be positive."),
+            # NaN and infinities fail these comparisons too (PostgreSQL sorts NaN above every
+            # number; SQLite stores NaN as NULL, which the NOT NULL columns refuse).
+            _check(
+                "es_computed_within_bounds",
+                Q(g__gte=-G_BOUND, g__lte=G_BOUND)
+                & Q(var_g__gte=VAR_G_MIN, var_g__lte=VAR_G_MAX)
+                & Q(se_g__lte=VAR_G_MAX**0.5)
+                & Q(ci_low_g__gte=-CI_BOUND, ci_high_g__lte=CI_BOUND),
+                f"g must lie within ±{G_BOUND:g}, its variance between {VAR_G_MIN:g} and {VAR_G_MAX:g} "
+                f"and its interval within ±{CI_BOUND:g}.",
+            ),
             _check(
                 "es_ci_contains_g",
                 Q(ci_low_g__lte=F("g")) & Q(g__lte=F("ci_high_g")),
@@ -512,7 +571,8 @@ class EffectSize(models.Model):
         try:
             est = compute_effect(self.input_kind, {f: getattr(self, f) for f in accepted})
         except ConversionError as exc:
-            raise ValidationError({exc.field if exc.field in INPUT_FIELDS else "input_kind": exc.message}) from exc
+            named = [f for f in exc.fields if f in INPUT_FIELDS] or ["input_kind"]
+            raise ValidationError({f: exc.message for f in named}) from exc
         self.g = est.g
         self.var_g = est.vg
         self.se_g = est.se_g

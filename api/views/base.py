@@ -7,21 +7,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date, quote_etag
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import InvalidParameter, model_errors
+from api.errors import InvalidParameter, logger, model_errors, server_error_response
 from api.renderers import table
 from api.schema import filter_parameters
 from api.serializers import MAX_INT, ErrorSerializer
@@ -50,6 +51,8 @@ WRITE_ERRORS = {
     401: _error("No or invalid token."),
     403: _error("The user lacks the model permission."),
     404: _error("Not found."),
+    413: _error("The body is larger than the limit (MAX_BODY_BYTES). Nothing was changed."),
+    415: _error("The body is not JSON. Nothing was changed."),
 }
 
 FILTER_PARAMETERS = filter_parameters()
@@ -108,6 +111,24 @@ class ApiView(APIView):
     """JSON views with conditional GET (ETag and Last-Modified)."""
 
     renderer_classes = [JSONRenderer]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """A write runs in one transaction with its answer, rendered inside it: the request
+        either commits and answers 2xx, or answers an error and commits nothing (so a client
+        that retries after an error never creates a duplicate)."""
+        if request.method in SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            try:
+                if isinstance(response, Response) and not response.is_rendered:
+                    response.render()
+            except Exception:
+                logger.exception("Internal Server Error: %s", request.path)
+                response = server_error_response()
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+        return response
 
     def conditional(
         self, request: Request, maps: list[EvidenceMap], build: Callable[[], Response]

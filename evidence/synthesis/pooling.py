@@ -2,7 +2,11 @@
 
 Takes the membership's parallel columns and hands them to the statistics engine in two
 batched calls (the pooled effects, then Egger's test); a cell that cannot be pooled keeps
-its reason instead of a result, so one cell never breaks the map.
+its reason instead of a result, so one cell never breaks the map. The batch is kept clean
+first: a cell holding a value the engine cannot take (g or its variance not finite, or out
+of the bounds every effect size keeps; such a row can only come from a write past the
+model, by raw SQL) is left out of it as not pooled, and should the batch still fail, each
+cell is fitted on its own, so that the failure stays with its cell. Both are logged.
 
 Each cell's outcome is also kept in the shared cache under a digest of exactly what it was
 computed from (the cell's effect sizes as oriented for it by the membership, their variances
@@ -16,6 +20,7 @@ whole key, so a cached fit can never be stale.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,6 +36,9 @@ from evidence.stats.clustered import pool_cells_clustered
 from evidence.stats.egger_cells import egger_tests
 from evidence.stats.results import ClusteredResult
 from evidence.synthesis.membership import EffectRows
+from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
+
+logger = logging.getLogger(__name__)
 
 # Bump when what a fit returns changes within one release of the package.
 FIT_SHAPE = "1"
@@ -82,8 +90,34 @@ def _digests(settings: bytes, yi: Any, vi: Any, clusters: Any, bounds: npt.NDArr
     return keys
 
 
-def _fit(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any) -> dict[int, _Fit]:
-    """Pool and test the cells of these rows (codes: the cell of each row)."""
+def _unusable(yi: Any, vi: Any) -> Any:
+    """Rows whose g or variance is not finite or out of bounds: a mask."""
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(yi) & np.isfinite(vi) & (np.abs(yi) <= G_BOUND) & (vi >= VAR_G_MIN) & (vi <= VAR_G_MAX)
+    return ~usable
+
+
+def _bad_value_reason(yi: Any, vi: Any, ids: Any) -> str:
+    """Why a cell holding unusable rows is not pooled, naming its first such effect size."""
+    bad = np.flatnonzero(_unusable(yi, vi))
+    first = int(bad[0])
+    g_usable = bool(np.isfinite(yi[first]) and abs(yi[first]) <= G_BOUND)
+    value = f"a variance of {float(vi[first])!r}" if g_usable else f"g = {float(yi[first])!r}"
+    others = f" and {bad.size - 1} more" if bad.size > 1 else ""
+    return (
+        f"effect size {int(ids[first])}{others} has {value}, which is not a finite number within the "
+        "bounds every effect size keeps; it needs correcting"
+    )
+
+
+def _by_cell(codes: Any) -> list[tuple[int, Any]]:
+    """Each cell code with its rows (indices into `codes`, which is sorted)."""
+    cells, starts = np.unique(codes, return_index=True)
+    ends = np.append(starts[1:], codes.size)
+    return [(int(c), np.arange(a, b)) for c, a, b in zip(cells.tolist(), starts.tolist(), ends.tolist(), strict=True)]
+
+
+def _pool(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any) -> tuple[dict[Hashable, Any], dict[Hashable, str]]:
     not_pooled: dict[Hashable, str] = {}
     results = pool_cells_clustered(
         yi, vi, codes, clusters,
@@ -91,19 +125,81 @@ def _fit(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any)
         method=evidence_map.pooling_method, test=evidence_map.pooling_test,
         errors=not_pooled,
     )
-    # Egger's test in every cell with enough effect sizes, in one batched call; a cell
-    # it cannot test (e.g. equal sampling variances: no predictor) gets no p-value.
-    egger_p: dict[int, float] = {}
+    return results, not_pooled
+
+
+def _pool_isolated(
+    evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any
+) -> tuple[dict[Hashable, Any], dict[Hashable, str]]:
+    """All cells in one batch; should the batch fail, each cell alone, so that a numerical
+    failure stays with its cell (not pooled, with the reason) and is logged."""
+    try:
+        return _pool(evidence_map, codes, clusters, yi, vi)
+    except Exception:
+        logger.exception("Map %s: pooling the cells together failed; pooling them one by one", evidence_map.slug)
+    results: dict[Hashable, Any] = {}
+    reasons: dict[Hashable, str] = {}
+    for code, rows in _by_cell(codes):
+        try:
+            one, not_pooled = _pool(evidence_map, codes[rows], clusters[rows], yi[rows], vi[rows])
+        except Exception as error:
+            logger.exception("Map %s: cell %d could not be pooled", evidence_map.slug, code)
+            reasons[code] = f"a numerical error stopped its pooling ({type(error).__name__})"
+            continue
+        results.update(one)
+        reasons.update(not_pooled)
+    return results, reasons
+
+
+def _egger(yi: Any, vi: Any, codes: Any) -> dict[int, float]:
+    # The labels of an integer array come back as Python ints.
+    return {cast(int, code): result.p_value for code, result in egger_tests(yi, vi, codes).items()}
+
+
+def _egger_isolated(evidence_map: EvidenceMap, codes: Any, yi: Any, vi: Any) -> dict[int, float]:
+    """Egger's p of every cell with enough effect sizes, batched, and cell by cell should the
+    batch fail; a cell it cannot test (e.g. equal sampling variances: no predictor) has none."""
     eligible = np.bincount(codes)[codes] >= evidence_map.egger_min_k
-    if eligible.any():
-        tests = egger_tests(yi[eligible], vi[eligible], codes[eligible])
-        # The labels of an integer array come back as Python ints.
-        egger_p = {cast(int, code): result.p_value for code, result in tests.items()}
-    return {
-        code: _Fit(
-            results.get(code), not_pooled.get(code, ""), egger_p.get(code)
+    if not eligible.any():
+        return {}
+    codes, yi, vi = codes[eligible], yi[eligible], vi[eligible]
+    try:
+        return _egger(yi, vi, codes)
+    except Exception:
+        logger.exception("Map %s: Egger's tests together failed; testing the cells one by one", evidence_map.slug)
+    egger_p: dict[int, float] = {}
+    for code, rows in _by_cell(codes):
+        try:
+            egger_p.update(_egger(yi[rows], vi[rows], codes[rows]))
+        except Exception:
+            logger.exception("Map %s: Egger's test of cell %d failed", evidence_map.slug, code)
+    return egger_p
+
+
+def _fit(evidence_map: EvidenceMap, codes: Any, clusters: Any, yi: Any, vi: Any, ids: Any) -> dict[int, _Fit]:
+    """Pool and test the cells of these rows (codes: the cell of each row, sorted). A cell
+    holding an unusable row is set aside first, as not pooled with the reason."""
+    unusable = _unusable(yi, vi)
+    bad_cells = np.unique(codes[unusable]).tolist()
+    reasons: dict[Hashable, str] = {
+        code: _bad_value_reason(yi[rows], vi[rows], ids[rows]) for code, rows in _by_cell(codes) if code in bad_cells
+    }
+    if reasons:
+        logger.warning(
+            "Map %s: %d cell(s) not pooled for effect sizes outside the bounds (ids %s)",
+            evidence_map.slug, len(reasons), sorted(set(ids[unusable].tolist()))[:20],
         )
-        for code in np.unique(codes).tolist()
+    keep = ~np.isin(codes, bad_cells)
+    codes, clusters, yi, vi = codes[keep], clusters[keep], yi[keep], vi[keep]
+    results: dict[Hashable, Any] = {}
+    egger_p: dict[int, float] = {}
+    if codes.size:
+        results, not_pooled = _pool_isolated(evidence_map, codes, clusters, yi, vi)
+        reasons.update(not_pooled)
+        egger_p = _egger_isolated(evidence_map, codes, yi, vi)
+    return {
+        code: _Fit(cast(ClusteredResult | None, results.get(code)), reasons.get(code, ""), egger_p.get(code))
+        for code in sorted({*np.unique(codes).tolist(), *bad_cells})
     }
 
 
@@ -119,6 +215,7 @@ def pool_rows(evidence_map: EvidenceMap, rows: EffectRows) -> Pooled:
     yi = np.ascontiguousarray(np.asarray(rows.yi, dtype=np.float64)[order])
     vi = np.ascontiguousarray(np.asarray(rows.vi, dtype=np.float64)[order])
     clusters = np.ascontiguousarray(np.asarray(rows.clusters, dtype=np.int64)[order])
+    ids = np.asarray(rows.ids, dtype=np.int64)[order]
     cells, starts = np.unique(codes, return_index=True)
     bounds = np.append(starts, codes.size).astype(np.int64)
     keys = _digests(_settings(evidence_map), yi, vi, clusters, bounds)
@@ -126,7 +223,10 @@ def pool_rows(evidence_map: EvidenceMap, rows: EffectRows) -> Pooled:
     missing = [n for n, key in enumerate(keys) if key not in found]
     if missing:
         rows_missing = np.concatenate([np.arange(bounds[n], bounds[n + 1]) for n in missing])
-        fits = _fit(evidence_map, codes[rows_missing], clusters[rows_missing], yi[rows_missing], vi[rows_missing])
+        fits = _fit(
+            evidence_map, codes[rows_missing], clusters[rows_missing], yi[rows_missing], vi[rows_missing],
+            ids[rows_missing],
+        )
         fresh = {keys[n]: fits[int(cells[n])] for n in missing}
         shared_cache.set_many(fresh, FIT_SECONDS)
         found.update(fresh)

@@ -337,6 +337,8 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
         data.update(confidence=view.confidence.level, confidence_text=view.confidence.text)
     if view.direction_note:
         data["note"] = view.direction_note
+    if view.not_pooled_reason:
+        data["not_pooled"] = view.not_pooled_reason
     if segments is not None:
         counts = list(segments)
         while counts and counts[-1] == 0:

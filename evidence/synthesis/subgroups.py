@@ -137,9 +137,10 @@ def _study_levels(evidence_map: EvidenceMap, factor: str, study_ids: list[int]) 
 
 def explain_cell(evidence_map: EvidenceMap, cell: Cell, factor: str | None) -> SubgroupView | None:
     """The comparison of the cell's studies by ``factor`` (default: study design), or None
-    when the cell has no effect sizes. An unknown factor falls back to the default. The effect
-    sizes are taken as the cell pooled them (oriented for an aggregate, see membership)."""
-    if not cell.effect_ids:
+    when the cell was not pooled (no effect sizes, or the reason it gives). An unknown factor
+    falls back to the default. The effect sizes are taken as the cell pooled them (oriented
+    for an aggregate, see membership)."""
+    if cell.result is None:
         return None
     choices = factor_choices(evidence_map)
     names = dict(choices)

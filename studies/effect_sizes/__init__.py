@@ -38,7 +38,11 @@ from .binary import (
     risk_difference,
 )
 from .common import (
+    CI_BOUND,
+    G_BOUND,
     NATIVE_METRICS,
+    VAR_G_MAX,
+    VAR_G_MIN,
     ConversionError,
     EffectEstimate,
     Estimate,
@@ -64,9 +68,13 @@ from .registry import INPUT_KINDS, OPTIONAL_INPUTS, compute_effect
 from .reported import estimate_from_ci, ratio_from_ci, se_from_ci, se_from_p
 
 __all__ = [
+    "CI_BOUND",
+    "G_BOUND",
     "INPUT_KINDS",
     "NATIVE_METRICS",
     "OPTIONAL_INPUTS",
+    "VAR_G_MAX",
+    "VAR_G_MIN",
     "ConversionError",
     "EffectEstimate",
     "Estimate",

@@ -21,7 +21,11 @@ from typing import Literal, NamedTuple
 from scipy import stats
 
 __all__ = [
+    "CI_BOUND",
+    "G_BOUND",
     "NATIVE_METRICS",
+    "VAR_G_MAX",
+    "VAR_G_MIN",
     "ConversionError",
     "Correction",
     "EffectEstimate",
@@ -43,18 +47,32 @@ Values = Mapping[str, float | int | None]
 
 NATIVE_METRICS: tuple[str, ...] = ("SMD", "logOR", "logRR", "RD", "COR", "ZCOR")
 
+# The bounds every stored effect size keeps (README, "Bounds"; the methods page; a check
+# constraint of studies.EffectSize). A real study's g lies well within ±10 (a g of 10 means
+# groups ten standard deviations apart); a variance above 100 (an SE above 10) carries no
+# weight worth pooling, and one below 1e-10 (an SE below 1e-5, some 10^10 people per group)
+# would weigh so much that it swamps a cell's sums. The 95% interval then lies within
+# ±(10 + 1.96·10), so within ±40.
+G_BOUND = 10.0
+VAR_G_MIN = 1e-10
+VAR_G_MAX = 100.0
+CI_BOUND = 40.0
+
 
 class ConversionError(ValueError):
     """A reported value that cannot be turned into an effect size.
 
     `field` is the name of the input at fault (for `compute_effect`, the Django model's
-    field name) and `message` a sentence a reviewer can act on.
+    field name) and `message` a sentence a reviewer can act on. `fields` names every input
+    the message is about: `field` alone, or all the inputs of a result out of bounds, which
+    no single one of them is to blame for.
     """
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, fields: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.fields = fields or (field,)
 
 
 class Estimate(NamedTuple):

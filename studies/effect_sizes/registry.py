@@ -22,12 +22,22 @@ tests/studies/test_input_kind_registry.py, and a migration for the model's new c
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .binary import convert_counts_2x2, convert_odds_ratio_ci, convert_risk_ratio_ci
-from .common import ConversionError, EffectEstimate, Inputs, Values, _finite
+from .common import (
+    G_BOUND,
+    VAR_G_MAX,
+    VAR_G_MIN,
+    ConversionError,
+    EffectEstimate,
+    Inputs,
+    Values,
+    _finite,
+)
 from .correlations import convert_correlation
 from .means import convert_f_stat, convert_means, convert_t_stat
 from .reported import convert_es_ci, convert_es_p, convert_es_se
@@ -328,4 +338,37 @@ def compute_effect(kind: str, values: Values) -> EffectEstimate:
         known = ", ".join(INPUT_KIND_SPECS)
         raise ConversionError("kind", f"unknown input kind {kind!r}; expected one of: {known}")
     required = {name: _required(spec, values, name) for name in spec.required}
-    return spec.converter(Inputs(required, values, spec.optional))
+    given = tuple(name for name in (*spec.required, *spec.optional) if values.get(name) is not None)
+    try:
+        estimate = spec.converter(Inputs(required, values, spec.optional))
+    except ConversionError as exc:
+        if exc.field in spec.required or exc.field in spec.optional or not given:
+            raise
+        # A step of the conversion (d, df, a log) failed: the inputs together are at fault.
+        raise ConversionError(given[0], f"these values cannot give an effect size: {exc.message}", fields=given) from exc
+    except (ArithmeticError, ValueError) as exc:  # an overflow or a domain error inside the arithmetic
+        if not given:
+            raise
+        message = f"these values cannot give an effect size (the arithmetic fails: {exc}); check them"
+        raise ConversionError(given[0], message, fields=given) from exc
+    return _within_bounds(estimate, given)
+
+
+def _within_bounds(estimate: EffectEstimate, inputs: tuple[str, ...]) -> EffectEstimate:
+    """The estimate, if g and its variance are finite and within the bounds of common.py;
+    else a ConversionError on every input, since it is their combination that is wrong."""
+    g, vg = estimate.g, estimate.vg
+    if not (math.isfinite(g) and -G_BOUND <= g <= G_BOUND):
+        message = (
+            f"these values give Hedges' g = {g:.4g}, outside the accepted range "
+            f"-{G_BOUND:g} ≤ g ≤ {G_BOUND:g}; check them"
+        )
+        raise ConversionError(inputs[0], message, fields=inputs)
+    if not (math.isfinite(vg) and VAR_G_MIN <= vg <= VAR_G_MAX):
+        message = (
+            f"these values give a sampling variance of g of {vg:.4g}, outside the accepted range "
+            f"{VAR_G_MIN:g} ≤ var(g) ≤ {VAR_G_MAX:g} (a standard error of g between "
+            f"{math.sqrt(VAR_G_MIN):g} and {math.sqrt(VAR_G_MAX):g}); check them"
+        )
+        raise ConversionError(inputs[0], message, fields=inputs)
+    return estimate

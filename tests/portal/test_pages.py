@@ -330,7 +330,7 @@ def build_map(n_studies: int):  # type: ignore[no-untyped-def]
 MAP_DATA_QUERIES = 9
 # cell page (not kept by the middleware): map_data's 2 to 9, then the cell's studies, its effect
 # sizes (with study, row and column joined), the outcomes those studies are coded with, the
-# cell's summary, and for "why do the studies differ?" the code sets offered as filters (this
+# cell's summary, and for "why do the studies differ?" (a pooled cell) the code sets offered as filters (this
 # map has none, so no query for their codes) and the studies' characteristics.
 CELL_PAGE_QUERIES = 14
 
@@ -344,7 +344,7 @@ def test_map_data_runs_a_fixed_number_of_queries(client, django_assert_num_queri
     assert data["totals"]["studies"] == n_studies
 
 
-@pytest.mark.parametrize("n_studies", [3, 30])
+@pytest.mark.parametrize("n_studies", [5, 30])  # the cell holds 2 and 8 studies: pooled
 def test_cell_page_runs_a_fixed_number_of_queries(client, django_assert_num_queries, n_studies):  # type: ignore[no-untyped-def]
     evidence_map, row, col = build_map(n_studies)
     with django_assert_num_queries(CELL_PAGE_QUERIES):
