@@ -13,13 +13,14 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from evidence import services
-from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
-from studies.admin import ScopedAutocompleteSelect
+from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, MapMembership, Outcome
+from studies.admin import MapRoleAdmin, MapRoleInline, ScopedAutocompleteSelect
 from studies.services import delete_recorded
 
 
-class ServiceSaveAdmin(SimpleHistoryAdmin):
-    """Saves and deletes, one by one and bulk, inlines too, go through the audited services."""
+class ServiceSaveAdmin(MapRoleAdmin, SimpleHistoryAdmin):
+    """Saves and deletes, one by one and bulk, inlines too, go through the audited services;
+    what a user sees and changes follows their role on each map."""
 
     def save_model(self, request: HttpRequest, obj: Model, form: ModelForm[Any], change: bool) -> None:
         services.framework_save(instance=obj, user=request.user)
@@ -48,7 +49,7 @@ def codes_of(**scope: Any) -> QuerySet[Code]:
     return Code.objects.filter(**scope).select_related("code_set")
 
 
-class CodeSetInline(admin.TabularInline[CodeSet, EvidenceMap]):
+class CodeSetInline(MapRoleInline, admin.TabularInline[CodeSet, EvidenceMap]):
     """The map's code sets: which are offered as filters; their codes are edited on each set's page."""
 
     model = CodeSet
@@ -59,13 +60,25 @@ class CodeSetInline(admin.TabularInline[CodeSet, EvidenceMap]):
     verbose_name_plural = "code sets (save, then open a code set to edit its codes)"
 
 
+class MembershipInline(MapRoleInline, admin.TabularInline[MapMembership, EvidenceMap]):
+    """The map's team: each member's role (only the map's publishers change it)."""
+
+    model = MapMembership
+    extra = 0
+    fields = ("user", "role")
+    verbose_name_plural = "members and their roles (viewer, reviewer, editor, publisher)"
+
+
 @admin.register(EvidenceMap)
 class EvidenceMapAdmin(ServiceSaveAdmin):
+    map_lookup = "pk"
+    map_fields: dict[str, str] = {}
+
     list_display = ("title", "slug", "is_published", "pooling_method", "pooling_test", "updated_at")
     list_filter = ("is_published",)
     search_fields = ("title", "description")
     prepopulated_fields = {"slug": ("title",)}
-    inlines = (CodeSetInline,)
+    inlines = (MembershipInline, CodeSetInline)
     fieldsets = (
         (None, {"fields": ("title", "slug", "is_published", "description")}),
         ("Methods", {"fields": ("search_dates", "last_search_update", "inclusion_criteria", "methods_notes")}),
@@ -79,6 +92,15 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
             "or leave it empty to segment them by study design.",
         }),
     )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A new map has no members yet: the model permission decides, and its creator
+        # becomes its publisher (evidence.services.framework_save).
+        return request.user.has_perm("evidence.add_evidencemap")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        return tuple(f for f in fields if f != "is_published") if obj is None else fields
 
     def get_form(self, request: HttpRequest, obj: EvidenceMap | None = None, change: bool = False,
                  **kwargs: Any) -> type[ModelForm[Any]]:
@@ -123,7 +145,7 @@ class CellSummaryAdmin(ServiceSaveAdmin):
     )
 
 
-class CodeInline(admin.TabularInline[Code, CodeSet]):
+class CodeInline(MapRoleInline, admin.TabularInline[Code, CodeSet]):
     """A code set's codes; a code's parent is searched among the same set's codes."""
 
     model = Code
@@ -160,6 +182,9 @@ class CodeSetAdmin(ServiceSaveAdmin):
 
 @admin.register(Code)
 class CodeAdmin(ServiceSaveAdmin):
+    map_lookup = "code_set__evidence_map"
+    map_fields = {"code_set": "evidence_map"}
+
     list_display = ("name", "parent", "code_set", "position", "external_id")
     list_filter = ("code_set__evidence_map", "code_set")
     search_fields = ("name", "external_id", "description")
