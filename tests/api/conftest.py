@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
+from api import tokens
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
@@ -26,8 +26,8 @@ def api() -> APIClient:
 @pytest.fixture
 def reviewer_api(reviewer) -> APIClient:  # type: ignore[no-untyped-def]
     client = APIClient()
-    token = Token.objects.create(user=reviewer)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = tokens.issue(user=reviewer, name="tests")[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

@@ -1,0 +1,31 @@
+"""The admin site with an optional second factor: a staff member who has set up an
+authenticator app (a confirmed TOTP device, django-otp) gives its code at login, and the admin
+lets them in only once that code was checked; everyone else logs in with the password alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest
+from django_otp import user_has_device
+from django_otp.admin import OTPAdminAuthenticationForm
+
+
+class OptionalOTPLoginForm(OTPAdminAuthenticationForm):
+    """The password, then the code for users with a device; no code asked of the others."""
+
+    def clean_otp(self, user: Any) -> None:
+        if user is not None and user_has_device(user):
+            super().clean_otp(user)
+
+
+class PortalAdminSite(AdminSite):
+    login_form = OptionalOTPLoginForm
+    login_template = "admin/two_factor_login.html"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        user: Any = request.user
+        if not super().has_permission(request):
+            return False
+        return bool(user.is_verified() or not user_has_device(user))
