@@ -78,7 +78,7 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
     list_filter = ("is_published",)
     search_fields = ("title", "description")
     prepopulated_fields = {"slug": ("title",)}
-    inlines = (MembershipInline, CodeSetInline)
+    inlines = (CodeSetInline, MembershipInline)
     fieldsets = (
         (None, {"fields": ("title", "slug", "is_published", "description")}),
         ("Methods", {"fields": ("search_dates", "last_search_update", "inclusion_criteria", "methods_notes")}),
