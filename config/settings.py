@@ -207,6 +207,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 AXES_HANDLER = (
     "axes.handlers.cache.AxesCacheHandler" if urlparse(env_str("CACHE_URL")).scheme in {"redis", "rediss", "unix"}
     else "axes.handlers.database.AxesDatabaseHandler"

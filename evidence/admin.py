@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.views.decorators.http import require_POST
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
@@ -15,6 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from evidence import services
 from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, MapMembership, Outcome
 from studies.admin import MapRoleAdmin, MapRoleInline, ScopedAutocompleteSelect
+from studies.models import AppraisalItem, EffectSize, Study
 from studies.services import delete_recorded
 
 
@@ -69,10 +79,94 @@ class MembershipInline(MapRoleInline, admin.TabularInline[MapMembership, Evidenc
     verbose_name_plural = "members and their roles (viewer, reviewer, editor, publisher)"
 
 
+# The records the deleted-records page lists and restores, by the name in its URLs.
+RESTORABLE: dict[str, Any] = {
+    model._meta.model_name: model
+    for model in (Study, EffectSize, AppraisalItem, Intervention, Outcome, CodeSet, Code, CellSummary, MapMembership)
+}
+DELETED_PER_KIND = 200
+
+
+def _deleted_map_id(historical: Any) -> int | None:
+    """The map a deleted record was on, also when what it belonged to is deleted too."""
+    for owner_field, owner in (("study_id", Study), ("code_set_id", CodeSet)):
+        owner_id = getattr(historical, owner_field, None)
+        if owner_id is not None:
+            last = owner.history.filter(id=owner_id).order_by("-history_date").first()  # type: ignore[attr-defined]
+            return int(last.evidence_map_id) if last is not None else None
+    map_id = getattr(historical, "evidence_map_id", None)
+    return int(map_id) if map_id is not None else None
+
+
+def deleted_records(user: Any) -> list[dict[str, Any]]:
+    """The latest deletion of each record that is still deleted, newest first, on the maps
+    where `user` may write that kind of record."""
+    found = []
+    for name, model in RESTORABLE.items():
+        rows = (model.history.filter(history_type="-").exclude(id__in=model._default_manager.values("pk"))
+                .select_related("history_user").order_by("-history_date")[:DELETED_PER_KIND])
+        seen: set[int] = set()
+        for row in rows:
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+            map_id = _deleted_map_id(row)
+            if map_id is None or not user.has_perm(f"evidence.{model.write_role}", map_id):
+                continue
+            found.append({"kind": name, "label": model._meta.verbose_name, "row": row, "map_id": map_id,
+                          "name": _safe_str(row)})
+    maps = dict(EvidenceMap.objects.filter(pk__in={r["map_id"] for r in found}).values_list("pk", "title"))
+    for record in found:
+        record["map"] = maps.get(record["map_id"], f"deleted map {record['map_id']}")
+    return sorted(found, key=lambda r: r["row"].history_date, reverse=True)
+
+
+def _safe_str(historical: Any) -> str:
+    try:
+        return str(historical.instance)
+    except Exception:  # its name needs a related record that is gone too
+        return f"#{historical.id}"
+
+
 @admin.register(EvidenceMap)
 class EvidenceMapAdmin(ServiceSaveAdmin):
     map_lookup = "pk"
     map_fields: dict[str, str] = {}
+    change_list_template = "admin/evidence/evidencemap/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("deleted/", self.admin_site.admin_view(self.deleted_view), name="evidence_deleted"),
+            path("deleted/<str:kind>/<int:history_id>/restore/",
+                 self.admin_site.admin_view(require_POST(self.restore_view)), name="evidence_restore"),
+        ]
+        return own + super().get_urls()
+
+    def deleted_view(self, request: HttpRequest) -> HttpResponse:
+        """Deleted studies, effect sizes, framework rows, code sets, summaries and members, each
+        with a button that restores it."""
+        if not request.user.has_perm("evidence.reviewer"):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "title": "Deleted records",
+                   "records": deleted_records(request.user), "opts": self.model._meta}
+        return TemplateResponse(request, "admin/evidence/deleted.html", context)
+
+    def restore_view(self, request: HttpRequest, kind: str, history_id: int) -> HttpResponse:
+        model = RESTORABLE.get(kind)
+        if model is None:
+            raise PermissionDenied
+        historical = get_object_or_404(model.history, history_id=history_id, history_type="-")
+        try:
+            restored = services.record_restore(historical=historical, user=request.user)
+        except ValidationError as exc:
+            self.message_user(request, f"Not restored: {' '.join(exc.messages)}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:evidence_deleted"))
+        self.message_user(request, f"Restored the {model._meta.verbose_name} “{restored}”, with its history.",
+                          messages.SUCCESS)
+        try:
+            return HttpResponseRedirect(reverse(f"admin:{model._meta.app_label}_{kind}_change", args=[restored.pk]))
+        except NoReverseMatch:  # members are edited on their map's page
+            return HttpResponseRedirect(reverse("admin:evidence_deleted"))
 
     list_display = ("title", "slug", "is_published", "pooling_method", "pooling_test", "updated_at")
     list_filter = ("is_published",)
@@ -207,3 +301,18 @@ class CodeAdmin(ServiceSaveAdmin):
                 if value.isascii() and value.isdigit():  # "²" is a digit to isdigit()
                     found = found.filter(**{lookup: int(value)})
         return found, may_have_duplicates
+
+
+# Users and groups with their history (evidence.models.register_account_history).
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class UserHistoryAdmin(SimpleHistoryAdmin, UserAdmin):  # type: ignore[type-arg]
+    pass
+
+
+@admin.register(Group)
+class GroupHistoryAdmin(SimpleHistoryAdmin, GroupAdmin):
+    pass

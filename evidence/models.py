@@ -456,3 +456,23 @@ class MapMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.get_role_display()} of {self.evidence_map}"
+
+
+def register_account_history() -> None:
+    """Users and groups keep history too (who changed a user's groups, permissions, staff or
+    active flags, and when), stored with the map's history in this app. Passwords and last
+    logins are left out: a hash is no one's business, and a login is not a change."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from simple_history import register
+    from simple_history.exceptions import MultipleRegistrationsError
+
+    try:
+        register(get_user_model(), app="evidence", excluded_fields=["password", "last_login"],
+                 m2m_fields=["groups", "user_permissions"])
+        register(Group, app="evidence", m2m_fields=["permissions"])
+    except MultipleRegistrationsError:
+        pass
+
+
+register_account_history()

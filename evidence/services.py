@@ -1,9 +1,13 @@
-"""Writes to the map framework, cell summaries and members (admin, API, importers and demo
-call these)."""
+"""Writes to the map framework, cell summaries and members, and restoring deleted records
+(admin, API, importers and demo call these)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 
 from evidence.models import EvidenceMap, MapMembership, Role
 from studies.services import ModelT, User, actor_or_none, delete_recorded, save_validated
@@ -32,3 +36,25 @@ def membership_set(*, evidence_map: EvidenceMap, member: object, role: Role | st
 
 def membership_delete(*, membership: MapMembership, user: User) -> None:
     delete_recorded(instance=membership, user=user)
+
+
+@transaction.atomic
+def record_restore(*, historical: Any, user: User) -> Model:
+    """Bring back a deleted record from its last history row (its id, its values), through the
+    audited write: the writer needs the same role as for any write, the record is validated
+    again, and its history goes on (the restore is a new row, "Restored from the history")."""
+    model = type(historical.instance)
+    if model._default_manager.filter(pk=historical.id).exists():
+        raise ValidationError(f"The {model._meta.verbose_name} “{historical.instance}” exists; there is nothing to restore.")
+    instance = historical.instance
+    for field in model._meta.concrete_fields:
+        target = getattr(field, "related_model", None)
+        value = getattr(instance, field.attname)
+        if field.is_relation and target is not None and value is not None \
+                and not target._default_manager.filter(pk=value).exists():
+            raise ValidationError(
+                f"Its {field.verbose_name} (id {value}) is deleted too; restore that one first."
+            )
+    instance._state.adding = True
+    instance._change_reason = "Restored from the history"  # type: ignore[attr-defined]
+    return save_validated(instance=instance, user=user)
