@@ -28,7 +28,7 @@ class IssueTokenForm(forms.ModelForm[ApiToken]):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(SimpleHistoryAdmin):
+class ApiTokenAdmin(SimpleHistoryAdmin):  # type: ignore[misc]
     list_display = ("prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix")
@@ -37,7 +37,8 @@ class ApiTokenAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
         rows: QuerySet[ApiToken] = super().get_queryset(request).select_related("user")
-        return rows if request.user.is_superuser else rows.filter(user=request.user)
+        owner: Any = request.user
+        return rows if request.user.is_superuser else rows.filter(user=owner)
 
     # Every signed-in staff member manages their own tokens, without a model permission.
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -10,14 +10,20 @@ from django.contrib.admin import AdminSite
 from django.http import HttpRequest
 from django_otp import user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
-class OptionalOTPLoginForm(OTPAdminAuthenticationForm):
+class OptionalOTPLoginForm(OTPAdminAuthenticationForm):  # type: ignore[misc]
     """The password, then the code for users with a device; no code asked of the others."""
 
     def clean_otp(self, user: Any) -> None:
         if user is not None and user_has_device(user):
             super().clean_otp(user)
+
+    def _chosen_device(self, user: Any) -> Any:
+        # The page asks for one code, not for a device: the user's own authenticator app.
+        chosen = super()._chosen_device(user)
+        return chosen or TOTPDevice.objects.devices_for_user(user, confirmed=True).order_by("pk").first()
 
 
 class PortalAdminSite(AdminSite):

@@ -6,23 +6,30 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.views.decorators.http import require_POST
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group
-from django.db import transaction
-from django.db.models import Model, QuerySet
-from django.forms import BaseInlineFormSet, ModelForm
-from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from evidence import services
-from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, MapMembership, Outcome
+from evidence.models import (
+    CellSummary,
+    Code,
+    CodeSet,
+    EvidenceMap,
+    Intervention,
+    MapMembership,
+    Outcome,
+)
 from studies.admin import MapRoleAdmin, MapRoleInline, ScopedAutocompleteSelect
 from studies.models import AppraisalItem, EffectSize, Study
 from studies.services import delete_recorded
@@ -81,7 +88,7 @@ class MembershipInline(MapRoleInline, admin.TabularInline[MapMembership, Evidenc
 
 # The records the deleted-records page lists and restores, by the name in its URLs.
 RESTORABLE: dict[str, Any] = {
-    model._meta.model_name: model
+    str(model._meta.model_name): model
     for model in (Study, EffectSize, AppraisalItem, Intervention, Outcome, CodeSet, Code, CellSummary, MapMembership)
 }
 DELETED_PER_KIND = 200
@@ -92,7 +99,7 @@ def _deleted_map_id(historical: Any) -> int | None:
     for owner_field, owner in (("study_id", Study), ("code_set_id", CodeSet)):
         owner_id = getattr(historical, owner_field, None)
         if owner_id is not None:
-            last = owner.history.filter(id=owner_id).order_by("-history_date").first()  # type: ignore[attr-defined]
+            last = owner.history.filter(id=owner_id).order_by("-history_date").first()
             return int(last.evidence_map_id) if last is not None else None
     map_id = getattr(historical, "evidence_map_id", None)
     return int(map_id) if map_id is not None else None
@@ -140,7 +147,8 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
             path("deleted/<str:kind>/<int:history_id>/restore/",
                  self.admin_site.admin_view(require_POST(self.restore_view)), name="evidence_restore"),
         ]
-        return own + super().get_urls()
+        inherited: list[URLPattern] = super().get_urls()
+        return own + inherited
 
     def deleted_view(self, request: HttpRequest) -> HttpResponse:
         """Deleted studies, effect sizes, framework rows, code sets, summaries and members, each

@@ -34,7 +34,7 @@ def _pg(program: str, alias: str) -> tuple[list[str], dict[str, str]]:
     found = shutil.which(program)
     if found is None:
         raise BackupError(f"{program} is not installed (on Debian: apt-get install postgresql-client).")
-    db: dict[str, Any] = settings.DATABASES[alias]
+    db: Any = settings.DATABASES[alias]
     args = [found, "--no-owner", "--no-privileges"]
     for flag, key in (("--host", "HOST"), ("--port", "PORT"), ("--username", "USER")):
         if db.get(key):

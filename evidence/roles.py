@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import rules
+from rules import predicate, set_perm  # type: ignore[attr-defined]
 from django.core.exceptions import ObjectDoesNotExist
 
 from evidence.models import EvidenceMap, MapMembership, Role
@@ -63,14 +63,13 @@ def maps_with_role(user: Any, role: Role) -> Any:
 
 
 def _at_least(role: Role) -> Any:
-    @rules.predicate(name=f"has_role_{role.name.lower()}")
     def check(user: Any, obj: Any = None) -> bool:
         if obj is None:  # "on some map": for the admin's lists and add buttons
             return bool(getattr(user, "is_authenticated", False) and maps_with_role(user, role).exists())
         found = role_on(user, obj)
         return found is not None and found >= role
 
-    return check
+    return predicate(check, name=f"has_role_{role.name.lower()}")  # type: ignore[no-untyped-call]
 
 
 is_viewer = _at_least(Role.VIEWER)
@@ -88,5 +87,5 @@ PERMISSIONS = {
 
 def register() -> None:
     """Add the role permissions to rules' permission set (once, from the app's ready())."""
-    for name, predicate in PERMISSIONS.items():
-        rules.set_perm(name, predicate)
+    for name, rule in PERMISSIONS.items():
+        set_perm(name, rule)  # type: ignore[no-untyped-call]

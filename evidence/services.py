@@ -21,15 +21,16 @@ def framework_save(*, instance: ModelT, user: User) -> ModelT:
     save_validated(instance=instance, user=user)
     actor = actor_or_none(user)
     if creating and isinstance(instance, EvidenceMap) and actor is not None:
-        MapMembership.objects.get_or_create(evidence_map=instance, user=actor, defaults={"role": Role.PUBLISHER})
+        creator: Any = actor
+        MapMembership.objects.get_or_create(evidence_map=instance, user=creator, defaults={"role": Role.PUBLISHER})
     return instance
 
 
-def membership_set(*, evidence_map: EvidenceMap, member: object, role: Role | str, user: User) -> MapMembership:
+def membership_set(*, evidence_map: EvidenceMap, member: Any, role: Role | str, user: User) -> MapMembership:
     """Give `member` `role` on `evidence_map` (or change it); only the map's publishers may."""
     role = Role.named(role) if isinstance(role, str) else role
     membership = MapMembership.objects.filter(evidence_map=evidence_map, user=member).first()
-    membership = membership or MapMembership(evidence_map=evidence_map, user=member)  # type: ignore[misc]
+    membership = membership or MapMembership(evidence_map=evidence_map, user=member)
     membership.role = role
     return save_validated(instance=membership, user=user)
 
@@ -56,5 +57,6 @@ def record_restore(*, historical: Any, user: User) -> Model:
                 f"Its {field.verbose_name} (id {value}) is deleted too; restore that one first."
             )
     instance._state.adding = True
-    instance._change_reason = "Restored from the history"  # type: ignore[attr-defined]
-    return save_validated(instance=instance, user=user)
+    instance._change_reason = "Restored from the history"
+    restored: Model = save_validated(instance=instance, user=user)
+    return restored

@@ -36,7 +36,8 @@ class ImportJobAdmin(admin.ModelAdmin[ImportJob]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ImportJob]:
         # The file itself can be tens of megabytes: lists never load it.
         jobs = super().get_queryset(request).defer("data", "tree").select_related("created_by")
-        return jobs if request.user.is_superuser else jobs.filter(created_by=request.user)
+        creator: Any = request.user
+        return jobs if request.user.is_superuser else jobs.filter(created_by=creator)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A reviewer's role on some map at least (or the permission to create maps).

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 COMPUTED = ("g_display", "se_g_display", "ci_display", "native_display")
 
 
-def _may(request: HttpRequest, role: str, obj: object = None) -> bool:
+def _may(request: HttpRequest, role: str, obj: Any = None) -> bool:
     """Whether the user has `role` (or a higher one) on obj's map; without obj, on some map
     (evidence.roles; superusers always)."""
     return request.user.is_active and request.user.has_perm(f"evidence.{role}", obj)
@@ -83,9 +83,11 @@ class MapRoleAdmin:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
         if field is not None and db_field.name in self.map_fields:
             # Only the maps (or records of the maps) where the user may write this model.
-            map_model: Any = Study._meta.get_field("evidence_map").related_model
             maps = draft_maps(request.user)
-            candidates = map_model._default_manager.all() if maps is None else map_model._default_manager.filter(pk__in=maps)
+            if maps is None:  # a superuser writes everywhere
+                return field
+            map_model: Any = Study._meta.get_field("evidence_map").related_model
+            candidates = map_model._default_manager.filter(pk__in=maps)
             allowed = [m.pk for m in candidates if _may(request, self.write_role, m)]
             field.queryset = field.queryset.filter(**{f"{self.map_fields[db_field.name]}__in": allowed})
         return field
@@ -95,7 +97,8 @@ class MapRoleInline(MapRoleAdmin):
     """An inline on a map's record: its rights are those of the parent's map."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super(MapRoleAdmin, self).get_queryset(request)  # type: ignore[misc]  # the parent's page filters
+        rows: QuerySet[Any] = super(MapRoleAdmin, self).get_queryset(request)  # type: ignore[misc]
+        return rows  # the parent's page filters
 
 
 class ScopedAutocompleteMixin:

@@ -34,7 +34,8 @@ def _attribute(instance: Model, user: User) -> None:
 
 
 def _is_public(instance: Model, field: str) -> bool:
-    return bool(getattr(instance, field) != instance._meta.get_field(field).get_default())
+    model_field: Any = instance._meta.get_field(field)
+    return bool(getattr(instance, field) != model_field.get_default())
 
 
 def _publishes(instance: Model, stored: Model | None, *, deleting: bool) -> bool:

@@ -34,7 +34,8 @@ class TokenListView(ApiView):
         responses={200: TokenOutputSerializer(many=True), 401: WRITE_ERRORS[401]},
     )
     def get(self, request: Request) -> Response:
-        rows = ApiToken.objects.filter(user=request.user)
+        owner: Any = request.user
+        rows = ApiToken.objects.filter(user=owner)
         return Response(TokenOutputSerializer(rows, many=True).data)
 
 
@@ -42,7 +43,8 @@ class TokenDetailView(ApiView):
     permission_classes = [IsAuthenticated]
 
     def get_object(self, request: Request, pk: int) -> ApiToken:
-        token = ApiToken.objects.filter(user=request.user, pk=pk).first()
+        owner: Any = request.user
+        token = ApiToken.objects.filter(user=owner, pk=pk).first()
         if token is None:  # another user's token is as unknown as a missing one
             raise NotFound()
         return token

@@ -71,11 +71,11 @@ def check_role(plan: ImportPlan, user: User, report: Report) -> None:
     the permission to create maps. `user=None` is an operator at the shell without --user."""
     if user is None:
         return
-    actor = actor_or_none(user)
+    actor: Any = actor_or_none(user)
     if actor is None or not getattr(actor, "is_active", False):
         report.error("permission", "the map", "", "sign in with an account that has a role on the map")
         return
-    has_perm: Any = getattr(actor, "has_perm")
+    has_perm: Any = actor.has_perm
     if plan.map_created:
         if not has_perm("evidence.add_evidencemap"):
             report.error("permission", "the map", "", f"{actor} may not create maps (evidence.add_evidencemap)")

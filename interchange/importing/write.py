@@ -31,9 +31,9 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from evidence import versions
 from evidence.models import Code, CodeSet, EvidenceMap, Intervention, Outcome
+from evidence.services import framework_save
 from interchange.importing.plan import COMPUTED_FIELDS, ImportPlan, Planned, Progress, no_progress
 from studies.models import EffectSize, Study
-from evidence.services import framework_save
 from studies.services import User, actor_or_none
 
 BATCH_SIZE = 1000

@@ -4,9 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
-from api import tokens
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
+
+from api import tokens
 
 
 @pytest.fixture(autouse=True)

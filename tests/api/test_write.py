@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api import tokens
 from rest_framework.test import APIClient
 
+from api import tokens
 from studies.models import EffectSize, Study
 from tests.api.conftest import World
 from tests.factories import UserFactory
