@@ -207,6 +207,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
+# Behind a proxy every login would come from the proxy's address: count the client's instead.
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 AXES_VERBOSE = False
 AXES_HANDLER = (
     "axes.handlers.cache.AxesCacheHandler" if urlparse(env_str("CACHE_URL")).scheme in {"redis", "rediss", "unix"}

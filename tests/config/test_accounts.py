@@ -122,3 +122,25 @@ def test_an_unconfirmed_device_asks_for_nothing_yet(client: Client) -> None:
 def test_the_login_page_offers_the_code_box() -> None:
     page = Client().get(reverse("admin:login"))
     assert 'name="otp_token"' in page.content.decode() and 'autocomplete="one-time-code"' in page.content.decode()
+
+
+def test_behind_trusted_proxies_each_client_is_locked_out_on_its_own(client: Client, settings: Any) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    settings.AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+    UserFactory(username="ana", is_staff=True)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(LOGIN, {"username": "ana", "password": "wrong"}, HTTP_X_FORWARDED_FOR="203.0.113.7")
+    assert client.post(LOGIN, {"username": "ana", "password": "pw-for-tests"},
+                       HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
+    other = Client()
+    assert other.post(LOGIN, {"username": "ana", "password": "pw-for-tests", "next": "/admin/"},
+                      HTTP_X_FORWARDED_FOR="198.51.100.4").status_code == 302
+
+
+def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(client: Client, settings: Any) -> None:
+    settings.AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+    UserFactory(username="ana", is_staff=True)
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        client.post(LOGIN, {"username": "ana", "password": "wrong"}, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    assert client.post(LOGIN, {"username": "ana", "password": "pw-for-tests"},
+                       HTTP_X_FORWARDED_FOR="198.51.100.4").status_code == 429
