@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules import predicate, set_perm  # type: ignore[attr-defined]
 from django.core.exceptions import ObjectDoesNotExist
+from rules import predicate, set_perm  # type: ignore[attr-defined]
 
 from evidence.models import EvidenceMap, MapMembership, Role
 
