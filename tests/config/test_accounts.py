@@ -144,3 +144,30 @@ def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(clie
         client.post(LOGIN, {"username": "ana", "password": "wrong"}, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
     assert client.post(LOGIN, {"username": "ana", "password": "pw-for-tests"},
                        HTTP_X_FORWARDED_FOR="198.51.100.4").status_code == 429
+
+
+def test_a_staff_member_turns_two_factor_login_on_and_off_with_real_codes(client: Client) -> None:
+    UserFactory(username="di", is_staff=True)
+    assert login(client, "di", "pw-for-tests").status_code == 302
+    url = reverse("admin:two_factor")
+    assert "is <strong>off</strong>" in client.get(url).content.decode()
+    client.post(url)  # set up: a key to add to the app, not yet in force
+    device = TOTPDevice.objects.get(user__username="di")
+    assert not device.confirmed and client.get(url).context["config_url"].startswith("otpauth://totp/")
+    client.post(url, {"code": "000000" if totp(device.key) != "000000" else "111111"})
+    device.refresh_from_db()
+    assert not device.confirmed  # a wrong code changes nothing
+    device.throttle_reset()
+    client.post(url, {"code": totp(device.key)})
+    device.refresh_from_db()
+    assert device.confirmed
+    # From now on the password alone is not enough. (A code serves once: between uses here,
+    # the device is told a new 30-second step has come, as it would have in real time.)
+    client.logout()
+    assert login(client, "di", "pw-for-tests").status_code == 200
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0)
+    assert login(client, "di", "pw-for-tests", totp(device.key)).status_code == 302
+    # Turning it off needs a code too.
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
+    client.post(url, {"code": totp(device.key)})
+    assert not TOTPDevice.objects.filter(user__username="di").exists()
