@@ -44,8 +44,14 @@ class ImportJobAdmin(admin.ModelAdmin[ImportJob]):
         may_write = request.user.has_perm("evidence.reviewer") or request.user.has_perm("evidence.add_evidencemap")
         return request.user.has_perms(IMPORT_PERMISSIONS) and may_write
 
+    def has_view_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        # Each user follows their own jobs (superusers: all).
+        if obj is not None and obj.created_by_id != request.user.pk and not request.user.is_superuser:
+            return False
+        return self.has_add_permission(request) or super().has_view_permission(request, obj)
+
     def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
-        return self.has_add_permission(request)
+        return self.has_add_permission(request) and self.has_view_permission(request, obj)
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -68,7 +74,7 @@ class ImportJobAdmin(admin.ModelAdmin[ImportJob]):
         """Upload: the file is read once here (its code sets kept for the choices); nothing is imported."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = UploadForm(request.POST or None, request.FILES or None)
+        form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             eppi = form.eppi
             existing = form.cleaned_data["evidence_map"]

@@ -312,3 +312,37 @@ def test_publishing_through_an_import_needs_the_publisher_role(team: Team) -> No
     done = import_table(data, filename="t.xlsx", slug="map-a", user=team.users["publisher"])
     assert done.written, done.report.errors
     assert Study.objects.get(title="Published by a table").status == Status.PUBLISHED
+
+
+def test_the_admin_upload_offers_the_users_maps_and_the_import_checks_the_role(team: Team, client: Client, settings: Any) -> None:
+    from django.contrib.auth.models import Permission
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from interchange.eppi.generate import generate_eppi
+    from interchange.models import ImportJob, ImportStatus
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    viewer, reviewer = team.users["viewer"], team.users["reviewer"]
+    for user in (viewer, reviewer, team.nobody):
+        user.user_permissions.add(Permission.objects.get(codename="add_importjob"))
+    add_url = reverse("admin:interchange_importjob_add")
+    client.force_login(team.nobody)
+    assert client.get(add_url).status_code == 403  # no role on any map
+    client.force_login(viewer)
+    assert client.get(add_url).status_code == 403  # a viewer writes nothing
+    client.force_login(reviewer)
+    form = client.get(add_url).context["form"]
+    assert list(form.fields["evidence_map"].queryset) == [team.a]
+    data = generate_eppi(references=5, outcomes=5, seed=3).to_bytes("utf-8")
+    refused = client.post(add_url, {"file": SimpleUploadedFile("r.json", data), "new_slug": "mine", "new_title": "Mine"})
+    assert "may not create maps" in refused.content.decode()
+    client.post(add_url, {"file": SimpleUploadedFile("r.json", data), "evidence_map": team.a.pk})
+    job = ImportJob.objects.get()
+    choices = {"rows": ["set:1001"], "columns": ["set:1002"], "segments": "set:1003", "filters": ["set:1005"],
+               "designs": "set:1003", "countries": "set:1004"}
+    response = client.post(reverse("admin:interchange_importjob_run", args=[job.pk]), choices)
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
+    job.refresh_from_db()
+    # The file brings its code sets and framework rows: that needs the editor role.
+    assert job.status == ImportStatus.REFUSED and "editor role" in job.report_text
+    assert not Study.objects.filter(evidence_map=team.a).exclude(pk__in=[team.draft_a.pk, team.public_a.pk]).exists()
