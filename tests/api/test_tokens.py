@@ -93,3 +93,19 @@ def test_in_the_admin_each_user_issues_sees_and_revokes_their_own(client: Client
     client.post(reverse("admin:api_apitoken_changelist"), {"action": "revoke", "_selected_action": [mine.pk, theirs.pk]})
     assert not ApiToken.objects.get(pk=mine.pk).is_active
     assert ApiToken.objects.get(pk=theirs.pk).is_active
+
+
+def test_the_command_issues_a_token_that_works() -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    UserFactory(username="ana")
+    out = StringIO()
+    call_command("issue_token", "ana", "ci", "--days", "7", stdout=out, stderr=StringIO())
+    key = out.getvalue().strip()
+    assert client_with(key).get("/api/v1/tokens/").json()[0]["name"] == "ci"
+    with pytest.raises(CommandError, match="no user"):
+        call_command("issue_token", "nobody", "x")
+    with pytest.raises(CommandError, match="1 to"):
+        call_command("issue_token", "ana", "x", "--days", "0")
