@@ -72,6 +72,7 @@ class EvidenceMap(models.Model):
     write_role: ClassVar[str] = "editor"
     publish_field: ClassVar[str] = "is_published"
     create_permission: ClassVar[str] = "evidence.add_evidencemap"
+    delete_role: ClassVar[str] = "publisher"  # a whole map, with everything on it
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)

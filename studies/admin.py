@@ -67,7 +67,7 @@ class MapRoleAdmin:
         return _may(request, self.write_role, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _may(request, self.write_role, obj)
+        return _may(request, getattr(self.model, "delete_role", self.write_role), obj)
 
     def has_publish_permission(self, request: HttpRequest) -> bool:
         return _may(request, "publisher")

@@ -53,7 +53,7 @@ def _publishes(instance: Model, stored: Model | None, *, deleting: bool) -> bool
 def authorize(*, instance: Model, user: User, deleting: bool = False) -> None:
     """Raise PermissionDenied unless `user` may write (or delete) `instance`.
 
-    The model's `write_role` on the record's map is needed (its stored map's too, when a record
+    The model's `write_role` (`delete_role` to delete, where it has one) on the record's map is needed (its stored map's too, when a record
     moves), and the publisher role to change what is published; a model with a
     `create_permission` (a map) needs that model permission to be created. The rules live in
     evidence.roles, asked through `has_perm`. `user=None` is the system itself (the shell, a
@@ -64,6 +64,8 @@ def authorize(*, instance: Model, user: User, deleting: bool = False) -> None:
     role = getattr(type(instance), "write_role", None)
     if role is None:
         return
+    if deleting:
+        role = getattr(type(instance), "delete_role", role)
     label = instance._meta.verbose_name
     has_perm = getattr(user, "has_perm", None)
     if not user.is_authenticated or not getattr(user, "is_active", False) or has_perm is None:

@@ -141,6 +141,9 @@ def test_an_editor_edits_the_framework_and_settings_but_does_not_publish_the_map
     with pytest.raises(PermissionDenied, match="is_published"):
         evidence_services.framework_save(instance=team.a, user=editor)
     assert EvidenceMap.objects.get(pk=team.a.pk).is_published
+    with pytest.raises(PermissionDenied, match="publisher role"):
+        services.delete_recorded(instance=EvidenceMap.objects.get(pk=team.a.pk), user=editor)
+    assert EvidenceMap.objects.filter(pk=team.a.pk).exists()
 
 
 def test_only_a_publisher_publishes_unpublishes_and_manages_the_team(team: Team) -> None:
