@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve worker migrate demo admin-user test test-fast lint typecheck migrations-check check-deploy bench ci clean
+.PHONY: install run serve worker migrate demo admin-user backup restore test test-fast lint typecheck migrations-check check-deploy bench ci clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ run: demo admin-user  ## set up and serve the portal with the demo map on http:/
 
 worker: migrate  ## run background tasks (imports started in the admin) as they are queued
 	DEBUG=1 $(MANAGE) db_worker
+
+backup: install  ## the whole database to BACKUP_FILE (default: backups/egm-<date>.dump or .sqlite3)
+	DEBUG=1 $(MANAGE) backup_db $(BACKUP_FILE)
+
+restore: install  ## replace the whole database with BACKUP_FILE (asks first; RESTORE_YES=1 does not)
+	@test -n "$(BACKUP_FILE)" || { echo "Give the backup: make restore BACKUP_FILE=backups/egm-….dump"; exit 2; }
+	DEBUG=1 $(MANAGE) restore_db $(BACKUP_FILE) $(if $(RESTORE_YES),--yes)
 
 node_modules/.package-lock.json: package-lock.json  ## axe-core, which the browser tests inject
 	npm ci --no-audit --no-fund --loglevel=error

@@ -99,7 +99,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
+        # The services' refusals name the role that is missing and the record.
+        exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     response = exception_handler(exc, context)

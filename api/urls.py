@@ -38,5 +38,7 @@ urlpatterns = [
     path("studies/<id:pk>/", views.StudyDetailView.as_view(), name="study"),
     path("effect-sizes/", views.EffectSizeListView.as_view(), name="effect-sizes"),
     path("effect-sizes/<id:pk>/", views.EffectSizeDetailView.as_view(), name="effect-size"),
+    path("tokens/", views.TokenListView.as_view(), name="tokens"),
+    path("tokens/<id:pk>/", views.TokenDetailView.as_view(), name="token"),
     re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),  # newlines too
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -73,7 +74,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG o
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.PortalAdminConfig",  # django.contrib.admin with the two-factor login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -82,7 +83,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rules",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_filters",
     "drf_spectacular",
     "corsheaders",
@@ -114,11 +118,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Anonymous clients of data.json and the downloads (the reader cache's replays never get here).
     "config.throttling.ReaderThrottleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: answers a locked-out login attempt (see "Accounts" in the README).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -128,7 +135,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "config" / "templates"],  # the admin's login page
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -189,6 +196,33 @@ def _cache_from_url(url: str) -> dict[str, object]:
 
 CACHES = {"default": _cache_from_url(env_str("CACHE_URL"))}
 
+# Roles per map (evidence.roles) answer object permissions through rules' backend; model
+# permissions (users, groups, import jobs, creating maps) through Django's.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any check
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Lock-out after repeated failed logins (django-axes): AXES_FAILURE_LIMIT failures from one
+# address or for one username lock that address or username for AXES_COOLOFF_MINUTES. Failures
+# are counted in the database, which every process shares (in the shared cache with Redis).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# Behind a proxy every login would come from the proxy's address: count the client's instead.
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_VERBOSE = False
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler" if urlparse(env_str("CACHE_URL")).scheme in {"redis", "rediss", "unix"}
+    else "axes.handlers.database.AxesDatabaseHandler"
+)
+
+# Only staff sign in (readers are anonymous): a session lasts SESSION_HOURS from its last change.
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 4) * 3600
+SESSION_COOKIE_HTTPONLY = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -245,10 +279,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissionsOrAnonReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.MapRolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Writes take JSON only (as documented; one body type keeps generated clients simple), with
     # a depth limit (api.parsers).
@@ -267,6 +301,10 @@ REST_FRAMEWORK = {
 
 # data.json and the downloads, for anonymous clients (config/throttling.py): no person meets it.
 READER_ANON_RATE = env_str("READER_ANON_RATE", "600/minute")
+
+# API tokens (api.tokens): issued for API_TOKEN_DAYS, at most API_TOKEN_MAX_DAYS.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Evidence and gap map portal API",

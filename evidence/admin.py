@@ -5,21 +5,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
 from evidence import services
-from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
-from studies.admin import ScopedAutocompleteSelect
+from evidence.models import (
+    CellSummary,
+    Code,
+    CodeSet,
+    EvidenceMap,
+    Intervention,
+    MapMembership,
+    Outcome,
+)
+from studies.admin import MapRoleAdmin, MapRoleInline, ScopedAutocompleteSelect
+from studies.models import AppraisalItem, EffectSize, Study
 from studies.services import delete_recorded
 
 
-class ServiceSaveAdmin(SimpleHistoryAdmin):
-    """Saves and deletes, one by one and bulk, inlines too, go through the audited services."""
+class ServiceSaveAdmin(MapRoleAdmin, SimpleHistoryAdmin):
+    """Saves and deletes, one by one and bulk, inlines too, go through the audited services;
+    what a user sees and changes follows their role on each map."""
 
     def save_model(self, request: HttpRequest, obj: Model, form: ModelForm[Any], change: bool) -> None:
         services.framework_save(instance=obj, user=request.user)
@@ -48,7 +66,7 @@ def codes_of(**scope: Any) -> QuerySet[Code]:
     return Code.objects.filter(**scope).select_related("code_set")
 
 
-class CodeSetInline(admin.TabularInline[CodeSet, EvidenceMap]):
+class CodeSetInline(MapRoleInline, admin.TabularInline[CodeSet, EvidenceMap]):
     """The map's code sets: which are offered as filters; their codes are edited on each set's page."""
 
     model = CodeSet
@@ -59,13 +77,110 @@ class CodeSetInline(admin.TabularInline[CodeSet, EvidenceMap]):
     verbose_name_plural = "code sets (save, then open a code set to edit its codes)"
 
 
+class MembershipInline(MapRoleInline, admin.TabularInline[MapMembership, EvidenceMap]):
+    """The map's team: each member's role (only the map's publishers change it)."""
+
+    model = MapMembership
+    extra = 0
+    fields = ("user", "role")
+    verbose_name_plural = "members and their roles (viewer, reviewer, editor, publisher)"
+
+
+# The records the deleted-records page lists and restores, by the name in its URLs.
+RESTORABLE: dict[str, Any] = {
+    str(model._meta.model_name): model
+    for model in (Study, EffectSize, AppraisalItem, Intervention, Outcome, CodeSet, Code, CellSummary, MapMembership)
+}
+DELETED_PER_KIND = 200
+
+
+def _deleted_map_id(historical: Any) -> int | None:
+    """The map a deleted record was on, also when what it belonged to is deleted too."""
+    for owner_field, owner in (("study_id", Study), ("code_set_id", CodeSet)):
+        owner_id = getattr(historical, owner_field, None)
+        if owner_id is not None:
+            last = owner.history.filter(id=owner_id).order_by("-history_date").first()
+            return int(last.evidence_map_id) if last is not None else None
+    map_id = getattr(historical, "evidence_map_id", None)
+    return int(map_id) if map_id is not None else None
+
+
+def deleted_records(user: Any) -> list[dict[str, Any]]:
+    """The latest deletion of each record that is still deleted, newest first, on the maps
+    where `user` may write that kind of record."""
+    found = []
+    for name, model in RESTORABLE.items():
+        rows = (model.history.filter(history_type="-").exclude(id__in=model._default_manager.values("pk"))
+                .select_related("history_user").order_by("-history_date")[:DELETED_PER_KIND])
+        seen: set[int] = set()
+        for row in rows:
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+            map_id = _deleted_map_id(row)
+            if map_id is None or not user.has_perm(f"evidence.{model.write_role}", map_id):
+                continue
+            found.append({"kind": name, "label": model._meta.verbose_name, "row": row, "map_id": map_id,
+                          "name": _safe_str(row)})
+    maps = dict(EvidenceMap.objects.filter(pk__in={r["map_id"] for r in found}).values_list("pk", "title"))
+    for record in found:
+        record["map"] = maps.get(record["map_id"], f"deleted map {record['map_id']}")
+    return sorted(found, key=lambda r: r["row"].history_date, reverse=True)
+
+
+def _safe_str(historical: Any) -> str:
+    try:
+        return str(historical.instance)
+    except Exception:  # its name needs a related record that is gone too
+        return f"#{historical.id}"
+
+
 @admin.register(EvidenceMap)
 class EvidenceMapAdmin(ServiceSaveAdmin):
+    map_lookup = "pk"
+    map_fields: dict[str, str] = {}
+    change_list_template = "admin/evidence/evidencemap/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("deleted/", self.admin_site.admin_view(self.deleted_view), name="evidence_deleted"),
+            path("deleted/<str:kind>/<int:history_id>/restore/",
+                 self.admin_site.admin_view(require_POST(self.restore_view)), name="evidence_restore"),
+        ]
+        inherited: list[URLPattern] = super().get_urls()
+        return own + inherited
+
+    def deleted_view(self, request: HttpRequest) -> HttpResponse:
+        """Deleted studies, effect sizes, framework rows, code sets, summaries and members, each
+        with a button that restores it."""
+        if not request.user.has_perm("evidence.reviewer"):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "title": "Deleted records",
+                   "records": deleted_records(request.user), "opts": self.model._meta}
+        return TemplateResponse(request, "admin/evidence/deleted.html", context)
+
+    def restore_view(self, request: HttpRequest, kind: str, history_id: int) -> HttpResponse:
+        model = RESTORABLE.get(kind)
+        if model is None:
+            raise PermissionDenied
+        historical = get_object_or_404(model.history, history_id=history_id, history_type="-")
+        try:
+            restored = services.record_restore(historical=historical, user=request.user)
+        except ValidationError as exc:
+            self.message_user(request, f"Not restored: {' '.join(exc.messages)}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:evidence_deleted"))
+        self.message_user(request, f"Restored the {model._meta.verbose_name} “{restored}”, with its history.",
+                          messages.SUCCESS)
+        try:
+            return HttpResponseRedirect(reverse(f"admin:{model._meta.app_label}_{kind}_change", args=[restored.pk]))
+        except NoReverseMatch:  # members are edited on their map's page
+            return HttpResponseRedirect(reverse("admin:evidence_deleted"))
+
     list_display = ("title", "slug", "is_published", "pooling_method", "pooling_test", "updated_at")
     list_filter = ("is_published",)
     search_fields = ("title", "description")
     prepopulated_fields = {"slug": ("title",)}
-    inlines = (CodeSetInline,)
+    inlines = (CodeSetInline, MembershipInline)
     fieldsets = (
         (None, {"fields": ("title", "slug", "is_published", "description")}),
         ("Methods", {"fields": ("search_dates", "last_search_update", "inclusion_criteria", "methods_notes")}),
@@ -79,6 +194,15 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
             "or leave it empty to segment them by study design.",
         }),
     )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A new map has no members yet: the model permission decides, and its creator
+        # becomes its publisher (evidence.services.framework_save).
+        return request.user.has_perm("evidence.add_evidencemap")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        return tuple(f for f in fields if f != "is_published") if obj is None else fields
 
     def get_form(self, request: HttpRequest, obj: EvidenceMap | None = None, change: bool = False,
                  **kwargs: Any) -> type[ModelForm[Any]]:
@@ -123,7 +247,7 @@ class CellSummaryAdmin(ServiceSaveAdmin):
     )
 
 
-class CodeInline(admin.TabularInline[Code, CodeSet]):
+class CodeInline(MapRoleInline, admin.TabularInline[Code, CodeSet]):
     """A code set's codes; a code's parent is searched among the same set's codes."""
 
     model = Code
@@ -160,6 +284,9 @@ class CodeSetAdmin(ServiceSaveAdmin):
 
 @admin.register(Code)
 class CodeAdmin(ServiceSaveAdmin):
+    map_lookup = "code_set__evidence_map"
+    map_fields = {"code_set": "evidence_map"}
+
     list_display = ("name", "parent", "code_set", "position", "external_id")
     list_filter = ("code_set__evidence_map", "code_set")
     search_fields = ("name", "external_id", "description")
@@ -182,3 +309,18 @@ class CodeAdmin(ServiceSaveAdmin):
                 if value.isascii() and value.isdigit():  # "²" is a digit to isdigit()
                     found = found.filter(**{lookup: int(value)})
         return found, may_have_duplicates
+
+
+# Users and groups with their history (evidence.models.register_account_history).
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class UserHistoryAdmin(SimpleHistoryAdmin, UserAdmin):  # type: ignore[type-arg]
+    pass
+
+
+@admin.register(Group)
+class GroupHistoryAdmin(SimpleHistoryAdmin, GroupAdmin):
+    pass

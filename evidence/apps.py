@@ -6,6 +6,7 @@ class EvidenceConfig(AppConfig):
     verbose_name = "Evidence maps"
 
     def ready(self) -> None:
-        from evidence import versions
+        from evidence import roles, versions
 
         versions.connect()
+        roles.register()

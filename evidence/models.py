@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -13,7 +14,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
-from studies.models import CheckedText, Confidence, can_see_drafts
+from studies.models import CheckedText, Confidence, draft_maps
 
 if TYPE_CHECKING:
     from evidence.stats.interpret import ConfidenceRules
@@ -60,12 +61,18 @@ EffectLabelPreset = models.TextChoices(  # type: ignore[call-overload]
 
 class EvidenceMapQuerySet(models.QuerySet["EvidenceMap"]):
     def visible_to(self, user: object) -> EvidenceMapQuerySet:
-        """Published maps; every map for a user who may see drafts (studies' one rule)."""
-        return self if can_see_drafts(user) else self.filter(is_published=True)
+        """Published maps, and the maps where the user has a role (studies' one rule)."""
+        maps = draft_maps(user)
+        return self if maps is None else self.filter(Q(is_published=True) | Q(pk__in=maps))
 
 
 class EvidenceMap(CheckedText):
     """One evidence and gap map, with its methods text and synthesis settings."""
+
+    write_role: ClassVar[str] = "editor"
+    publish_field: ClassVar[str] = "is_published"
+    create_permission: ClassVar[str] = "evidence.add_evidencemap"
+    delete_role: ClassVar[str] = "publisher"  # a whole map, with everything on it
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -178,6 +185,8 @@ class EvidenceMap(CheckedText):
 class FrameworkNode(CheckedText):
     """A node of a map's row or column tree (any depth: category, sub-category, ...)."""
 
+    write_role: ClassVar[str] = "editor"
+
     evidence_map = models.ForeignKey(
         EvidenceMap, on_delete=models.CASCADE, related_name="%(class)ss"
     )
@@ -275,6 +284,8 @@ class CodeSet(CheckedText):
     filter (`is_filter`) and may segment the bubbles by one (`EvidenceMap.segment_code_set`).
     """
 
+    write_role: ClassVar[str] = "editor"
+
     evidence_map = models.ForeignKey(EvidenceMap, on_delete=models.CASCADE, related_name="code_sets")
     name = models.CharField(max_length=200)
     slug = models.SlugField(
@@ -319,6 +330,8 @@ class CodeSet(CheckedText):
 class Code(CheckedText):
     """One code of a code set; codes nest to any depth."""
 
+    write_role: ClassVar[str] = "editor"
+
     code_set = models.ForeignKey(CodeSet, on_delete=models.CASCADE, related_name="codes")
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
@@ -354,6 +367,8 @@ class Code(CheckedText):
 
 class CellSummary(CheckedText):
     """What reviewers write about one cell; the numbers are always computed, never typed."""
+
+    write_role: ClassVar[str] = "editor"
 
     evidence_map = models.ForeignKey(EvidenceMap, on_delete=models.CASCADE, related_name="cell_summaries")
     intervention = models.ForeignKey(Intervention, on_delete=models.CASCADE, related_name="cell_summaries")
@@ -402,3 +417,63 @@ class CellSummary(CheckedText):
             errors["outcome"] = "This outcome belongs to another map."
         if errors:
             raise ValidationError(errors)
+
+
+class Role(models.IntegerChoices):
+    """A member's role on a map; each role may do what the roles before it may."""
+
+    VIEWER = 10, "Viewer"
+    REVIEWER = 20, "Reviewer"
+    EDITOR = 30, "Editor"
+    PUBLISHER = 40, "Publisher"
+
+    @classmethod
+    def named(cls, name: str) -> Role:
+        return cls[name.upper()]
+
+
+class MapMembership(models.Model):
+    """A user's role on one map (evidence.roles decides what each role may do)."""
+
+    write_role: ClassVar[str] = "publisher"
+
+    evidence_map = models.ForeignKey(EvidenceMap, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="map_memberships")
+    role = models.PositiveSmallIntegerField(
+        choices=Role.choices, default=Role.VIEWER,
+        help_text="Viewer: sees the map's drafts. Reviewer: also enters and edits studies and effect "
+        "sizes. Editor: also the framework, cell summaries and code sets. Publisher: also publishes "
+        "and unpublishes studies and the map, and manages its members.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["evidence_map", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["evidence_map", "user"], name="one_role_per_user_and_map"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_role_display()} of {self.evidence_map}"
+
+
+def register_account_history() -> None:
+    """Users and groups keep history too (who changed a user's groups, permissions, staff or
+    active flags, and when), stored with the map's history in this app. Passwords and last
+    logins are left out: a hash is no one's business, and a login is not a change."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from simple_history import register
+    from simple_history.exceptions import MultipleRegistrationsError
+
+    try:
+        register(get_user_model(), app="evidence", excluded_fields=["password", "last_login"],
+                 m2m_fields=["groups", "user_permissions"])
+        register(Group, app="evidence", m2m_fields=["permissions"])
+    except MultipleRegistrationsError:
+        pass
+
+
+register_account_history()

@@ -8,7 +8,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from evidence.models import EvidenceMap
+from evidence.models import EvidenceMap, Role
+from evidence.roles import maps_with_role
 from interchange.eppi.convert import descendants
 from interchange.eppi.read import EppiFile, Unreadable, read_file
 from interchange.importing.report import Report, plural
@@ -50,6 +51,13 @@ class UploadForm(forms.Form):
     new_slug = forms.SlugField(required=False, max_length=80, label="New map's slug")
     new_title = forms.CharField(required=False, max_length=200, label="New map's title")
 
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The maps this user may import into (the import checks the role its changes need).
+        maps: Any = self.fields["evidence_map"]
+        maps.queryset = maps_with_role(user, Role.REVIEWER)
+        self.may_create = bool(user.has_perm("evidence.add_evidencemap"))
+
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_UPLOAD_BYTES:
@@ -71,6 +79,8 @@ class UploadForm(forms.Form):
             raise ValidationError("Choose a map to import into, or give a slug and a title for a new one.")
         if existing is not None and (slug or title):
             raise ValidationError("Choose a map or give a new one, not both.")
+        if existing is None and not self.may_create:
+            raise ValidationError("You may not create maps: choose one of your maps to import into.")
         if slug and EvidenceMap.objects.filter(slug=slug).exists():
             self.add_error("new_slug", "A map with this slug exists; choose it above instead.")
         return cleaned

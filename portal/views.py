@@ -78,7 +78,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @with_filters
 def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
     """The page shell: the filters form and the grid, which the map script fills from map_data."""
-    members = can_see_drafts(request.user)
+    members = can_see_drafts(request.user, evidence_map)
     options = versions.cached(
         versions.cache_key("filter-options", evidence_map, members=members),
         lambda: selectors.map_filter_options(evidence_map, request.user),

@@ -1,4 +1,5 @@
-"""Reviewer admin: thin classes; every write goes through studies.services."""
+"""Reviewer admin: thin classes; every write goes through studies.services, and what each user
+sees and may change follows their role on each map (`MapRoleAdmin`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
@@ -15,12 +17,88 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from studies import services
 from studies.effect_sizes.registry import INPUT_FIELDS
-from studies.models import AppraisalItem, EffectSize, Status, Study
+from studies.models import AppraisalItem, EffectSize, Status, Study, draft_maps
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
 
 COMPUTED = ("g_display", "se_g_display", "ci_display", "native_display")
+
+
+def _may(request: HttpRequest, role: str, obj: Any = None) -> bool:
+    """Whether the user has `role` (or a higher one) on obj's map; without obj, on some map
+    (evidence.roles; superusers always)."""
+    return request.user.is_active and request.user.has_perm(f"evidence.{role}", obj)
+
+
+class MapRoleAdmin:
+    """Admin pages of records that belong to a map, ruled by the user's role on each map.
+
+    Lists and forms show only the maps where the user has a role (superusers: all); viewing
+    needs any role, changing, adding and deleting the model's `write_role`; the field that
+    publishes (`publish_field`) is read-only unless the user is the map's publisher. The
+    services check each write again, whatever the page allowed.
+    """
+
+    model: Any
+    map_lookup = "evidence_map"  # the path from the model to its map
+    # Foreign keys limited to the user's maps, with the path from the related model to its map.
+    map_fields: dict[str, str] = {"evidence_map": "pk"}
+
+    @property
+    def write_role(self) -> str:
+        return str(self.model.write_role)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]
+        maps = draft_maps(request.user)
+        return rows if maps is None else rows.filter(**{f"{self.map_lookup}__in": maps})
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _may(request, "viewer")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _may(request, "viewer", obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _may(request, self.write_role, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _may(request, self.write_role, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _may(request, getattr(self.model, "delete_role", self.write_role), obj)
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return _may(request, "publisher")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        publish_field = getattr(self.model, "publish_field", None)
+        if publish_field and not _may(request, "publisher", obj):
+            fields = (*fields, publish_field)
+        return fields
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        if field is not None and db_field.name in self.map_fields:
+            # Only the maps (or records of the maps) where the user may write this model.
+            maps = draft_maps(request.user)
+            if maps is None:  # a superuser writes everywhere
+                return field
+            map_model: Any = Study._meta.get_field("evidence_map").related_model
+            candidates = map_model._default_manager.filter(pk__in=maps)
+            allowed = [m.pk for m in candidates if _may(request, self.write_role, m)]
+            field.queryset = field.queryset.filter(**{f"{self.map_fields[db_field.name]}__in": allowed})
+        return field
+
+
+class MapRoleInline(MapRoleAdmin):
+    """An inline on a map's record: its rights are those of the parent's map."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows: QuerySet[Any] = super(MapRoleAdmin, self).get_queryset(request)  # type: ignore[misc]
+        return rows  # the parent's page filters
 
 
 class ScopedAutocompleteMixin:
@@ -82,7 +160,7 @@ class StudyChildFormSet(BaseInlineFormSet[Any, Study, ModelForm[Any]]):
         form.instance.study = self.instance
 
 
-class EffectSizeInline(ComputedEffectMixin, admin.StackedInline[EffectSize, Study]):
+class EffectSizeInline(MapRoleInline, ComputedEffectMixin, admin.StackedInline[EffectSize, Study]):
     model = EffectSize
     formset = StudyChildFormSet
     extra = 0
@@ -92,7 +170,7 @@ class EffectSizeInline(ComputedEffectMixin, admin.StackedInline[EffectSize, Stud
     show_change_link = True
 
 
-class AppraisalItemInline(admin.TabularInline[AppraisalItem, Study]):
+class AppraisalItemInline(MapRoleInline, admin.TabularInline[AppraisalItem, Study]):
     model = AppraisalItem
     extra = 0
 
@@ -110,7 +188,7 @@ class StudyAdminForm(ModelForm[Study]):
 
 
 @admin.register(Study)
-class StudyAdmin(SimpleHistoryAdmin):
+class StudyAdmin(MapRoleAdmin, SimpleHistoryAdmin):
     list_display = ("short_citation", "title", "design", "confidence", "region", "status", "updated_at")
     list_filter = ("evidence_map", "status", "design", "confidence", "region", "year")
     search_fields = ("title", "authors", "doi", "abstract", "external_id")
@@ -183,20 +261,27 @@ class StudyAdmin(SimpleHistoryAdmin):
         formset.save_m2m()
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Study], status: str) -> None:
-        changed = services.studies_set_status(studies=queryset, status=status, user=request.user)
+        try:
+            changed = services.studies_set_status(studies=queryset, status=status, user=request.user)
+        except PermissionDenied as exc:
+            self.message_user(request, f"Nothing was changed: {exc}", messages.ERROR)
+            return
         self.message_user(request, f"{changed} stud{'y' if changed == 1 else 'ies'} marked {status}.", messages.SUCCESS)
 
-    @admin.action(description="Publish the selected studies", permissions=["change"])
+    @admin.action(description="Publish the selected studies", permissions=["publish"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         self._set_status(request, queryset, Status.PUBLISHED)
 
-    @admin.action(description="Unpublish the selected studies (back to draft)", permissions=["change"])
+    @admin.action(description="Unpublish the selected studies (back to draft)", permissions=["publish"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         self._set_status(request, queryset, Status.DRAFT)
 
 
 @admin.register(EffectSize)
-class EffectSizeAdmin(ComputedEffectMixin, SimpleHistoryAdmin):
+class EffectSizeAdmin(MapRoleAdmin, ComputedEffectMixin, SimpleHistoryAdmin):
+    map_lookup = "study__evidence_map"
+    map_fields = {"study": "evidence_map"}
+
     list_display = ("__str__", "intervention", "outcome", "input_kind", "g_display", "se_g_display", "ci_display")
     list_filter = ("study__evidence_map", "input_kind", "native_metric")
     search_fields = ("label", "study__title", "study__authors")

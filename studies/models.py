@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from datetime import date
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -107,15 +108,38 @@ class Status(models.TextChoices):
     PUBLISHED = "published", "Published"
 
 
-def can_see_drafts(user: object) -> bool:
-    """Reviewers who may view studies see drafts too; anonymous readers never do."""
-    has_perm = getattr(user, "has_perm", None)
-    return bool(getattr(user, "is_authenticated", False) and has_perm and has_perm("studies.view_study"))
+def _is_member_capable(user: object) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
-# The one visibility rule. Readers see published studies of published maps; a user who may
-# see drafts sees everything. Pooled numbers use published studies only, whoever asks
-# (`published()`), so that a cell means the same for every reader.
+def draft_maps(user: object) -> Any:
+    """The ids of the maps whose drafts `user` sees, as a subquery: the maps where the user has
+    a role (evidence.MapMembership; any role sees drafts). None means every map (superusers)."""
+    if getattr(user, "is_superuser", False) and _is_member_capable(user):
+        return None
+    # evidence.EvidenceMap, reached through the relation: studies imports no other app.
+    map_model: Any = Study._meta.get_field("evidence_map").related_model
+    if not _is_member_capable(user):
+        return map_model._default_manager.none().values("pk")
+    return map_model._default_manager.filter(memberships__user=user).values("pk")
+
+
+def can_see_drafts(user: object, evidence_map: object = None) -> bool:
+    """Whether `user` sees drafts: of `evidence_map` when given, else of at least one map.
+    Anonymous readers never do; superusers always do; others by their role on the map."""
+    if not _is_member_capable(user):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    maps = draft_maps(user)
+    if evidence_map is not None:
+        maps = maps.filter(pk=getattr(evidence_map, "pk", evidence_map))
+    return bool(maps.exists())
+
+
+# The one visibility rule. Readers see published studies of published maps; a member of a map
+# (any role) sees its drafts too, a superuser every map's. Pooled numbers use published
+# studies only, whoever asks (`published()`), so that a cell means the same for every reader.
 
 
 # Citation order, one definition for every list: authors, then year with undated works (n.d.)
@@ -129,9 +153,9 @@ class StudyQuerySet(models.QuerySet["Study"]):
         return self.filter(status=Status.PUBLISHED)
 
     def visible_to(self, user: object) -> StudyQuerySet:
-        if can_see_drafts(user):
-            return self
-        return self.published().filter(evidence_map__is_published=True)
+        public = Q(status=Status.PUBLISHED, evidence_map__is_published=True)
+        maps = draft_maps(user)
+        return self if maps is None else self.filter(public | Q(evidence_map__in=maps))
 
 
 class EffectSizeQuerySet(models.QuerySet["EffectSize"]):
@@ -139,9 +163,9 @@ class EffectSizeQuerySet(models.QuerySet["EffectSize"]):
         return self.filter(study__status=Status.PUBLISHED)
 
     def visible_to(self, user: object) -> EffectSizeQuerySet:
-        if can_see_drafts(user):
-            return self
-        return self.published().filter(study__evidence_map__is_published=True)
+        public = Q(study__status=Status.PUBLISHED, study__evidence_map__is_published=True)
+        maps = draft_maps(user)
+        return self if maps is None else self.filter(public | Q(study__evidence_map__in=maps))
 
 
 # Longest free text a reviewer or a file may give: an abstract of 20,000 characters is some
@@ -190,6 +214,11 @@ class CheckedText(models.Model):
 
 class Study(CheckedText):
     """One included study, coded against a map's interventions and outcomes."""
+
+    # The role on its map that writing it needs, and the field only a publisher changes
+    # (studies.services checks both).
+    write_role: ClassVar[str] = "reviewer"
+    publish_field: ClassVar[str] = "status"
 
     evidence_map = models.ForeignKey("evidence.EvidenceMap", on_delete=models.CASCADE, related_name="studies")
     external_id = models.CharField(
@@ -356,6 +385,9 @@ class AppraisalRating(models.TextChoices):
 class AppraisalItem(CheckedText):
     """One item of the critical appraisal that a study's confidence rating rests on."""
 
+    write_role: ClassVar[str] = "reviewer"
+
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="appraisal_items")
     criterion = models.CharField(max_length=32, choices=AppraisalCriterion.choices)
     rating = models.CharField(max_length=16, choices=AppraisalRating.choices)
@@ -395,6 +427,9 @@ def _check(name: str, condition: Q, message: str) -> models.CheckConstraint:
 
 class EffectSize(CheckedText):
     """One effect estimate: the reviewer's input and the Hedges' g computed from it on save."""
+
+    write_role: ClassVar[str] = "reviewer"
+
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="effect_sizes")
     intervention = models.ForeignKey("evidence.Intervention", on_delete=models.PROTECT, related_name="effect_sizes")

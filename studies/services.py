@@ -1,5 +1,6 @@
 """Every write to studies, appraisal items and effect sizes goes through here (admin, API,
-importers, demo), and every write anywhere goes through `save_validated` / `delete_recorded`."""
+importers, demo), and every write anywhere goes through `save_validated` / `delete_recorded`,
+which check the writer's role on the record's map first (`authorize`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Model
 
@@ -32,9 +33,70 @@ def _attribute(instance: Model, user: User) -> None:
     instance._history_user = actor  # type: ignore[attr-defined]
 
 
+def _is_public(instance: Model, field: str) -> bool:
+    model_field: Any = instance._meta.get_field(field)
+    return bool(getattr(instance, field) != model_field.get_default())
+
+
+def _publishes(instance: Model, stored: Model | None, *, deleting: bool) -> bool:
+    """Whether this write changes what is published (a study's status, a map's is_published)."""
+    field = getattr(type(instance), "publish_field", None)
+    if field is None:
+        return False
+    if deleting:
+        return _is_public(stored or instance, field)
+    if stored is None:
+        return _is_public(instance, field)
+    return bool(getattr(stored, field) != getattr(instance, field))
+
+
+def authorize(*, instance: Model, user: User, deleting: bool = False) -> None:
+    """Raise PermissionDenied unless `user` may write (or delete) `instance`.
+
+    The model's `write_role` (`delete_role` to delete, where it has one) on the record's map is needed (its stored map's too, when a record
+    moves), and the publisher role to change what is published; a model with a
+    `create_permission` (a map) needs that model permission to be created. The rules live in
+    evidence.roles, asked through `has_perm`. `user=None` is the system itself (the shell, a
+    loader or an import run without --user), which is not checked.
+    """
+    if user is None:
+        return
+    role = getattr(type(instance), "write_role", None)
+    if role is None:
+        return
+    if deleting:
+        role = getattr(type(instance), "delete_role", role)
+    label = instance._meta.verbose_name
+    has_perm = getattr(user, "has_perm", None)
+    if not user.is_authenticated or not getattr(user, "is_active", False) or has_perm is None:
+        raise PermissionDenied(f"Sign in with an account that has a role on the map to change this {label}.")
+    verb = "delete" if deleting else "change"
+    stored = None
+    if instance.pk is not None and not instance._state.adding:
+        stored = type(instance)._default_manager.filter(pk=instance.pk).first()
+    create_permission = getattr(type(instance), "create_permission", None)
+    if stored is None and create_permission and not deleting:
+        if not has_perm(create_permission):
+            raise PermissionDenied(f"{user} may not create a {label}: it needs the {create_permission} permission.")
+        return  # its creator becomes its publisher (evidence.services)
+    for record in (instance, stored) if stored is not None else (instance,):
+        if not has_perm(f"evidence.{role}", record):
+            raise PermissionDenied(
+                f"{user} may not {verb} the {label} “{record}”: that needs the {role} role on its map."
+            )
+    if _publishes(instance, stored, deleting=deleting) and not has_perm("evidence.publisher", instance):
+        field = getattr(type(instance), "publish_field", "")
+        raise PermissionDenied(
+            f"{user} may not publish or unpublish the {label} “{instance}” ({field}): "
+            "only the map's publishers may."
+        )
+
+
 @transaction.atomic
 def save_validated(*, instance: ModelT, user: User) -> ModelT:
-    """The one audited write: attribute, validate (full_clean and the database's constraints), save."""
+    """The one audited write: authorize, attribute, validate (full_clean and the database's
+    constraints), save."""
+    authorize(instance=instance, user=user)
     _attribute(instance, user)
     instance.full_clean()
     instance.save()
@@ -43,7 +105,8 @@ def save_validated(*, instance: ModelT, user: User) -> ModelT:
 
 @transaction.atomic
 def delete_recorded(*, instance: Model, user: User) -> None:
-    """The one audited delete: the history keeps the row and who deleted it."""
+    """The one audited delete: authorize; the history keeps the row and who deleted it."""
+    authorize(instance=instance, user=user, deleting=True)
     _attribute(instance, user)
     instance.delete()
 

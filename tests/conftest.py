@@ -4,7 +4,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from tests.factories import UserFactory
 
@@ -30,17 +29,44 @@ def empty_cache() -> Iterator[None]:
     cache.clear()
 
 
+def grant(user: object, evidence_map: object, role: str) -> None:
+    """Give `user` `role` (viewer, reviewer, editor, publisher) on `evidence_map`."""
+    from evidence.models import MapMembership, Role
+
+    MapMembership.objects.update_or_create(evidence_map=evidence_map, user=user, defaults={"role": Role.named(role)})
+
+
 @pytest.fixture
 def reviewer(db):  # type: ignore[no-untyped-def]
-    """A staff user with the model permissions a reviewer needs (not a superuser)."""
+    """A staff user (not a superuser) who is a publisher, the role that may do everything on a
+    map, of every map the test has or creates; tests of the roles themselves use `member`."""
+    from django.db.models.signals import post_save
+
+    from evidence.models import EvidenceMap
+
     user = UserFactory(username="reviewer", is_staff=True)
-    codenames = [
-        f"{action}_{model}"
-        for model in ("study", "effectsize", "appraisalitem", "cellsummary")
-        for action in ("add", "change", "delete", "view")
-    ] + ["view_evidencemap", "view_intervention", "view_outcome", "view_codeset", "view_code"]
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
+    for evidence_map in EvidenceMap.objects.all():
+        grant(user, evidence_map, "publisher")
+
+    def on_new_map(sender: object, instance: EvidenceMap, created: bool, **kwargs: object) -> None:
+        if created:
+            grant(user, instance, "publisher")
+
+    post_save.connect(on_new_map, sender=EvidenceMap, weak=False, dispatch_uid="test-reviewer-maps")
+    yield user
+    post_save.disconnect(sender=EvidenceMap, dispatch_uid="test-reviewer-maps")
+
+
+@pytest.fixture
+def member(db):  # type: ignore[no-untyped-def]
+    """Make a staff user (not a superuser) with a role on a map: member("editor", a_map)."""
+    def make(role: str | None, evidence_map: object = None, username: str | None = None) -> object:
+        user = UserFactory(username=username or f"{role or 'nobody'}-{UserFactory._meta.model.objects.count()}", is_staff=True)
+        if role is not None:
+            grant(user, evidence_map, role)
+        return user
+
+    return make
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -89,3 +91,12 @@ class CellSummaryFactory(factory.django.DjangoModelFactory):
     intervention = factory.LazyAttribute(lambda o: InterventionFactory(evidence_map=o.evidence_map))
     outcome = factory.LazyAttribute(lambda o: OutcomeFactory(evidence_map=o.evidence_map))
     headline = "A headline"
+
+
+def map_creator(username: str) -> Any:
+    """A user with the permission to create maps (whose creator becomes their publisher)."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(username=username)
+    user.user_permissions.add(Permission.objects.get(codename="add_evidencemap"))
+    return get_user_model().objects.get(pk=user.pk)  # a fresh object: permissions are cached

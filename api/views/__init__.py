@@ -11,6 +11,7 @@ from api.views.maps import (
     OutcomeListView,
 )
 from api.views.studies import StudyDetailView, StudyListView
+from api.views.tokens import TokenDetailView, TokenListView
 
 __all__ = [
     "ApiRootView",
@@ -26,4 +27,6 @@ __all__ = [
     "OutcomeListView",
     "StudyDetailView",
     "StudyListView",
+    "TokenDetailView",
+    "TokenListView",
 ]

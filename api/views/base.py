@@ -49,7 +49,7 @@ LIST_ERRORS = {400: _error("A query parameter cannot be used; `fields` names it.
 WRITE_ERRORS = {
     400: _error("Invalid input; `fields` maps each field to its messages. Nothing was changed."),
     401: _error("No or invalid token."),
-    403: _error("The user lacks the model permission."),
+    403: _error("The user lacks the role this write needs on the map (the message names it)."),
     404: _error("Not found."),
     413: _error("The body is larger than the limit (MAX_BODY_BYTES). Nothing was changed."),
     415: _error("The body is not JSON. Nothing was changed."),
@@ -134,11 +134,13 @@ class ApiView(APIView):
         self, request: Request, maps: list[EvidenceMap], build: Callable[[], Response]
     ) -> HttpResponseBase:
         """304 when the client's copy is current; otherwise `build()` with validators attached."""
+        # A member's responses hold the drafts of their own maps: their validators are theirs.
+        drafts = can_see_drafts(request.user)
         salt = "|".join([
             API_REVISION, request.get_full_path(), request.accepted_renderer.format or "",
-            "drafts" if can_see_drafts(request.user) else "public",
+            f"drafts:{request.user.pk}" if drafts else "public",
         ])
-        version = selectors.version_of(maps, salt=salt, members=can_see_drafts(request.user))
+        version = selectors.version_of(maps, salt=salt, members=drafts)
         etag = quote_etag(version.tag)
         last_modified = timegm(version.last_modified.utctimetuple()) if version.last_modified else None
         response: HttpResponseBase | None = get_conditional_response(
@@ -149,7 +151,7 @@ class ApiView(APIView):
         response["ETag"] = etag
         if last_modified is not None:
             response["Last-Modified"] = http_date(last_modified)
-        response["Cache-Control"] = "no-cache" if not can_see_drafts(request.user) else "private, no-cache"
+        response["Cache-Control"] = "private, no-cache" if drafts else "no-cache"
         return response
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:

@@ -52,7 +52,7 @@ def _resolve_node(model: type[Intervention] | type[Outcome], pk: int | None, fie
 
 
 class EffectSizeListView(StudyListView):
-    queryset = EffectSize.objects.all()  # POST needs studies.add_effectsize
+    queryset = EffectSize.objects.all()  # writes need the reviewer role on the map
 
     @extend_schema(
         operation_id="effect_sizes_list", summary="Effect sizes",
@@ -87,7 +87,7 @@ class EffectSizeListView(StudyListView):
 
     @extend_schema(
         operation_id="effect_sizes_create", summary="Add an effect size",
-        description="g is computed from the input. Needs the studies.add_effectsize permission.",
+        description="g is computed from the input. Needs the reviewer role on the study's map.",
         request=EffectSizeCreateInputSerializer,
         responses={201: EffectSizeOutputSerializer, **WRITE_ERRORS},
     )
@@ -107,7 +107,7 @@ class EffectSizeListView(StudyListView):
 
 
 class EffectSizeDetailView(ApiView):
-    queryset = EffectSize.objects.all()  # PATCH needs change_effectsize, DELETE delete_effectsize
+    queryset = EffectSize.objects.all()  # PATCH and DELETE need the reviewer role on the map
 
     def get_object(self, request: Request, pk: int) -> EffectSize:
         effect = selectors.effect_size_list(EffectSize.objects.visible_to(request.user).filter(pk=pk)).first()
@@ -125,7 +125,7 @@ class EffectSizeDetailView(ApiView):
     @extend_schema(
         operation_id="effect_sizes_partial_update", summary="Change an effect size",
         description="Send only the fields to change; g is computed again. "
-        "Needs the studies.change_effectsize permission.",
+        "Needs the reviewer role on the study's map.",
         request=EffectSizeUpdateInputSerializer,
         responses={200: EffectSizeOutputSerializer, **WRITE_ERRORS},
     )
@@ -142,7 +142,7 @@ class EffectSizeDetailView(ApiView):
 
     @extend_schema(
         operation_id="effect_sizes_destroy", summary="Delete an effect size",
-        description="Needs the studies.delete_effectsize permission.",
+        description="Needs the reviewer role on the study's map.",
         responses={204: None, **WRITE_ERRORS},
     )
     def delete(self, request: Request, pk: int) -> Response:

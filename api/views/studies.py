@@ -60,7 +60,7 @@ def _nodes(model: type[Intervention] | type[Outcome] | type[Code], evidence_map:
 
 
 class StudyListView(ApiView):
-    queryset: QuerySet[Any] = Study.objects.all()  # for DjangoModelPermissions: POST needs add_study
+    queryset: QuerySet[Any] = Study.objects.all()  # POST needs the reviewer role (api.permissions)
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     @extend_schema(
@@ -96,7 +96,7 @@ class StudyListView(ApiView):
 
     @extend_schema(
         operation_id="studies_create", summary="Add a study",
-        description="Needs a token of a user with the studies.add_study permission.",
+        description="Needs a token of a user with the reviewer role on the map (publisher to add it published).",
         request=StudyCreateInputSerializer,
         responses={201: StudyOutputSerializer, **WRITE_ERRORS},
     )
@@ -116,7 +116,7 @@ class StudyListView(ApiView):
 
 
 class StudyDetailView(ApiView):
-    queryset = Study.objects.all()  # PATCH needs studies.change_study
+    queryset = Study.objects.all()  # PATCH needs the reviewer role on the study's map
 
     def get_object(self, request: Request, pk: int) -> Study:
         study = selectors.study_list(Study.objects.visible_to(request.user).filter(pk=pk)).first()
@@ -132,7 +132,7 @@ class StudyDetailView(ApiView):
 
     @extend_schema(
         operation_id="studies_partial_update", summary="Change a study",
-        description="Send only the fields to change. Needs the studies.change_study permission.",
+        description="Send only the fields to change. Needs the reviewer role on the study's map (publisher to change `status`).",
         request=StudyUpdateInputSerializer,
         responses={200: StudyOutputSerializer, **WRITE_ERRORS},
     )

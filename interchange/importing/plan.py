@@ -25,7 +25,7 @@ from django.db.models import Model
 from django.utils.text import slugify
 
 from evidence.filters import StudyFilterSet
-from evidence.models import Code, CodeSet, EvidenceMap, Intervention, Outcome
+from evidence.models import Code, CodeSet, EvidenceMap, Intervention, Outcome, Role
 from interchange.importing.records import (
     CodeSetRecord,
     EffectRecord,
@@ -145,6 +145,19 @@ class ImportPlan:
         return any(p.write for p in self.studies if p.key in published) or any(
             p.write and p.study in published for p in self.effects
         )
+
+    def required_role(self) -> Role | None:
+        """The role on the map that writing this plan needs (None when it writes nothing):
+        publisher to publish or unpublish a study, editor for the framework and code sets,
+        reviewer for studies and effect sizes (evidence.roles)."""
+        if any(p.write and ((p.created and p.instance.status == "published") or "status" in p.changed)
+               for p in self.studies):
+            return Role.PUBLISHER
+        if self.segment_code_set is not None or any(
+            p.write for p in (*self.code_sets, *self.codes, *self.interventions, *self.outcomes)
+        ):
+            return Role.EDITOR
+        return Role.REVIEWER if self.has_changes else None
 
     def lines(self, *, limit: int = 10) -> list[str]:
         """The plan as text: a line per kind of row, then the changes, `limit` per kind."""

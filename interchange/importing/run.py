@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
@@ -21,7 +22,7 @@ from interchange.importing.plan import ImportPlan, Progress, missing_notes, no_p
 from interchange.importing.records import MapRecord
 from interchange.importing.report import Report
 from interchange.importing.write import write_plan
-from studies.services import User
+from studies.services import User, actor_or_none
 
 
 @dataclass
@@ -64,6 +65,30 @@ def _target_map(slug: str, title: str | None, report: Report) -> tuple[EvidenceM
     return new, True
 
 
+def check_role(plan: ImportPlan, user: User, report: Report) -> None:
+    """Report an error (so that nothing is written, and a dry run says so too) unless `user` may
+    write what the plan changes: the role it needs on the map (evidence.roles), or for a new map
+    the permission to create maps. `user=None` is an operator at the shell without --user."""
+    if user is None:
+        return
+    actor: Any = actor_or_none(user)
+    if actor is None or not getattr(actor, "is_active", False):
+        report.error("permission", "the map", "", "sign in with an account that has a role on the map")
+        return
+    has_perm: Any = actor.has_perm
+    if plan.map_created:
+        if not has_perm("evidence.add_evidencemap"):
+            report.error("permission", "the map", "", f"{actor} may not create maps (evidence.add_evidencemap)")
+        return
+    role = plan.required_role()
+    if role is not None and not has_perm(f"evidence.{role.name.lower()}", plan.evidence_map):
+        report.error(
+            "permission", "the map", "",
+            f"{actor} may not make these changes: they need the {role.label.lower()} role on the map "
+            f"“{plan.evidence_map.slug}”",
+        )
+
+
 def import_map(
     record: MapRecord,
     report: Report,
@@ -89,6 +114,7 @@ def import_map(
             evidence_map, created = _target_map(slug, title, report)
             if evidence_map is not None:
                 plan = plan_import(record, report, evidence_map=evidence_map, map_created=created, progress=progress)
+                check_role(plan, user, report)
                 if record.whole_map:
                     missing_notes(plan, report)
                 else:

@@ -31,9 +31,10 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from evidence import versions
 from evidence.models import Code, CodeSet, EvidenceMap, Intervention, Outcome
+from evidence.services import framework_save
 from interchange.importing.plan import COMPUTED_FIELDS, ImportPlan, Planned, Progress, no_progress
 from studies.models import EffectSize, Study
-from studies.services import User, actor_or_none, save_validated
+from studies.services import User, actor_or_none
 
 BATCH_SIZE = 1000
 LINKS = {"codes": "code_id", "interventions": "intervention_id", "outcomes": "outcome_id"}
@@ -88,7 +89,7 @@ class _Writer:
         plan = self.plan
         evidence_map = plan.evidence_map
         if plan.map_created:
-            save_validated(instance=evidence_map, user=self.user)
+            framework_save(instance=evidence_map, user=self.user)  # its importer becomes its publisher
         self.progress("Writing code sets and codes", 0, 1)
         for item in plan.code_sets:
             item.instance.evidence_map = evidence_map

@@ -4,9 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
+
+from api import tokens
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +27,8 @@ def api() -> APIClient:
 @pytest.fixture
 def reviewer_api(reviewer) -> APIClient:  # type: ignore[no-untyped-def]
     client = APIClient()
-    token = Token.objects.create(user=reviewer)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = tokens.issue(user=reviewer, name="tests")[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

@@ -18,8 +18,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from api import tokens
 from interchange.demo import DEMO_SLUG, load_demo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,14 +87,14 @@ def _read_and_write(public: Any, package: ModuleType, generated: Any, reviewer: 
     assert page == 3 and len(set(seen)) == first.count > 20
 
     # Writes with a reviewer's token.
-    token = Token.objects.create(user=reviewer)
+    _, key = tokens.issue(user=reviewer, name="tests")
     study = first.results[0]
     body = models.EffectSizeCreateInput(
         study=study.id, intervention=study.intervention_ids[0], outcome=study.outcome_ids[0],
         label="added by a generated client", input_kind="es_se", es_value=0.25, es_se=0.1,
     )
     with package.AuthenticatedClient(
-        base_url=base_url, token=token.key, prefix="Token", raise_on_unexpected_status=True
+        base_url=base_url, token=key, prefix="Token", raise_on_unexpected_status=True
     ) as writer:
         created = create.sync(client=writer, body=body)
         assert isinstance(created, models.EffectSizeOutput), created

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api import tokens
 from studies.models import EffectSize, Study
 from tests.api.conftest import World
 from tests.factories import UserFactory
@@ -73,7 +73,7 @@ def test_a_bad_token_is_401(api: APIClient, world: World) -> None:
 
 def test_a_user_without_permissions_is_403(api: APIClient, world: World) -> None:
     user = UserFactory(username="partner")
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {tokens.issue(user=user, name='tests')[1]}")
     before = snapshot()
     for method, url, data in [
         ("post", "/api/v1/studies/", new_study(world)),

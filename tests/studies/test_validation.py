@@ -11,6 +11,7 @@ from django.forms.models import model_to_dict
 
 from studies import services
 from studies.models import EffectSize, Study
+from tests.conftest import grant
 from tests.factories import EffectSizeFactory, StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,7 @@ def test_invalid_input_is_rejected_on_its_field_and_changes_nothing(
 ) -> None:
     user = UserFactory()
     es = EffectSizeFactory()
+    grant(user, es.study.evidence_map, "reviewer")
     es = services.effect_size_update(effect_size=es, user=user, data=valid)
     before, history_before = snapshot(es), es.history.count()
 

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from evidence.models import EvidenceMap
 from interchange.eppi.generate import DEFECTS, ERROR_DEFECTS, generate_eppi
 from studies.models import EffectSize, Study
-from tests.factories import UserFactory
+from tests.factories import map_creator
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def test_the_tree_shows_each_code_set_and_code_with_its_id(export: Path) -> None
 
 
 def test_an_import_shows_progress_the_plan_and_the_report(export: Path) -> None:
-    user = UserFactory(username="ana")
+    user = map_creator("ana")
     out, err = command(str(export), "--map", "review", "--create", "--title", "Review", "--user", "ana", *OPTIONS)
     assert "Reading the file:" in err and "Writing effect sizes:" in err
     assert "Map “Review” (review) — new" in out

@@ -12,7 +12,7 @@ from evidence.models import Code, CodeSet, EvidenceMap, Intervention, Outcome
 from interchange.eppi.convert import Selection
 from interchange.eppi.generate import GeneratedFile
 from studies.models import EffectSize, Study
-from tests.factories import StudyFactory, UserFactory
+from tests.factories import StudyFactory, map_creator
 from tests.interchange.eppi.conftest import (
     SLUG,
     TINY,
@@ -31,7 +31,7 @@ Make = Callable[..., GeneratedFile]
 
 def test_a_first_import_writes_the_whole_map(generated: Make) -> None:
     made = generated(seed=1)
-    user = UserFactory(username="importer")
+    user = map_creator("importer")
     result = run(made, user=user)
     assert result.written and not result.refused
     evidence_map = EvidenceMap.objects.get(slug=SLUG)

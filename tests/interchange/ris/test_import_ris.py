@@ -13,6 +13,7 @@ from evidence.models import EvidenceMap
 from interchange.ris.convert import normalise_title, split_author
 from interchange.ris.pipeline import import_ris
 from studies.models import Study
+from tests.conftest import grant
 from tests.factories import EvidenceMapFactory, StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +89,7 @@ def evidence_map() -> EvidenceMap:
 
 def test_citations_become_draft_studies_with_every_field(evidence_map: EvidenceMap) -> None:
     user = UserFactory(username="ana")
+    grant(user, evidence_map, "reviewer")
     result = import_ris(ris_file(), slug="ris", user=user, source_name="search.ris")
     assert result.written and not result.report.errors
     first, second, third = studies()
@@ -274,7 +276,7 @@ def command(*args: str) -> str:
 def test_the_command_imports_dry_runs_and_refuses(
     evidence_map: EvidenceMap, tmp_path: Path
 ) -> None:
-    UserFactory(username="ana")
+    grant(UserFactory(username="ana"), EvidenceMap.objects.get(slug="ris"), "reviewer")
     path = tmp_path / "search.ris"
     path.write_bytes(ris_file())
     out = command(str(path), "--map", "ris", "--dry-run")
