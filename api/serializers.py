@@ -26,6 +26,31 @@ MAX_INT = 2**31 - 1
 
 
 
+# --- Missing values ---
+
+
+class NullForMissing:
+    """Missing text is null, as missing numbers are: one convention for every output.
+
+    Text fields are declared nullable (for the schema), and an empty string is sent as null.
+    Lists are always lists (empty when there is nothing), never null.
+    """
+
+    def get_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = super().get_fields()  # type: ignore[misc]
+        for field in fields.values():
+            if isinstance(field, serializers.CharField):
+                field.allow_null = True
+        return fields
+
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)  # type: ignore[misc]
+        for key, value in data.items():
+            if value == "":
+                data[key] = None
+        return data
+
+
 # --- Errors (for the schema) ---
 
 
@@ -53,7 +78,7 @@ class ErrorSerializer(serializers.Serializer[Any]):
 # --- Maps and their frameworks ---
 
 
-class MapOutputSerializer(serializers.ModelSerializer[EvidenceMap]):
+class MapOutputSerializer(NullForMissing, serializers.ModelSerializer[EvidenceMap]):
     n_studies = serializers.IntegerField(
         source="n_published_studies", help_text="Published studies on the map."
     )
@@ -69,7 +94,7 @@ class MapOutputSerializer(serializers.ModelSerializer[EvidenceMap]):
         read_only_fields = fields
 
 
-class NodeOutputSerializer(serializers.Serializer[Any]):
+class NodeOutputSerializer(NullForMissing, serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     description = serializers.CharField()
@@ -84,15 +109,15 @@ class OutcomeOutputSerializer(NodeOutputSerializer):
 
 
 class CodeOutputSerializer(NodeOutputSerializer):
-    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer AttributeId), or empty.")
+    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer AttributeId), or null.")
 
 
-class CodeSetOutputSerializer(serializers.Serializer[Any]):
+class CodeSetOutputSerializer(NullForMissing, serializers.Serializer[Any]):
     id = serializers.IntegerField()
     slug = serializers.CharField(help_text="Names the code set in the studies CSV.")
     name = serializers.CharField()
     description = serializers.CharField()
-    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer SetId), or empty.")
+    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer SetId), or null.")
     position = serializers.IntegerField(help_text="Order among the map's code sets.")
     is_filter = serializers.BooleanField(help_text="True when the map page offers the code set as a filter.")
     is_segment = serializers.BooleanField(help_text="True when the map's bubbles are segmented by its top-level codes.")
@@ -102,7 +127,7 @@ class CodeSetOutputSerializer(serializers.Serializer[Any]):
     )
 
 
-class StudyCodeSerializer(serializers.Serializer[Any]):
+class StudyCodeSerializer(NullForMissing, serializers.Serializer[Any]):
     id = serializers.IntegerField(help_text="The code's id.")
     name = serializers.CharField()
     code_set = serializers.IntegerField(source="code_set_id", help_text="Id of the code's code set.")
@@ -111,7 +136,7 @@ class StudyCodeSerializer(serializers.Serializer[Any]):
 # --- Studies ---
 
 
-class StudyOutputSerializer(serializers.ModelSerializer[Study]):
+class StudyOutputSerializer(NullForMissing, serializers.ModelSerializer[Study]):
     map: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(source="evidence_map", slug_field="slug", read_only=True,
                                        help_text="Slug of the study's map.")
     countries = serializers.SerializerMethodField(help_text="ISO 3166-1 alpha-2 codes.")
@@ -122,7 +147,7 @@ class StudyOutputSerializer(serializers.ModelSerializer[Study]):
         help_text="Codes of the map's code sets that the study is coded with (/api/v1/maps/{slug}/code-sets/ "
         "lists the sets and their trees).",
     )
-    url = serializers.CharField(read_only=True, help_text="A link to the study, or empty.")
+    url = serializers.CharField(read_only=True, help_text="A link to the study, or null.")
 
     class Meta:
         model = Study
@@ -197,7 +222,7 @@ class StudyCreateInputSerializer(StudyUpdateInputSerializer):
 # --- Effect sizes ---
 
 
-class EffectSizeOutputSerializer(serializers.ModelSerializer[EffectSize]):
+class EffectSizeOutputSerializer(NullForMissing, serializers.ModelSerializer[EffectSize]):
     map = serializers.CharField(source="study.evidence_map.slug", read_only=True, help_text="Slug of the map.")
     study_id = serializers.IntegerField(read_only=True)
     intervention_id = serializers.IntegerField(read_only=True)
@@ -279,13 +304,18 @@ class CellOutputSerializer(DataclassSerializer[CellView]):
 
 class CellListOutputSerializer(serializers.Serializer[Any]):
     map = serializers.CharField(help_text="Slug of the map.")
-    filters = serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string.")
+    filters = serializers.CharField(allow_null=True, help_text="The filters applied, as a query string; null for none.")
+    empty_cells = serializers.ChoiceField(
+        choices=["omitted"],
+        help_text="How cells without studies are treated: omitted (every intervention and outcome pair "
+        "not listed has no study that passes the filters).",
+    )
     n_studies = serializers.IntegerField(help_text="Published studies that pass the filters.")
     n_effects = serializers.IntegerField(help_text="Their effect sizes.")
     cells = CellOutputSerializer(many=True)
 
 
-class CellSummaryOutputSerializer(serializers.Serializer[Any]):
+class CellSummaryOutputSerializer(NullForMissing, serializers.Serializer[Any]):
     headline = serializers.CharField(allow_blank=True)
     short_summary = serializers.CharField(allow_blank=True, help_text="Markdown.")
     findings = serializers.CharField(allow_blank=True, help_text="Markdown.")
@@ -296,7 +326,7 @@ class CellSummaryOutputSerializer(serializers.Serializer[Any]):
 CellDetailOutputSerializer = type("CellDetailOutputSerializer", (serializers.Serializer,), {
     **CellOutputSerializer().get_fields(),
     "map": serializers.CharField(help_text="Slug of the map."),
-    "filters": serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string."),
+    "filters": serializers.CharField(allow_null=True, help_text="The filters applied, as a query string; null for none."),
     "summary": CellSummaryOutputSerializer(allow_null=True, help_text="What the reviewers wrote, if anything."),
     "studies": StudyOutputSerializer(many=True),
     "effect_sizes": EffectSizeOutputSerializer(many=True),

@@ -417,15 +417,28 @@ class StudyFilters:
             (name, tuple(v) if isinstance(v, list) else v) for name, v in ordered.items() if not _empty(v)
         ))
 
+    @staticmethod
+    def parameter_names() -> frozenset[str]:
+        """The query parameters the filters read."""
+        return frozenset(StudyFilterSet(queryset=None).form.fields)
+
     @classmethod
     def from_query(
-        cls, params: Mapping[str, Any], *, maps: Iterable[EvidenceMap | int] | None = None
+        cls, params: Mapping[str, Any], *, maps: Iterable[EvidenceMap | int] | None = None,
+        others: Iterable[str] | None = None,
     ) -> StudyFilters:
         """Read filters from request.GET (or a dict); raise FilterError naming a bad parameter.
 
         `maps` are the maps the query covers: code ids must be codes of their code sets
-        (without `maps`, a `code` parameter is refused).
+        (without `maps`, a `code` parameter is refused). With `others` (the names the caller
+        reads itself), any other parameter is refused, so that a misspelt filter is never
+        silently ignored.
         """
+        if others is not None:
+            allowed = cls.parameter_names() | set(others)
+            for name in params:
+                if name not in allowed:
+                    raise FilterError(name, f"Unknown parameter; the filters are: {', '.join(sorted(allowed))}.")
         filterset = StudyFilterSet(data=params, queryset=Study.objects.none(), maps=maps)
         form = filterset.form
         if not form.is_valid():

@@ -19,7 +19,7 @@ from api.serializers import (
     EffectSizeOutputSerializer,
     StudyOutputSerializer,
 )
-from api.views.base import FILTER_PARAMETERS, LIST_ERRORS, ApiView, _check_parameters
+from api.views.base import FILTER_NAMES, FILTER_PARAMETERS, LIST_ERRORS, ApiView, _check_parameters
 from evidence import selectors, versions
 from evidence.filters import StudyFilters
 from evidence.synthesis import cell_record, map_evidence, present_cell
@@ -29,9 +29,19 @@ from studies.models import EffectSize, Study
 # --- Cells ---
 
 
+def null_for_missing(data: Any) -> Any:
+    """The presenter's records with empty text as null, the API's one convention."""
+    if isinstance(data, dict):
+        return {key: null_for_missing(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [null_for_missing(value) for value in data]
+    return None if data == "" else data
+
+
 class CellListView(ApiView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer, CSVRenderer]
+    query_parameters = FILTER_NAMES
 
     @extend_schema(
         operation_id="cells_list", summary="Every cell of a map, pooled",
@@ -50,17 +60,18 @@ class CellListView(ApiView):
 
         def compute() -> dict[str, Any]:
             evidence = map_evidence(evidence_map, filters)
-            return {
+            return null_for_missing({
                 "map": evidence_map.slug,
                 "filters": filters.to_query(),
+                "empty_cells": "omitted",
                 "n_studies": evidence.n_studies,
                 "n_effects": evidence.n_effects,
                 "cells": [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()],
-            }
+            })
 
         def build() -> Response:
             # Computed once per map version and filters (evidence.versions), for every client.
-            key = versions.cache_key("api-cells", evidence_map, filters.to_query())
+            key = versions.cache_key("api-cells.2", evidence_map, filters.to_query())
             data = versions.cached(key, compute)
             if self.is_csv(request):
                 return Response(table(list(CELL_CSV_COLUMNS), [cell_csv_row(cell) for cell in data["cells"]]))
@@ -71,6 +82,7 @@ class CellListView(ApiView):
 
 class CellDetailView(ApiView):
     permission_classes = [AllowAny]
+    query_parameters = FILTER_NAMES
 
     @extend_schema(
         operation_id="cells_retrieve", summary="One cell, with its studies and effect sizes",
@@ -89,10 +101,10 @@ class CellDetailView(ApiView):
                 raise NotFound()
             cell = evidence.cell(*key)
             summary = selectors.cell_summary(evidence_map, *key)
-            data = cell_record(present_cell(evidence, cell))
+            data = null_for_missing(cell_record(present_cell(evidence, cell)))
             data.update({
                 "map": evidence_map.slug,
-                "filters": filters.to_query(),
+                "filters": filters.to_query() or None,
                 "summary": {
                     "headline": summary.headline, "short_summary": summary.short_summary,
                     "findings": summary.findings, "confidence_assessment": summary.confidence_assessment,
@@ -109,7 +121,7 @@ class CellDetailView(ApiView):
         def build() -> Response:
             # Published studies only, for every client: computed once per map version, filters
             # and cell (evidence.versions), then served from the shared cache.
-            key = versions.cache_key("api-cell", evidence_map, f"{filters.to_query()}|{intervention_id}|{outcome_id}")
+            key = versions.cache_key("api-cell.2", evidence_map, f"{filters.to_query()}|{intervention_id}|{outcome_id}")
             return Response(versions.cached(key, compute))
 
         return self.conditional(request, [evidence_map], build)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -14,24 +15,41 @@ from api.serializers import (
     NodeOutputSerializer,
     OutcomeOutputSerializer,
 )
-from api.views.base import READ_ERRORS, ApiView
+from api.views.base import (
+    LIST_ERRORS,
+    READ_ERRORS,
+    SYNC_NAMES,
+    SYNC_PARAMETERS,
+    ApiView,
+    ordering,
+    updated_since,
+)
 from evidence import selectors
 from evidence.models import Intervention, Outcome
 
 # --- Maps and their frameworks ---
 
 
+MAP_ORDERING = {"title": "title", "slug": "slug", "updated_at": "updated_at", "id": "pk"}
+
+
 class MapListView(ApiView):
     permission_classes = [AllowAny]
+    query_parameters = SYNC_NAMES
 
     @extend_schema(
         operation_id="maps_list", summary="Maps",
         description="Every published map (reviewers also see drafts), by title. Not paginated.",
-        responses={200: MapOutputSerializer(many=True), 429: READ_ERRORS[429]},
+        parameters=SYNC_PARAMETERS,
+        responses={200: MapOutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
         # Queries: 1 (the maps, each with its counts and latest change).
-        maps = list(selectors.with_counts(selectors.visible_maps(request.user)).order_by("title", "pk"))
+        params = request.query_params
+        order = ordering(params, MAP_ORDERING, ("title", "pk"))
+        since = updated_since(params)
+        maps_qs = selectors.with_counts(selectors.visible_maps(request.user)).order_by(*order)
+        maps = list(maps_qs if since is None else maps_qs.filter(Q(updated_at__gte=since) | Q(changed_at__gte=since)))
         return self.conditional(request, maps, lambda: Response(MapOutputSerializer(maps, many=True).data))
 
 

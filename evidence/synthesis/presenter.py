@@ -52,7 +52,7 @@ class ConfidenceView:
     reasons: list[str] = _help("Why the rating is what it is.")
     overridden: bool = _help("True when a reviewer overrode the computed rating.")
     computed_level: str = _help("The rating the map's rules give, before any override.")
-    justification: str = _help("The reviewer's reason for an override.")
+    justification: str | None = _help("The reviewer's reason for an override; null without one.")
     text: str = _help("The sentence the map shows.")
 
 
@@ -64,7 +64,7 @@ class CellView:
     n_studies: int = _help("Published studies in the cell.")
     n_effects: int = _help("Their effect sizes in the cell.")
     designs: dict[str, int] = _help("Study design -> number of studies.")
-    region: str = _help("UN M49 region of the studies, or Global.")
+    region: str | None = _help("UN M49 region of the studies, or Global; null when none is known.")
     k: int | None = _help("Effect sizes pooled; null when none.")
     model: str | None = _help("Working model of the pooled estimate (e.g. CHE).")
     estimate: float | None = _help("Pooled Hedges' g.")
@@ -97,7 +97,7 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
         c = cell.confidence
         confidence = ConfidenceView(
             level=str(c.level), reasons=list(c.reasons), overridden=bool(c.overridden),
-            computed_level=str(c.computed_level or c.level), justification=str(c.justification), text=c.text,
+            computed_level=str(c.computed_level or c.level), justification=str(c.justification) or None, text=c.text,
         )
     numbers = {name: finite(getattr(result, name)) if result is not None else None for name in _NUMBERS}
     return CellView(
@@ -107,7 +107,7 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
         n_studies=cell.n_studies,
         n_effects=cell.n_effects,
         designs=dict(sorted(cell.designs.items())),
-        region=cell.region,
+        region=cell.region or None,
         k=result.k if result is not None else None,
         model=getattr(result, "model", None) if result is not None else None,
         label=label,
@@ -131,7 +131,7 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
         "studies": view.n_studies,
         "effects": view.n_effects,
         "designs": dict(sorted(view.designs.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "region": view.region,
+        "region": view.region or "",
         "g": None,
     }
     if view.k is not None:

@@ -148,8 +148,8 @@ def test_studies_pagination(api: APIClient, world: World) -> None:
     second = api.get("/api/v1/studies/?page_size=2&page=2").json()
     assert len(second["results"]) == 1 and second["next"] is None
     response = api.get("/api/v1/studies/?page=99")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"page": ["99 is past the last page (1)."]}
 
 
 # --- effect sizes ---
