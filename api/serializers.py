@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.drainage import set_override
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_dataclasses.serializers import DataclassSerializer
 
+from evidence.columns import EFFECT_SIZE_FIELDS, STUDY_JSON_FIELDS, effect_size_record, study_record
 from evidence.models import EvidenceMap
 from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView
 from studies.effect_sizes.registry import (
@@ -136,39 +136,44 @@ class StudyCodeSerializer(NullForMissing, serializers.Serializer[Any]):
 # --- Studies ---
 
 
+def _labels(help_text: str) -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(), help_text=help_text)
+
+
+def _ids(help_text: str) -> serializers.ListField:
+    return serializers.ListField(child=serializers.IntegerField(), help_text=help_text)
+
+
 class StudyOutputSerializer(NullForMissing, serializers.ModelSerializer[Study]):
-    map: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(source="evidence_map", slug_field="slug", read_only=True,
-                                       help_text="Slug of the study's map.")
-    countries = serializers.SerializerMethodField(help_text="ISO 3166-1 alpha-2 codes.")
-    intervention_ids = serializers.SerializerMethodField(help_text="Interventions the study is coded with.")
-    outcome_ids = serializers.SerializerMethodField(help_text="Outcomes the study is coded with.")
+    """A study as `evidence.columns.study_record` writes it (the CSV's columns are the same)."""
+
+    map: serializers.CharField = serializers.CharField(help_text="Slug of the study's map.")
+    countries = _labels("ISO 3166-1 alpha-2 codes.")
+    design_label = serializers.CharField(help_text="The design in words.")
+    confidence_label = serializers.CharField(allow_null=True, help_text="The study confidence in words; null until appraised.")
+    status_label = serializers.CharField(help_text="The status in words.")
+    intervention_ids = _ids("Interventions the study is coded with.")
+    intervention_labels = _labels("Their names, in the same order.")
+    outcome_ids = _ids("Outcomes the study is coded with.")
+    outcome_labels = _labels("Their names, in the same order.")
+    code_ids = _ids("Codes of the map's code sets the study is coded with.")
+    code_labels = _labels("Their names, in the same order.")
     codes = StudyCodeSerializer(
         many=True, read_only=True,
-        help_text="Codes of the map's code sets that the study is coded with (/api/v1/maps/{slug}/code-sets/ "
+        help_text="The same codes with their code sets (JSON only; /api/v1/maps/{slug}/code-sets/ "
         "lists the sets and their trees).",
     )
     url = serializers.CharField(read_only=True, help_text="A link to the study, or null.")
+    created_at = serializers.DateTimeField(help_text="ISO 8601, UTC.")
+    updated_at = serializers.DateTimeField(help_text="ISO 8601, UTC.")
 
     class Meta:
         model = Study
-        fields = [
-            "id", "map", "external_id", "authors", "year", "title", "short_title", "source", "volume", "issue",
-            "pages", "doi", "url", "abstract", "keywords", "countries", "is_global", "region", "population",
-            "design", "confidence", "status", "intervention_ids", "outcome_ids", "codes", "created_at", "updated_at",
-        ]
+        fields = list(STUDY_JSON_FIELDS)
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_countries(self, obj: Study) -> list[str]:
-        return [country.code for country in obj.countries]
-
-    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
-    def get_intervention_ids(self, obj: Study) -> list[int]:
-        return sorted(node.pk for node in obj.interventions.all())
-
-    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
-    def get_outcome_ids(self, obj: Study) -> list[int]:
-        return sorted(node.pk for node in obj.outcomes.all())
+    def to_representation(self, instance: Study) -> dict[str, Any]:
+        return study_record(instance)
 
 
 def _text(help_text: str = "") -> serializers.CharField:
@@ -223,10 +228,16 @@ class StudyCreateInputSerializer(StudyUpdateInputSerializer):
 
 
 class EffectSizeOutputSerializer(NullForMissing, serializers.ModelSerializer[EffectSize]):
-    map = serializers.CharField(source="study.evidence_map.slug", read_only=True, help_text="Slug of the map.")
+    """An effect size as `evidence.columns.effect_size_record` writes it (the CSV's columns are the same)."""
+
+    map = serializers.CharField(read_only=True, help_text="Slug of the map.")
     study_id = serializers.IntegerField(read_only=True)
+    study_label = serializers.CharField(read_only=True, help_text='The study\'s short citation, e.g. "Smith et al. (2014)".')
     intervention_id = serializers.IntegerField(read_only=True)
+    intervention_label = serializers.CharField(read_only=True, help_text="The intervention's name.")
     outcome_id = serializers.IntegerField(read_only=True)
+    outcome_label = serializers.CharField(read_only=True, help_text="The outcome's name.")
+    input_kind_label = serializers.CharField(read_only=True, help_text="The input kind in words.")
     g = serializers.FloatField(read_only=True, help_text="Hedges' g, computed from the input.")
     var_g = serializers.FloatField(read_only=True, help_text="Sampling variance of g.")
     se_g = serializers.FloatField(read_only=True, help_text="Standard error of g.")
@@ -238,16 +249,16 @@ class EffectSizeOutputSerializer(NullForMissing, serializers.ModelSerializer[Eff
     native_yi = serializers.FloatField(read_only=True, help_text="The effect in its native metric.")
     native_vi = serializers.FloatField(read_only=True, help_text="Its variance in the native metric.")
     conversion_note = serializers.CharField(read_only=True, help_text="How g was obtained.")
+    created_at = serializers.DateTimeField(help_text="ISO 8601, UTC.")
+    updated_at = serializers.DateTimeField(help_text="ISO 8601, UTC.")
 
     class Meta:
         model = EffectSize
-        fields = [
-            "id", "map", "external_id", "study_id", "intervention_id", "outcome_id", "label", "input_kind",
-            *INPUT_FIELDS,
-            "g", "var_g", "se_g", "ci_low_g", "ci_high_g", "native_metric", "native_yi", "native_vi",
-            "conversion_note", "notes", "created_at", "updated_at",
-        ]
+        fields = list(EFFECT_SIZE_FIELDS)
         read_only_fields = fields
+
+    def to_representation(self, instance: EffectSize) -> dict[str, Any]:
+        return effect_size_record(instance)
 
 
 AnyField = serializers.Field[Any, Any, Any, Any]
@@ -348,3 +359,26 @@ def _page_of(item: type[serializers.Serializer[Any]], name: str) -> type[seriali
 
 StudyPageSerializer = _page_of(StudyOutputSerializer, "StudyPageSerializer")
 EffectSizePageSerializer = _page_of(EffectSizeOutputSerializer, "EffectSizePageSerializer")
+
+
+# --- Sync ---
+
+
+class ChangeOutputSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(
+        choices=["intervention", "outcome", "code_set", "code", "study", "effect_size"],
+        help_text="The kind of record.",
+    )
+    id = serializers.IntegerField()
+    action = serializers.ChoiceField(
+        choices=["created", "updated", "deleted"],
+        help_text="deleted: the client saw the record and no longer does (deleted, or unpublished).",
+    )
+    at = serializers.DateTimeField(help_text="Time of the record's latest change.")
+
+
+class ChangesOutputSerializer(serializers.Serializer[Any]):
+    map = serializers.CharField(help_text="Slug of the map.")
+    since = serializers.DateTimeField(help_text="The `since` asked for.")
+    until = serializers.DateTimeField(help_text="The server's time when the changes were read: the next `since`.")
+    changes = ChangeOutputSerializer(many=True, help_text="In the order of their latest change.")

@@ -257,8 +257,8 @@ def study_list(studies: QuerySet[Study]) -> QuerySet[Study]:
     return (
         studies.select_related("evidence_map")
         .prefetch_related(
-            Prefetch("interventions", queryset=Intervention.objects.only("id")),
-            Prefetch("outcomes", queryset=Outcome.objects.only("id")),
+            Prefetch("interventions", queryset=Intervention.objects.only("id", "name")),
+            Prefetch("outcomes", queryset=Outcome.objects.only("id", "name")),
             Prefetch("codes", queryset=Code.objects.only("id", "name", "code_set_id").order_by("code_set_id", "id")),
         )
         .order_by(*CITATION_ORDER)
@@ -278,7 +278,7 @@ def map_code_sets(evidence_map: EvidenceMap) -> list[CodeSet]:
 
 
 def effect_size_list(effects: QuerySet[EffectSize]) -> QuerySet[EffectSize]:
-    return effects.select_related("study__evidence_map").order_by(*EFFECT_CITATION_ORDER)
+    return effects.select_related("study__evidence_map", "intervention", "outcome").order_by(*EFFECT_CITATION_ORDER)
 
 
 def studies_in_nodes(

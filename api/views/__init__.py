@@ -11,12 +11,15 @@ from api.views.maps import (
     OutcomeListView,
 )
 from api.views.studies import StudyDetailView, StudyListView
+from api.views.sync import ChangesView, DumpView
 
 __all__ = [
     "ApiRootView",
     "CellDetailView",
     "CellListView",
+    "ChangesView",
     "CodeSetListView",
+    "DumpView",
     "EffectSizeDetailView",
     "EffectSizeListView",
     "InterventionListView",

@@ -31,6 +31,7 @@ from api.renderers import table
 from api.schema import filter_parameters
 from api.serializers import MAX_INT, ErrorSerializer
 from evidence import selectors
+from evidence.columns import STUDY_JSON_ONLY
 from evidence.filters import StudyFilters
 from evidence.models import EvidenceMap, Intervention, Outcome
 from studies.models import can_see_drafts
@@ -47,10 +48,11 @@ def _error(description: str) -> OpenApiResponse:
 
 
 READ_ERRORS = {
+    400: _error("A query parameter cannot be used (unknown, or a bad `format`); `fields` names it."),
     404: _error("Not found (or not visible to this client)."),
     429: _error("Too many requests; retry after the number of seconds in Retry-After."),
 }
-LIST_ERRORS = {400: _error("A query parameter cannot be used; `fields` names it."), **READ_ERRORS}
+LIST_ERRORS = {**READ_ERRORS, 400: _error("A query parameter cannot be used; `fields` names it.")}
 WRITE_ERRORS = {
     400: _error("Invalid input; `fields` maps each field to its messages. Nothing was changed."),
     401: _error("No or invalid token."),
@@ -291,7 +293,8 @@ class ApiView(APIView):
     def page(self, request: Request, rows: QuerySet[Any], serializer: type[Any]) -> Response:
         """A page of `rows` in JSON, or all of them as CSV."""
         if self.is_csv(request):
-            return Response(table(list(serializer().fields), serializer(rows, many=True).data))
+            columns = [name for name in serializer().fields if name not in STUDY_JSON_ONLY]
+            return Response(table(columns, serializer(rows, many=True).data))
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(serializer(page, many=True).data)
@@ -362,6 +365,9 @@ class NotFoundView(ApiView):
     """Anything else under /api/v1/: a 404 in the API's error format."""
 
     permission_classes = [AllowAny]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        raise NotFound()  # whatever the method and the parameters
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise NotFound()

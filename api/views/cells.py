@@ -22,6 +22,7 @@ from api.serializers import (
 from api.views.base import FILTER_NAMES, FILTER_PARAMETERS, LIST_ERRORS, ApiView, _check_parameters
 from evidence import selectors, versions
 from evidence.filters import StudyFilters
+from evidence.models import EvidenceMap
 from evidence.synthesis import cell_record, map_evidence, present_cell
 from evidence.synthesis.presenter import CELL_CSV_COLUMNS, cell_csv_row
 from studies.models import EffectSize, Study
@@ -36,6 +37,24 @@ def null_for_missing(data: Any) -> Any:
     if isinstance(data, list):
         return [null_for_missing(value) for value in data]
     return None if data == "" else data
+
+
+def map_cells(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any]:
+    """Every cell of the map with studies that pass the filters, as the API returns them:
+    computed once per map version and filters (evidence.versions), for every client."""
+
+    def compute() -> dict[str, Any]:
+        evidence = map_evidence(evidence_map, filters)
+        return null_for_missing({
+            "map": evidence_map.slug,
+            "filters": filters.to_query(),
+            "empty_cells": "omitted",
+            "n_studies": evidence.n_studies,
+            "n_effects": evidence.n_effects,
+            "cells": [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()],
+        })
+
+    return versions.cached(versions.cache_key("api-cells.2", evidence_map, filters.to_query()), compute)
 
 
 class CellListView(ApiView):
@@ -58,21 +77,9 @@ class CellListView(ApiView):
         evidence_map = self.map_or_404(request, slug)
         filters = StudyFilters.from_query(request.query_params, maps=[evidence_map])
 
-        def compute() -> dict[str, Any]:
-            evidence = map_evidence(evidence_map, filters)
-            return null_for_missing({
-                "map": evidence_map.slug,
-                "filters": filters.to_query(),
-                "empty_cells": "omitted",
-                "n_studies": evidence.n_studies,
-                "n_effects": evidence.n_effects,
-                "cells": [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()],
-            })
-
         def build() -> Response:
             # Computed once per map version and filters (evidence.versions), for every client.
-            key = versions.cache_key("api-cells.2", evidence_map, filters.to_query())
-            data = versions.cached(key, compute)
+            data = map_cells(evidence_map, filters)
             if self.is_csv(request):
                 return Response(table(list(CELL_CSV_COLUMNS), [cell_csv_row(cell) for cell in data["cells"]]))
             return Response(data)

@@ -35,6 +35,7 @@ def test_schema_is_valid_openapi_3() -> None:
         "/api/v1/maps/{slug}/outcomes/", "/api/v1/maps/{slug}/code-sets/", "/api/v1/maps/{slug}/cells/",
         "/api/v1/maps/{slug}/cells/{intervention_id}/{outcome_id}/", "/api/v1/studies/",
         "/api/v1/studies/{id}/", "/api/v1/effect-sizes/", "/api/v1/effect-sizes/{id}/",
+        "/api/v1/maps/{slug}/changes/", "/api/v1/maps/{slug}/dump/",
     } == paths
     # Every field of every object is described or self-explanatory, and names are stable.
     cell = schema["components"]["schemas"]["CellOutput"]["properties"]
