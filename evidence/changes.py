@@ -78,6 +78,23 @@ def _framework_changes(evidence_map: EvidenceMap, since: datetime) -> list[Chang
     return changes + _classify("code", latest, visible, None)
 
 
+def _published_or_unpublished(study_history: QuerySet[Any], ids: list[int], since: datetime) -> list[int]:
+    """The studies whose status changed at or after `since` (their last status before it
+    counts): readers of published data gained or lost them with their effect sizes."""
+    statuses: dict[int, set[str]] = {}
+    before: dict[int, tuple[datetime, str]] = {}
+    rows = study_history.filter(id__in_ids=ids).values_list("id", "history_date", "status", "history_type")
+    for pk, at, status, history_type in rows:
+        if at >= since:
+            # A study created or deleted in the window changed for every reader.
+            statuses.setdefault(pk, set()).update({status} if history_type == "~" else {status, "none"})
+        elif pk not in before or at > before[pk][0]:
+            before[pk] = (at, status)
+    for pk, (_, status) in before.items():
+        statuses.setdefault(pk, set()).add(status)
+    return [pk for pk, found in statuses.items() if len(found) > 1]
+
+
 def map_changes(evidence_map: EvidenceMap, since: datetime, *, user: object) -> list[Change]:
     """Every record of the map that changed at or after `since`, as `user` sees the map, in
     the order of their latest change."""
@@ -93,7 +110,9 @@ def map_changes(evidence_map: EvidenceMap, since: datetime, *, user: object) -> 
     )
     effects = _latest(((pk, kind, at) for pk, kind, at, _ in effect_rows), since)
     study_of = {pk: study_id for pk, _, _, study_id in effect_rows}
-    for pk, study_id in effect_history.filter(study_id__in_ids=list(studies)).values_list("id", "study_id").distinct():
+    drafts = can_see_drafts(user)
+    moved = [] if drafts else _published_or_unpublished(study_history, list(studies), since)
+    for pk, study_id in effect_history.filter(study_id__in_ids=moved).values_list("id", "study_id").distinct():
         study_at = studies[study_id][1]
         created, at = effects.get(pk, (False, study_at))
         effects[pk] = (created, max(at, study_at))
@@ -101,7 +120,7 @@ def map_changes(evidence_map: EvidenceMap, since: datetime, *, user: object) -> 
 
     # A reader of published data saw a study (and its effect sizes) if it was ever published.
     seen_studies: set[int] | None = None
-    if not can_see_drafts(user):
+    if not drafts:
         seen_studies = set(
             study_history.filter(status=Status.PUBLISHED, id__in_ids=list({*studies, *study_of.values()}))
             .values_list("id", flat=True).distinct()
