@@ -28,6 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils import translation
 from django_countries import countries as all_countries
 
+from evidence.columns import STUDY_FIELDS
 from evidence.models import Code, EvidenceMap
 from studies.m49 import COUNTRY_SUBREGION
 from studies.models import SUBREGION_TO_REGION, Confidence, EffectSize, Region, Study, StudyDesign
@@ -389,8 +390,8 @@ class StudyFilterSet(django_filters.FilterSet):
 # reads as one of them.
 RESERVED_NAMES: frozenset[str] = frozenset({
     *StudyFilterSet.base_filters,
-    "map", "intervention", "outcome", "study", "page", "page_size", "format",
-    "study_confidence", "code_set", "code_sets", "codes",
+    "map", "intervention", "outcome", "study", "page", "page_size", "format", "updated_since", "ordering", "since",
+    "study_confidence", "code_set", "code_sets", "codes", *STUDY_FIELDS,
     *(f.name for f in Study._meta.get_fields()),
 })
 
