@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import get_type_hints
 from typing import Any
 
+from evidence.columns import flat
 from evidence.synthesis.cells import Cell, MapEvidence
+from studies.models import StudyDesign
 
 
 def _help(text: str) -> Any:
@@ -35,25 +38,34 @@ def rounded(value: float | None, digits: int = 4) -> float | None:
 
 @dataclass(frozen=True)
 class LabelView:
-    """The effect's size and direction in words."""
+    """The effect's size and direction in words; every member null when the cell has no
+    pooled estimate (the object itself is always there, so that flattening names its
+    members the same for every cell)."""
 
-    text: str = _help('e.g. "Small positive effect".')
-    band: str = _help("The size band of |g| under the map's label preset.")
-    direction: str = _help("positive (desirable), negative (undesirable) or none.")
-    beneficial: bool = _help("True when the effect goes the outcome's desirable way.")
+    text: str | None = _help('e.g. "Small positive effect".')
+    band: str | None = _help("The size band of |g| under the map's label preset.")
+    direction: str | None = _help("positive (desirable), negative (undesirable) or none.")
+    beneficial: bool | None = _help("True when the effect goes the outcome's desirable way.")
     ci_includes_zero: bool | None = _help("True when the confidence interval also includes no effect.")
 
 
 @dataclass(frozen=True)
 class ConfidenceView:
-    """How far the pooled effect can be trusted, and why."""
+    """How far the pooled effect can be trusted, and why; every member null (no reasons)
+    when the cell has no rating."""
 
-    level: str = _help("high, medium or low.")
+    level: str | None = _help("high, medium or low.")
     reasons: list[str] = _help("Why the rating is what it is.")
-    overridden: bool = _help("True when a reviewer overrode the computed rating.")
-    computed_level: str = _help("The rating the map's rules give, before any override.")
+    overridden: bool | None = _help("True when a reviewer overrode the computed rating.")
+    computed_level: str | None = _help("The rating the map's rules give, before any override.")
     justification: str | None = _help("The reviewer's reason for an override; null without one.")
-    text: str = _help("The sentence the map shows.")
+    text: str | None = _help("The sentence the map shows.")
+
+
+NO_LABEL = LabelView(text=None, band=None, direction=None, beneficial=None, ci_includes_zero=None)
+NO_CONFIDENCE = ConfidenceView(
+    level=None, reasons=[], overridden=None, computed_level=None, justification=None, text=None
+)
 
 
 @dataclass(frozen=True)
@@ -117,8 +129,8 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
 
 
 def cell_record(view: CellView) -> dict[str, Any]:
-    """The cell as the API returns it."""
-    return asdict(view)
+    """The cell as the API returns it: `label` and `confidence` are always objects."""
+    return asdict(replace(view, label=view.label or NO_LABEL, confidence=view.confidence or NO_CONFIDENCE))
 
 
 def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> dict[str, Any]:
@@ -157,21 +169,28 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
     return data
 
 
-_FLAT = (
-    "intervention_id", "outcome_id", "aggregate", "n_studies", "n_effects", "designs", "region", "k", "model",
-    *_NUMBERS,
-)
-_LABEL = ("text", "band", "direction", "beneficial", "ci_includes_zero")
-_CONFIDENCE = ("level", "reasons", "overridden", "computed_level", "justification")
-CELL_CSV_COLUMNS = (*_FLAT, *(f"label_{n}" for n in _LABEL), *(f"confidence_{n}" for n in _CONFIDENCE))
+def _columns(view: type[Any], prefix: str = "") -> list[str]:
+    """The flat names of a record's fields, as pandas.json_normalize and the CSV name them:
+    a nested record's members as `label.text`, the designs as `designs.rct`, ..."""
+    hints = get_type_hints(view)
+    names: list[str] = []
+    for item in fields(view):
+        nested = [t for t in getattr(hints[item.name], "__args__", (hints[item.name],)) if is_dataclass(t)]
+        if nested:
+            names += _columns(nested[0], f"{prefix}{item.name}.")
+        elif item.name == "designs":
+            names += [f"{prefix}designs.{design}" for design in StudyDesign.values]
+        else:
+            names.append(prefix + item.name)
+    return names
+
+
+CELL_CSV_COLUMNS = tuple(_columns(CellView))
 
 
 def cell_csv_row(record: dict[str, Any]) -> dict[str, Any]:
-    """A cell record as one flat row with the same columns for every cell."""
-    row = {name: record[name] for name in _FLAT}
-    row["designs"] = ";".join(f"{design}:{n}" for design, n in record["designs"].items())
-    label = record["label"] or {}
-    row.update({f"label_{name}": label.get(name) for name in _LABEL})
-    confidence = record["confidence"] or {}
-    row.update({f"confidence_{name}": confidence.get(name) for name in _CONFIDENCE})
+    """A cell record as one flat row with the same columns for every cell (a design without
+    studies in the cell counts 0)."""
+    row = {f"designs.{design}": 0 for design in StudyDesign.values}
+    row.update(flat(record))
     return row

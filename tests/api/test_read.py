@@ -315,7 +315,7 @@ def test_csv_studies_effect_sizes_and_cells(api: APIClient, world: World) -> Non
     effects = _csv(api.get("/api/v1/effect-sizes/", HTTP_ACCEPT="text/csv"))
     assert len(effects) == 3 and {"g", "se_g", "input_kind", "es_value"} <= set(effects[0])
     cells = _csv(api.get("/api/v1/maps/open-map/cells/?format=csv"))
-    assert cells and {"estimate", "ci_low", "label_text", "confidence_level", "designs"} <= set(cells[0])
+    assert cells and {"estimate", "ci_low", "label.text", "confidence.level", "designs.rct"} <= set(cells[0])
     assert len({tuple(row) for row in cells}) == 1  # the same columns in every row
 
 
