@@ -19,7 +19,7 @@ def studies_csv(studies: Iterable[Study], *, code_sets: Sequence[CodeSet] = ()) 
 
     def codes_of(study: Study) -> dict[str, list[str]]:
         by_set: dict[int, list[str]] = {}
-        for code in study.codes.all():
+        for code in sorted(study.codes.all(), key=lambda c: c.pk):  # as `code_labels`
             by_set.setdefault(code.code_set_id, []).append(code.name)
         return {code_set.slug: by_set.get(code_set.pk, []) for code_set in code_sets}
 
