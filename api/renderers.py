@@ -23,7 +23,7 @@ def rows_of(data: Any) -> list[Mapping[str, Any]]:
     return []
 
 
-def table(columns: list[str], rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+def table(columns: list[str], rows: Any) -> dict[str, Any]:
     """What a view returns for CSV: the columns are written even when there are no rows."""
     return {"columns": columns, "rows": rows}
 

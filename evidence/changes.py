@@ -38,7 +38,8 @@ class Change:
 
 
 def _history(model: type[Model]) -> QuerySet[Any]:
-    return model.history.model.objects.all()  # type: ignore[attr-defined]
+    history: QuerySet[Any] = model.history.model.objects.all()  # type: ignore[attr-defined]
+    return history
 
 
 def _latest(rows: Iterable[tuple[int, str, datetime]], since: datetime) -> dict[int, tuple[bool, datetime]]:
@@ -69,7 +70,7 @@ def _framework_changes(evidence_map: EvidenceMap, since: datetime) -> list[Chang
     for kind, model in (("intervention", Intervention), ("outcome", Outcome), ("code_set", CodeSet)):
         rows = _history(model).filter(evidence_map_id=evidence_map.pk, history_date__gte=since)
         latest = _latest(rows.values_list("id", "history_type", "history_date"), since)
-        visible = set(model.objects.filter(pk__in_ids=list(latest)).values_list("pk", flat=True))  # type: ignore[attr-defined]
+        visible = set(model.objects.filter(pk__in_ids=list(latest)).values_list("pk", flat=True))
         changes += _classify(kind, latest, visible, None)
     set_ids = _history(CodeSet).filter(evidence_map_id=evidence_map.pk).values("id")
     rows = _history(Code).filter(code_set_id__in=set_ids, history_date__gte=since)

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from evidence.columns import EFFECT_SIZE_FIELDS, STUDY_FIELDS, csv_lines, effect_size_record, study_record
+from evidence.columns import (
+    EFFECT_SIZE_FIELDS,
+    STUDY_FIELDS,
+    csv_lines,
+    effect_size_record,
+    study_record,
+)
 from evidence.models import CodeSet
 from studies.models import EffectSize, Study
+
 
 def studies_csv(studies: Iterable[Study], *, code_sets: Sequence[CodeSet] = ()) -> str:
     """The studies in the API's vocabulary (`evidence.columns`: the same columns as

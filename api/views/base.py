@@ -203,9 +203,10 @@ def _rate_limit(throttles: list[BaseThrottle]) -> tuple[int, int, int] | None:
     tightest: tuple[int, int, int] | None = None
     for throttle in throttles:
         history = getattr(throttle, "history", None)
-        if not isinstance(throttle, SimpleRateThrottle) or history is None or not throttle.num_requests:
+        num_requests = getattr(throttle, "num_requests", None)
+        if not isinstance(throttle, SimpleRateThrottle) or history is None or not num_requests:
             continue
-        limit, duration = int(throttle.num_requests), int(throttle.duration or 0)
+        limit, duration = int(num_requests), int(getattr(throttle, "duration", 0) or 0)
         remaining = max(0, limit - len(history))
         oldest = history[-1] if history else throttle.now
         reset = max(0, math.ceil(oldest + duration - throttle.now))

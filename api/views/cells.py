@@ -45,7 +45,7 @@ def map_cells(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any
 
     def compute() -> dict[str, Any]:
         evidence = map_evidence(evidence_map, filters)
-        return null_for_missing({
+        data: dict[str, Any] = null_for_missing({
             "map": evidence_map.slug,
             "filters": filters.to_query(),
             "empty_cells": "omitted",
@@ -53,8 +53,10 @@ def map_cells(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any
             "n_effects": evidence.n_effects,
             "cells": [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()],
         })
+        return data
 
-    return versions.cached(versions.cache_key("api-cells.2", evidence_map, filters.to_query()), compute)
+    cells: dict[str, Any] = versions.cached(versions.cache_key("api-cells.2", evidence_map, filters.to_query()), compute)
+    return cells
 
 
 class CellListView(ApiView):
@@ -108,7 +110,7 @@ class CellDetailView(ApiView):
                 raise NotFound()
             cell = evidence.cell(*key)
             summary = selectors.cell_summary(evidence_map, *key)
-            data = null_for_missing(cell_record(present_cell(evidence, cell)))
+            data: dict[str, Any] = null_for_missing(cell_record(present_cell(evidence, cell)))
             data.update({
                 "map": evidence_map.slug,
                 "filters": filters.to_query() or None,

@@ -77,9 +77,9 @@ class ChangesView(ApiView):
                 {"type": c.kind, "id": c.id, "action": c.action, "at": c.at}
                 for c in map_changes(evidence_map, since, user=request.user)
             ]
-            rows: list[dict[str, Any]] = ChangeOutputSerializer(changes, many=True).data
             if self.is_csv(request):
-                return Response(table(list(ChangeOutputSerializer().fields), rows))
+                rows = ChangeOutputSerializer(changes, many=True).data
+                return Response(table(list(ChangeOutputSerializer().fields.keys()), rows))
             return Response(ChangesOutputSerializer(
                 {"map": evidence_map.slug, "since": since, "until": until, "changes": changes}
             ).data)
@@ -110,13 +110,13 @@ def _tables(evidence_map: EvidenceMap, user: object, generated_at: str) -> Itera
         ("interventions", Intervention, NodeOutputSerializer), ("outcomes", Outcome, OutcomeOutputSerializer),
     ):
         nodes = serializer(list(selectors.framework_tree(model, evidence_map).values()), many=True).data
-        yield name, list(serializer().fields), nodes
+        yield name, list(serializer().fields.keys()), nodes
     trees = selectors.code_set_trees(evidence_map)
-    set_columns = [name for name in CodeSetOutputSerializer().fields if name != "codes"]
+    set_columns: list[str] = [name for name in list(CodeSetOutputSerializer().fields) if name != "codes"]
     yield "code_sets", set_columns, [{k: v for k, v in CodeSetOutputSerializer(t).data.items() if k != "codes"}
                                      for t in trees]
     codes = [{**CodeOutputSerializer(node).data, "code_set_id": tree.id} for tree in trees for node in tree.code_list]
-    yield "codes", [*CodeOutputSerializer().fields, "code_set_id"], codes
+    yield "codes", [*CodeOutputSerializer().fields.keys(), "code_set_id"], codes
 
     studies = Study.objects.visible_to(user).filter(evidence_map=evidence_map)
     study_rows = (

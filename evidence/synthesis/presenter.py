@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
-from typing import get_type_hints
-from typing import Any
+from typing import Any, get_type_hints
 
 from evidence.columns import flat
 from evidence.synthesis.cells import Cell, MapEvidence
@@ -175,7 +174,7 @@ def _columns(view: type[Any], prefix: str = "") -> list[str]:
     hints = get_type_hints(view)
     names: list[str] = []
     for item in fields(view):
-        nested = [t for t in getattr(hints[item.name], "__args__", (hints[item.name],)) if is_dataclass(t)]
+        nested = [t for t in getattr(hints[item.name], "__args__", (hints[item.name],)) if isinstance(t, type) and is_dataclass(t)]
         if nested:
             names += _columns(nested[0], f"{prefix}{item.name}.")
         elif item.name == "designs":

@@ -25,7 +25,7 @@ def test_the_readme_pulls_a_map_into_pandas(live_server, world: World) -> None: 
     )
     assert "open-map" in code
     names: dict[str, object] = {}
-    exec(compile(code, "README.md", "exec"), names)  # noqa: S102 - the README's own lines
+    exec(compile(code, "README.md", "exec"), names)  # the README's own lines
     studies, effect_sizes, cells = names["studies"], names["effect_sizes"], names["cells"]
     assert sorted(studies["title"]) == ["Clinics in Peru", "Markets in India", "Schools in Kenya"]  # type: ignore[index]
     assert set(effect_sizes["var_g"]) == {world.es_kenya.var_g, world.es_peru.var_g, world.es_india.var_g}  # type: ignore[index]
