@@ -42,6 +42,19 @@ def _history(model: type[Model]) -> QuerySet[Any]:
     return history
 
 
+def changed_since(model: type[Model], evidence_map: EvidenceMap, since: datetime) -> set[int]:
+    """Ids of the map's framework nodes or code sets (`model`) changed at or after `since`;
+    a code set counts as changed when one of its codes did."""
+    ids = set(
+        _history(model).filter(evidence_map_id=evidence_map.pk, history_date__gte=since).values_list("id", flat=True)
+    )
+    if model is CodeSet:
+        codes = _history(Code).filter(history_date__gte=since, code_set_id__in=_history(CodeSet).filter(
+            evidence_map_id=evidence_map.pk).values("id"))
+        ids |= set(codes.values_list("code_set_id", flat=True))
+    return ids
+
+
 def _latest(rows: Iterable[tuple[int, str, datetime]], since: datetime) -> dict[int, tuple[bool, datetime]]:
     """Per id: whether it was created in the window, and its latest change."""
     found: dict[int, tuple[bool, datetime]] = {}

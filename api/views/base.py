@@ -174,6 +174,24 @@ def ordering(params: Mapping[str, Any], allowed: Mapping[str, str], default: tup
     return tuple(fields)
 
 
+def sorted_rows(params: Mapping[str, Any], rows: list[Any], allowed: Mapping[str, str]) -> list[Any]:
+    """`rows` (objects or dicts, in their default order) sorted by `ordering`, nulls last;
+    the same names and errors as `ordering`."""
+    fields = ordering(params, allowed, ())
+    if not fields:
+        return rows
+
+    def value(row: Any, name: str) -> Any:
+        return row.get(name) if isinstance(row, Mapping) else getattr(row, name)
+
+    for field in reversed([f for f in fields if f.removeprefix("-") != "pk"]):
+        name, descending = field.removeprefix("-"), field.startswith("-")
+        present = [r for r in rows if value(r, name) is not None]
+        missing = [r for r in rows if value(r, name) is None]
+        rows = [*sorted(present, key=lambda r: value(r, name), reverse=descending), *missing]
+    return rows
+
+
 class Pagination(PageNumberPagination):
     """Pages of a list; `page` and `page_size` out of range are a 400 naming them."""
 

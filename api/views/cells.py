@@ -19,7 +19,15 @@ from api.serializers import (
     EffectSizeOutputSerializer,
     StudyOutputSerializer,
 )
-from api.views.base import FILTER_NAMES, FILTER_PARAMETERS, LIST_ERRORS, ApiView, _check_parameters
+from api.views.base import (
+    FILTER_NAMES,
+    FILTER_PARAMETERS,
+    LIST_ERRORS,
+    SYNC_PARAMETERS,
+    ApiView,
+    _check_parameters,
+    sorted_rows,
+)
 from evidence import selectors, versions
 from evidence.filters import StudyFilters
 from evidence.models import EvidenceMap
@@ -59,17 +67,24 @@ def map_cells(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any
     return cells
 
 
+CELL_ORDERING = {
+    name: name for name in ("intervention_id", "outcome_id", "n_studies", "n_effects", "k", "estimate", "p_value")
+}
+
+
 class CellListView(ApiView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer, CSVRenderer]
-    query_parameters = FILTER_NAMES
+    query_parameters = FILTER_NAMES | {"ordering"}
 
     @extend_schema(
         operation_id="cells_list", summary="Every cell of a map, pooled",
         description="One entry per cell with studies (aggregate cells of categories included), "
         "for the published studies that pass the filters: the same filters as the map page. "
-        "Only published studies are pooled, for every client.",
-        parameters=FILTER_PARAMETERS,
+        "Only published studies are pooled, for every client. In the framework's order unless `ordering` "
+        "(intervention_id, outcome_id, n_studies, n_effects, k, estimate, p_value; nulls last) is given. "
+        "Cells are derived from the studies: there is no `updated_since`; the ETag moves with the map.",
+        parameters=[*FILTER_PARAMETERS, SYNC_PARAMETERS[1]],
         responses={200: CellListOutputSerializer, **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
@@ -78,10 +93,13 @@ class CellListView(ApiView):
         _check_parameters(request.query_params)
         evidence_map = self.map_or_404(request, slug)
         filters = StudyFilters.from_query(request.query_params, maps=[evidence_map])
+        sorted_rows(request.query_params, [], CELL_ORDERING)
 
         def build() -> Response:
             # Computed once per map version and filters (evidence.versions), for every client.
             data = map_cells(evidence_map, filters)
+            if request.query_params.get("ordering"):
+                data = {**data, "cells": sorted_rows(request.query_params, data["cells"], CELL_ORDERING)}
             if self.is_csv(request):
                 return Response(table(list(CELL_CSV_COLUMNS), [cell_csv_row(cell) for cell in data["cells"]]))
             return Response(data)

@@ -22,10 +22,12 @@ from api.views.base import (
     SYNC_PARAMETERS,
     ApiView,
     ordering,
+    sorted_rows,
     updated_since,
 )
 from evidence import selectors
-from evidence.models import Intervention, Outcome
+from evidence.changes import changed_since
+from evidence.models import CodeSet, Intervention, Outcome
 
 # --- Maps and their frameworks ---
 
@@ -65,22 +67,38 @@ class MapDetailView(ApiView):
         )
 
 
+# Trees are sent depth first in display order; `ordering` sorts them by these instead.
+NODE_ORDERING = {"id": "id", "name": "name", "position": "position"}
+TREE_SYNC = (
+    "`updated_since` keeps the nodes changed since then (from the history; deletions are listed "
+    "by /api/v1/maps/{slug}/changes/)."
+)
+
+
 class InterventionListView(ApiView):
     permission_classes = [AllowAny]
     model: type[Intervention] | type[Outcome] = Intervention
     serializer_class: type[NodeOutputSerializer] = NodeOutputSerializer
+    query_parameters = SYNC_NAMES
 
     @extend_schema(
         operation_id="interventions_list", summary="A map's interventions (rows)",
-        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree.",
-        responses={200: NodeOutputSerializer(many=True), **READ_ERRORS},
+        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree. " + TREE_SYNC,
+        parameters=SYNC_PARAMETERS,
+        responses={200: NodeOutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
-        # Queries: 2 (the map with its version, the nodes).
+        # Queries: 2 (the map with its version, the nodes); +1 with updated_since.
         evidence_map = self.map_or_404(request, slug)
+        since = updated_since(request.query_params)
+        sorted_rows(request.query_params, [], NODE_ORDERING)  # a bad ordering is a 400 before any work
 
         def build() -> Response:
             nodes = list(selectors.framework_tree(self.model, evidence_map).values())
+            if since is not None:
+                changed = changed_since(self.model, evidence_map, since)
+                nodes = [node for node in nodes if node.id in changed]
+            nodes = sorted_rows(request.query_params, nodes, NODE_ORDERING)
             return Response(self.serializer_class(nodes, many=True).data)
 
         return self.conditional(request, [evidence_map], build)
@@ -92,8 +110,9 @@ class OutcomeListView(InterventionListView):
 
     @extend_schema(
         operation_id="outcomes_list", summary="A map's outcomes (columns)",
-        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree.",
-        responses={200: OutcomeOutputSerializer(many=True), **READ_ERRORS},
+        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree. " + TREE_SYNC,
+        parameters=SYNC_PARAMETERS,
+        responses={200: OutcomeOutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
         return super().get(request, slug)
@@ -103,19 +122,29 @@ class OutcomeListView(InterventionListView):
 
 class CodeSetListView(ApiView):
     permission_classes = [AllowAny]
+    query_parameters = SYNC_NAMES
 
     @extend_schema(
         operation_id="code_sets_list", summary="A map's code sets, with their code trees",
         description="The map's own code sets (setting, population group, ...), in order, each with "
         "its codes depth first. Filter studies and cells by codes with the `code` parameter; "
-        "`is_segment` marks the code set whose top-level codes segment the map's bubbles.",
-        responses={200: CodeSetOutputSerializer(many=True), **READ_ERRORS},
+        "`is_segment` marks the code set whose top-level codes segment the map's bubbles. "
+        "`updated_since` keeps the code sets changed since then, or one of whose codes did.",
+        parameters=SYNC_PARAMETERS,
+        responses={200: CodeSetOutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
-        # Queries: 3 (the map with its version, its code sets, their codes).
+        # Queries: 3 (the map with its version, its code sets, their codes); +1 with updated_since.
         evidence_map = self.map_or_404(request, slug)
+        since = updated_since(request.query_params)
+        sorted_rows(request.query_params, [], NODE_ORDERING)
 
         def build() -> Response:
-            return Response(CodeSetOutputSerializer(selectors.code_set_trees(evidence_map), many=True).data)
+            trees = selectors.code_set_trees(evidence_map)
+            if since is not None:
+                changed = changed_since(CodeSet, evidence_map, since)
+                trees = [tree for tree in trees if tree.id in changed]
+            trees = sorted_rows(request.query_params, trees, NODE_ORDERING)
+            return Response(CodeSetOutputSerializer(trees, many=True).data)
 
         return self.conditional(request, [evidence_map], build)

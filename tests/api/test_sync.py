@@ -158,3 +158,28 @@ def test_dump_streams_in_chunks(api: APIClient, world: World, monkeypatch: pytes
     chunks = list(api.get("/api/v1/maps/open-map/dump/").streaming_content)
     assert len(chunks) > 3
     json.loads(b"".join(chunks))
+
+
+def test_framework_and_code_set_lists_take_updated_since_and_ordering(api: APIClient, world: World) -> None:
+    since = timezone.now().isoformat()
+    assert api.get("/api/v1/maps/open-map/interventions/", {"updated_since": since}).json() == []
+    world.i_b.name = "Child B, renamed"
+    world.i_b.save()
+    world.capital.name = "Capital"
+    world.capital.save()
+    changed = api.get("/api/v1/maps/open-map/interventions/", {"updated_since": since}).json()
+    assert [n["id"] for n in changed] == [world.i_b.pk]
+    sets = api.get("/api/v1/maps/open-map/code-sets/", {"updated_since": since}).json()
+    assert [s["slug"] for s in sets] == ["setting"]  # one of its codes changed
+    by_name = api.get("/api/v1/maps/open-map/outcomes/", {"ordering": "-name"}).json()
+    assert [n["name"] for n in by_name] == ["Top outcome", "Outcome X"]
+    assert api.get("/api/v1/maps/open-map/code-sets/", {"ordering": "slug"}).status_code == 400
+
+
+def test_cells_take_ordering_nulls_last(api: APIClient, world: World) -> None:
+    cells = api.get("/api/v1/maps/open-map/cells/", {"ordering": "-estimate"}).json()["cells"]
+    estimates = [c["estimate"] for c in cells if c["estimate"] is not None]
+    assert estimates == sorted(estimates, reverse=True) and len(estimates) > 1
+    response = api.get("/api/v1/maps/open-map/cells/", {"ordering": "label"})
+    assert response.status_code == 400 and list(response.json()["error"]["fields"]) == ["ordering"]
+    assert api.get("/api/v1/maps/open-map/cells/", {"updated_since": "2026-01-01"}).status_code == 400
