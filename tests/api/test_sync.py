@@ -183,3 +183,23 @@ def test_cells_take_ordering_nulls_last(api: APIClient, world: World) -> None:
     response = api.get("/api/v1/maps/open-map/cells/", {"ordering": "label"})
     assert response.status_code == 400 and list(response.json()["error"]["fields"]) == ["ordering"]
     assert api.get("/api/v1/maps/open-map/cells/", {"updated_since": "2026-01-01"}).status_code == 400
+
+
+def test_dump_queries_do_not_grow_with_the_map(api: APIClient, world: World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import EffectSizeFactory, StudyFactory
+
+    def queries() -> int:
+        api.get("/api/v1/maps/open-map/cells/")  # the cells are cached: count the rest
+        with CaptureQueriesContext(connection) as captured:
+            b"".join(api.get("/api/v1/maps/open-map/dump/").streaming_content)
+        return len(captured)
+
+    before = queries()
+    for n in range(12):
+        study = StudyFactory(evidence_map=world.map, title=f"More {n}", status=Status.PUBLISHED)
+        study.codes.set([world.rural])
+        EffectSizeFactory(study=study, intervention=world.i_a, outcome=world.o_x)
+    assert queries() == before
