@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404, HttpResponseBase
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_vary_headers
@@ -156,36 +156,42 @@ def updated_since(params: Mapping[str, Any], name: str = "updated_since") -> dat
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def ordering(params: Mapping[str, Any], allowed: Mapping[str, str], default: tuple[Any, ...]) -> tuple[Any, ...]:
-    """`ordering=year,-id`: whitelisted names (a leading "-" for descending), then the id so
-    that pages are stable."""
+def _ordering_fields(params: Mapping[str, Any], allowed: Mapping[str, str]) -> list[tuple[str, bool]]:
+    """`ordering=year,-id` as (field, descending) pairs of whitelisted names."""
     raw = params.get("ordering")
     if raw is None or not str(raw).strip():
-        return default
-    fields: list[str] = []
+        return []
+    fields: list[tuple[str, bool]] = []
     for name in str(raw).split(","):
         name = name.strip()
         key = name.removeprefix("-")
         if key not in allowed:
             raise InvalidParameter("ordering", f"{key!r} is not one of: {', '.join(sorted(allowed))}.")
-        fields.append(("-" if name.startswith("-") else "") + allowed[key])
-    if "pk" not in {f.removeprefix("-") for f in fields}:
-        fields.append("pk")
-    return tuple(fields)
+        fields.append((allowed[key], name.startswith("-")))
+    return fields
+
+
+def ordering(params: Mapping[str, Any], allowed: Mapping[str, str], default: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The `ordering` asked for (nulls last on every database), then the id so that pages
+    are stable; `default` without one."""
+    fields = _ordering_fields(params, allowed)
+    if not fields:
+        return default
+    order: list[Any] = [F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
+                        for name, descending in fields]
+    if "pk" not in {name for name, _ in fields}:
+        order.append("pk")
+    return tuple(order)
 
 
 def sorted_rows(params: Mapping[str, Any], rows: list[Any], allowed: Mapping[str, str]) -> list[Any]:
     """`rows` (objects or dicts, in their default order) sorted by `ordering`, nulls last;
     the same names and errors as `ordering`."""
-    fields = ordering(params, allowed, ())
-    if not fields:
-        return rows
 
     def value(row: Any, name: str) -> Any:
         return row.get(name) if isinstance(row, Mapping) else getattr(row, name)
 
-    for field in reversed([f for f in fields if f.removeprefix("-") != "pk"]):
-        name, descending = field.removeprefix("-"), field.startswith("-")
+    for name, descending in reversed(_ordering_fields(params, allowed)):
         present = [r for r in rows if value(r, name) is not None]
         missing = [r for r in rows if value(r, name) is None]
         rows = [*sorted(present, key=lambda r: value(r, name), reverse=descending), *missing]

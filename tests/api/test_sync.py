@@ -48,8 +48,13 @@ def test_updated_since_must_be_iso_8601(api: APIClient, world: World, url: str) 
 
 
 def test_ordering_is_whitelisted_and_stable(api: APIClient, world: World) -> None:
+    from tests.factories import StudyFactory
+
+    StudyFactory(evidence_map=world.map, year=None, status=Status.PUBLISHED)
     by_year = api.get("/api/v1/studies/", {"ordering": "-year"}).json()["results"]
-    assert [s["year"] for s in by_year] == [2020, 2018, 2012]
+    assert [s["year"] for s in by_year] == [2020, 2018, 2012, None]  # nulls last on every database
+    by_year = api.get("/api/v1/studies/", {"ordering": "year"}).json()["results"]
+    assert [s["year"] for s in by_year] == [2012, 2018, 2020, None]
     by_id = api.get("/api/v1/effect-sizes/", {"ordering": "id"}).json()["results"]
     assert [e["id"] for e in by_id] == sorted(e["id"] for e in by_id)
     maps = api.get("/api/v1/maps/", {"ordering": "-updated_at"})
