@@ -101,6 +101,13 @@ def test_unpublishing_is_a_deletion_for_readers_of_published_data(api: APIClient
     assert set(changes(api, since)) == {("study", world.peru.pk, "deleted"), ("effect_size", world.es_peru.pk, "deleted")}
 
 
+def test_a_coding_change_lists_the_study(api: APIClient, world: World) -> None:
+    since = timezone.now().isoformat()
+    world.peru.codes.add(world.urban)
+    world.kenya.interventions.add(world.i_b)
+    assert set(changes(api, since)) == {("study", world.peru.pk, "updated"), ("study", world.kenya.pk, "updated")}
+
+
 def test_changes_need_a_valid_since_and_a_visible_map(api: APIClient, world: World) -> None:
     assert api.get("/api/v1/maps/open-map/changes/").status_code == 400
     response = api.get("/api/v1/maps/open-map/changes/", {"since": "yesterday"})
