@@ -10,12 +10,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import models
 from drf_spectacular.drainage import set_override
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_dataclasses.serializers import DataclassSerializer
 
+from evidence.columns import EFFECT_SIZE_FIELDS, STUDY_JSON_FIELDS, effect_size_record, study_record
 from evidence.models import Direction, EvidenceMap
 from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView, PooledEffectView
 from evidence.synthesis.subgroups import SubgroupLevel, SubgroupView
@@ -41,6 +40,31 @@ class FiniteFloatField(serializers.FloatField):
         number = float(value)
         return number if math.isfinite(number) else None
 
+
+
+# --- Missing values ---
+
+
+class NullForMissing:
+    """Missing text is null, as missing numbers are: one convention for every output.
+
+    Text fields are declared nullable (for the schema), and an empty string is sent as null.
+    Lists are always lists (empty when there is nothing), never null.
+    """
+
+    def get_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = super().get_fields()  # type: ignore[misc]
+        for field in fields.values():
+            if isinstance(field, serializers.CharField):
+                field.allow_null = True
+        return fields
+
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)  # type: ignore[misc]
+        for key, value in data.items():
+            if value == "":
+                data[key] = None
+        return data
 
 
 # --- Errors (for the schema) ---
@@ -70,7 +94,7 @@ class ErrorSerializer(serializers.Serializer[Any]):
 # --- Maps and their frameworks ---
 
 
-class MapOutputSerializer(serializers.ModelSerializer[EvidenceMap]):
+class MapOutputSerializer(NullForMissing, serializers.ModelSerializer[EvidenceMap]):
     n_studies = serializers.IntegerField(
         source="n_published_studies", help_text="Published studies on the map."
     )
@@ -86,7 +110,7 @@ class MapOutputSerializer(serializers.ModelSerializer[EvidenceMap]):
         read_only_fields = fields
 
 
-class NodeOutputSerializer(serializers.Serializer[Any]):
+class NodeOutputSerializer(NullForMissing, serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     description = serializers.CharField()
@@ -101,15 +125,15 @@ class OutcomeOutputSerializer(NodeOutputSerializer):
 
 
 class CodeOutputSerializer(NodeOutputSerializer):
-    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer AttributeId), or empty.")
+    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer AttributeId), or null.")
 
 
-class CodeSetOutputSerializer(serializers.Serializer[Any]):
+class CodeSetOutputSerializer(NullForMissing, serializers.Serializer[Any]):
     id = serializers.IntegerField()
     slug = serializers.CharField(help_text="Names the code set in the studies CSV.")
     name = serializers.CharField()
     description = serializers.CharField()
-    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer SetId), or empty.")
+    external_id = serializers.CharField(help_text="Identifier in the source system (e.g. EPPI-Reviewer SetId), or null.")
     position = serializers.IntegerField(help_text="Order among the map's code sets.")
     is_filter = serializers.BooleanField(help_text="True when the map page offers the code set as a filter.")
     is_segment = serializers.BooleanField(help_text="True when the map's bubbles are segmented by its top-level codes.")
@@ -119,7 +143,7 @@ class CodeSetOutputSerializer(serializers.Serializer[Any]):
     )
 
 
-class StudyCodeSerializer(serializers.Serializer[Any]):
+class StudyCodeSerializer(NullForMissing, serializers.Serializer[Any]):
     id = serializers.IntegerField(help_text="The code's id.")
     name = serializers.CharField()
     code_set = serializers.IntegerField(source="code_set_id", help_text="Id of the code's code set.")
@@ -128,39 +152,44 @@ class StudyCodeSerializer(serializers.Serializer[Any]):
 # --- Studies ---
 
 
-class StudyOutputSerializer(serializers.ModelSerializer[Study]):
-    map: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(source="evidence_map", slug_field="slug", read_only=True,
-                                       help_text="Slug of the study's map.")
-    countries = serializers.SerializerMethodField(help_text="ISO 3166-1 alpha-2 codes.")
-    intervention_ids = serializers.SerializerMethodField(help_text="Interventions the study is coded with.")
-    outcome_ids = serializers.SerializerMethodField(help_text="Outcomes the study is coded with.")
+def _labels(help_text: str) -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(), help_text=help_text)
+
+
+def _ids(help_text: str) -> serializers.ListField:
+    return serializers.ListField(child=serializers.IntegerField(), help_text=help_text)
+
+
+class StudyOutputSerializer(NullForMissing, serializers.ModelSerializer[Study]):
+    """A study as `evidence.columns.study_record` writes it (the CSV's columns are the same)."""
+
+    map: serializers.CharField = serializers.CharField(help_text="Slug of the study's map.")
+    countries = _labels("ISO 3166-1 alpha-2 codes.")
+    design_label = serializers.CharField(help_text="The design in words.")
+    confidence_label = serializers.CharField(allow_null=True, help_text="The study confidence in words; null until appraised.")
+    status_label = serializers.CharField(help_text="The status in words.")
+    intervention_ids = _ids("Interventions the study is coded with.")
+    intervention_labels = _labels("Their names, in the same order.")
+    outcome_ids = _ids("Outcomes the study is coded with.")
+    outcome_labels = _labels("Their names, in the same order.")
+    code_ids = _ids("Codes of the map's code sets the study is coded with.")
+    code_labels = _labels("Their names, in the same order.")
     codes = StudyCodeSerializer(
         many=True, read_only=True,
-        help_text="Codes of the map's code sets that the study is coded with (/api/v1/maps/{slug}/code-sets/ "
+        help_text="The same codes with their code sets (JSON only; /api/v1/maps/{slug}/code-sets/ "
         "lists the sets and their trees).",
     )
-    url = serializers.CharField(read_only=True, help_text="A link to the study, or empty.")
+    url = serializers.CharField(read_only=True, help_text="A link to the study, or null.")
+    created_at = serializers.DateTimeField(help_text="ISO 8601, UTC.")
+    updated_at = serializers.DateTimeField(help_text="ISO 8601, UTC.")
 
     class Meta:
         model = Study
-        fields = [
-            "id", "map", "external_id", "authors", "year", "title", "short_title", "source", "volume", "issue",
-            "pages", "doi", "url", "abstract", "keywords", "countries", "is_global", "region", "population",
-            "design", "confidence", "status", "intervention_ids", "outcome_ids", "codes", "created_at", "updated_at",
-        ]
+        fields = list(STUDY_JSON_FIELDS)
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_countries(self, obj: Study) -> list[str]:
-        return [country.code for country in obj.countries]
-
-    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
-    def get_intervention_ids(self, obj: Study) -> list[int]:
-        return sorted(node.pk for node in obj.interventions.all())
-
-    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
-    def get_outcome_ids(self, obj: Study) -> list[int]:
-        return sorted(node.pk for node in obj.outcomes.all())
+    def to_representation(self, instance: Study) -> dict[str, Any]:
+        return study_record(instance)
 
 
 class WriteSerializer(serializers.Serializer[Any]):
@@ -239,12 +268,17 @@ class NumberField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-class EffectSizeOutputSerializer(serializers.ModelSerializer[EffectSize]):
-    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.FloatField: FiniteFloatField}
-    map = serializers.CharField(source="study.evidence_map.slug", read_only=True, help_text="Slug of the map.")
+class EffectSizeOutputSerializer(NullForMissing, serializers.ModelSerializer[EffectSize]):
+    """An effect size as `evidence.columns.effect_size_record` writes it (the CSV's columns are the same)."""
+
+    map = serializers.CharField(read_only=True, help_text="Slug of the map.")
     study_id = serializers.IntegerField(read_only=True)
+    study_label = serializers.CharField(read_only=True, help_text='The study\'s short citation, e.g. "Smith et al. (2014)".')
     intervention_id = serializers.IntegerField(read_only=True)
+    intervention_label = serializers.CharField(read_only=True, help_text="The intervention's name.")
     outcome_id = serializers.IntegerField(read_only=True)
+    outcome_label = serializers.CharField(read_only=True, help_text="The outcome's name.")
+    input_kind_label = serializers.CharField(read_only=True, help_text="The input kind in words.")
     g = FiniteFloatField(read_only=True, help_text="Hedges' g, computed from the input.")
     var_g = FiniteFloatField(read_only=True, help_text="Sampling variance of g.")
     se_g = FiniteFloatField(read_only=True, help_text="Standard error of g.")
@@ -256,16 +290,16 @@ class EffectSizeOutputSerializer(serializers.ModelSerializer[EffectSize]):
     native_yi = FiniteFloatField(read_only=True, help_text="The effect in its native metric.")
     native_vi = FiniteFloatField(read_only=True, help_text="Its variance in the native metric.")
     conversion_note = serializers.CharField(read_only=True, help_text="How g was obtained.")
+    created_at = serializers.DateTimeField(help_text="ISO 8601, UTC.")
+    updated_at = serializers.DateTimeField(help_text="ISO 8601, UTC.")
 
     class Meta:
         model = EffectSize
-        fields = [
-            "id", "map", "external_id", "study_id", "intervention_id", "outcome_id", "label", "input_kind",
-            *INPUT_FIELDS,
-            "g", "var_g", "se_g", "ci_low_g", "ci_high_g", "native_metric", "native_yi", "native_vi",
-            "conversion_note", "notes", "created_at", "updated_at",
-        ]
+        fields = list(EFFECT_SIZE_FIELDS)
         read_only_fields = fields
+
+    def to_representation(self, instance: EffectSize) -> dict[str, Any]:
+        return effect_size_record(instance)
 
 
 AnyField = serializers.Field[Any, Any, Any, Any]
@@ -328,13 +362,18 @@ class PooledEffectOutputSerializer(DataclassSerializer[PooledEffectView]):
 
 class CellListOutputSerializer(serializers.Serializer[Any]):
     map = serializers.CharField(help_text="Slug of the map.")
-    filters = serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string.")
+    filters = serializers.CharField(allow_null=True, help_text="The filters applied, as a query string; null for none.")
+    empty_cells = serializers.ChoiceField(
+        choices=["omitted"],
+        help_text="How cells without studies are treated: omitted (every intervention and outcome pair "
+        "not listed has no study that passes the filters).",
+    )
     n_studies = serializers.IntegerField(help_text="Published studies that pass the filters.")
     n_effects = serializers.IntegerField(help_text="Their effect sizes.")
     cells = CellOutputSerializer(many=True)
 
 
-class CellSummaryOutputSerializer(serializers.Serializer[Any]):
+class CellSummaryOutputSerializer(NullForMissing, serializers.Serializer[Any]):
     headline = serializers.CharField(allow_blank=True)
     short_summary = serializers.CharField(allow_blank=True, help_text="Markdown.")
     findings = serializers.CharField(allow_blank=True, help_text="Markdown.")
@@ -365,7 +404,7 @@ class SubgroupOutputSerializer(DataclassSerializer[SubgroupView]):
 CellDetailOutputSerializer = type("CellDetailOutputSerializer", (serializers.Serializer,), {
     **CellOutputSerializer().get_fields(),
     "map": serializers.CharField(help_text="Slug of the map."),
-    "filters": serializers.CharField(allow_blank=True, help_text="The filters applied, as a query string."),
+    "filters": serializers.CharField(allow_null=True, help_text="The filters applied, as a query string; null for none."),
     "summary": CellSummaryOutputSerializer(allow_null=True, help_text="What the reviewers wrote, if anything."),
     "studies": StudyOutputSerializer(many=True),
     "effect_sizes": EffectSizeOutputSerializer(many=True),
@@ -397,3 +436,26 @@ def _page_of(item: type[serializers.Serializer[Any]], name: str) -> type[seriali
 
 StudyPageSerializer = _page_of(StudyOutputSerializer, "StudyPageSerializer")
 EffectSizePageSerializer = _page_of(EffectSizeOutputSerializer, "EffectSizePageSerializer")
+
+
+# --- Sync ---
+
+
+class ChangeOutputSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(
+        choices=["intervention", "outcome", "code_set", "code", "study", "effect_size"],
+        help_text="The kind of record.",
+    )
+    id = serializers.IntegerField()
+    action = serializers.ChoiceField(
+        choices=["created", "updated", "deleted"],
+        help_text="deleted: the client saw the record and no longer does (deleted, or unpublished).",
+    )
+    at = serializers.DateTimeField(help_text="Time of the record's latest change.")
+
+
+class ChangesOutputSerializer(serializers.Serializer[Any]):
+    map = serializers.CharField(help_text="Slug of the map.")
+    since = serializers.DateTimeField(help_text="The `since` asked for.")
+    until = serializers.DateTimeField(help_text="The server's time when the changes were read: the next `since`.")
+    changes = ChangeOutputSerializer(many=True, help_text="In the order of their latest change.")

@@ -34,6 +34,8 @@ urlpatterns = [
         "maps/<slug:slug>/cells/<id:intervention_id>/<id:outcome_id>/",
         views.CellDetailView.as_view(), name="cell",
     ),
+    path("maps/<slug:slug>/changes/", views.ChangesView.as_view(), name="changes"),
+    path("maps/<slug:slug>/dump/", views.DumpView.as_view(), name="dump"),
     path("studies/", views.StudyListView.as_view(), name="studies"),
     path("studies/<id:pk>/", views.StudyDetailView.as_view(), name="study"),
     path("effect-sizes/", views.EffectSizeListView.as_view(), name="effect-sizes"),

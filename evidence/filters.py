@@ -28,6 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils import translation
 from django_countries import countries as all_countries
 
+from evidence.columns import STUDY_FIELDS
 from evidence.models import Code, EvidenceMap
 from studies.m49 import COUNTRY_SUBREGION
 from studies.models import SUBREGION_TO_REGION, Confidence, EffectSize, Region, Study, StudyDesign
@@ -389,8 +390,8 @@ class StudyFilterSet(django_filters.FilterSet):
 # reads as one of them.
 RESERVED_NAMES: frozenset[str] = frozenset({
     *StudyFilterSet.base_filters,
-    "map", "intervention", "outcome", "study", "page", "page_size", "format",
-    "study_confidence", "code_set", "code_sets", "codes",
+    "map", "intervention", "outcome", "study", "page", "page_size", "format", "updated_since", "ordering", "since",
+    "study_confidence", "code_set", "code_sets", "codes", *STUDY_FIELDS,
     *(f.name for f in Study._meta.get_fields()),
 })
 
@@ -417,15 +418,28 @@ class StudyFilters:
             (name, tuple(v) if isinstance(v, list) else v) for name, v in ordered.items() if not _empty(v)
         ))
 
+    @staticmethod
+    def parameter_names() -> frozenset[str]:
+        """The query parameters the filters read."""
+        return frozenset(StudyFilterSet(queryset=None).form.fields)
+
     @classmethod
     def from_query(
-        cls, params: Mapping[str, Any], *, maps: Iterable[EvidenceMap | int] | None = None
+        cls, params: Mapping[str, Any], *, maps: Iterable[EvidenceMap | int] | None = None,
+        others: Iterable[str] | None = None,
     ) -> StudyFilters:
         """Read filters from request.GET (or a dict); raise FilterError naming a bad parameter.
 
         `maps` are the maps the query covers: code ids must be codes of their code sets
-        (without `maps`, a `code` parameter is refused).
+        (without `maps`, a `code` parameter is refused). With `others` (the names the caller
+        reads itself), any other parameter is refused, so that a misspelt filter is never
+        silently ignored.
         """
+        if others is not None:
+            allowed = cls.parameter_names() | set(others)
+            for name in params:
+                if name not in allowed:
+                    raise FilterError(name, f"Unknown parameter; the filters are: {', '.join(sorted(allowed))}.")
         filterset = StudyFilterSet(data=params, queryset=Study.objects.none(), maps=maps)
         form = filterset.form
         if not form.is_valid():

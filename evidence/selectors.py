@@ -244,7 +244,7 @@ def effect_sizes_by_ids(ids: Iterable[int], *, studies: Iterable[int] | None = N
     if studies is not None:
         effects = effects.filter(study_id__in_ids=studies)
     return list(
-        effects.select_related("study", "intervention", "outcome").order_by(*EFFECT_CITATION_ORDER)
+        effects.select_related("study__evidence_map", "intervention", "outcome").order_by(*EFFECT_CITATION_ORDER)
     )
 
 
@@ -280,8 +280,8 @@ def study_list(studies: QuerySet[Study]) -> QuerySet[Study]:
     return (
         studies.select_related("evidence_map")
         .prefetch_related(
-            Prefetch("interventions", queryset=Intervention.objects.only("id")),
-            Prefetch("outcomes", queryset=Outcome.objects.only("id")),
+            Prefetch("interventions", queryset=Intervention.objects.only("id", "name")),
+            Prefetch("outcomes", queryset=Outcome.objects.only("id", "name")),
             Prefetch("codes", queryset=Code.objects.only("id", "name", "code_set_id").order_by("code_set_id", "id")),
         )
         .order_by(*CITATION_ORDER)
@@ -290,7 +290,7 @@ def study_list(studies: QuerySet[Study]) -> QuerySet[Study]:
 
 def studies_for_export(studies: QuerySet[Study]) -> QuerySet[Study]:
     """Studies with their coded rows, columns and codes by name, in citation order (four queries)."""
-    return studies.order_by(*CITATION_ORDER).prefetch_related(
+    return studies.select_related("evidence_map").order_by(*CITATION_ORDER).prefetch_related(
         "interventions", "outcomes", Prefetch("codes", queryset=Code.objects.only("id", "name", "code_set_id")),
     )
 
@@ -301,7 +301,7 @@ def map_code_sets(evidence_map: EvidenceMap) -> list[CodeSet]:
 
 
 def effect_size_list(effects: QuerySet[EffectSize]) -> QuerySet[EffectSize]:
-    return effects.select_related("study__evidence_map").order_by(*EFFECT_CITATION_ORDER)
+    return effects.select_related("study__evidence_map", "intervention", "outcome").order_by(*EFFECT_CITATION_ORDER)
 
 
 def studies_in_nodes(

@@ -8,40 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
+from evidence.columns import (
+    EFFECT_SIZE_FIELDS,
+    STUDY_FIELDS,
+    csv_lines,
+    effect_size_record,
+    study_record,
+)
 from evidence.models import CodeSet
-from evidence.synthesis.presenter import rounded
-from evidence.tables import csv_text
 from studies.models import EffectSize, Study
-
-STUDY_COLUMNS = [
-    "id", "authors", "year", "title", "source", "volume", "issue", "pages", "doi", "url", "design", "study_confidence",
-    "countries", "region", "population", "interventions", "outcomes", "abstract",
-]
 
 
 def studies_csv(studies: Iterable[Study], *, code_sets: Sequence[CodeSet] = ()) -> str:
-    """Studies with their coding, then a column per code set (named by its slug) with the
-    study's codes of that set; interventions, outcomes and codes must be prefetched."""
+    """The studies in the API's vocabulary (`evidence.columns`: the same columns as
+    /api/v1/studies/?format=csv), then a column per code set (named by its slug) with the
+    study's codes of that set, "|"-joined; map, interventions, outcomes and codes must be loaded."""
 
-    def codes_of(study: Study) -> list[str]:
+    def codes_of(study: Study) -> dict[str, list[str]]:
         by_set: dict[int, list[str]] = {}
-        for code in study.codes.all():
+        for code in sorted(study.codes.all(), key=lambda c: c.pk):  # as `code_labels`
             by_set.setdefault(code.code_set_id, []).append(code.name)
-        return ["; ".join(by_set.get(code_set.pk, ())) for code_set in code_sets]
+        return {code_set.slug: by_set.get(code_set.pk, []) for code_set in code_sets}
 
-    return csv_text(
-        [*STUDY_COLUMNS, *(code_set.slug for code_set in code_sets)],
-        (
-            [
-                s.pk, s.authors, "" if s.year is None else s.year, s.title, s.source, s.volume, s.issue, s.pages,
-                s.doi, s.url, s.get_design_display(),
-                s.get_confidence_display(), "; ".join(c.code for c in s.countries), s.region,
-                s.population, "; ".join(n.name for n in s.interventions.all()),
-                "; ".join(n.name for n in s.outcomes.all()), s.abstract, *codes_of(s),
-            ]
-            for s in studies
-        ),
-    )
+    columns = [*STUDY_FIELDS, *(code_set.slug for code_set in code_sets)]
+    return "".join(csv_lines(columns, ({**study_record(s), **codes_of(s)} for s in studies)))
 
 
 def _ris_line(tag: str, value: object) -> str:
@@ -88,28 +78,23 @@ def studies_ris(studies: Iterable[Study], *, study_url: dict[int, str] | None = 
     return "\r\n".join(lines)
 
 
-EFFECT_COLUMNS = [
-    "effect_id", "study_id", "study", "label", "intervention", "outcome", "input_kind", "inputs",
-    "g", "se", "ci_low", "ci_high", "orientation", "g_reported", "conversion_note",
-]
 REVERSED = "reversed so that positive means improvement"
+# The cell's download: the API's effect-size columns, then how the cell pools each one.
+CELL_EFFECT_FIELDS = (*EFFECT_SIZE_FIELDS, "orientation", "g_pooled", "ci_low_pooled", "ci_high_pooled")
 
 
 def effects_csv(effects: Iterable[EffectSize], *, reversed_outcomes: Collection[int] = ()) -> str:
-    """Effect sizes with their study, the reported input and g as the cell pools it (study
-    selected): reversed for the outcomes in `reversed_outcomes` (the cell's
-    `Cell.reversed_outcomes`), which `orientation` says, with the reported g beside it."""
+    """Effect sizes in the API's vocabulary (the columns of /api/v1/effect-sizes/?format=csv),
+    g and its variance in full precision (study, its map, intervention and outcome selected),
+    then g and its interval as the cell pools them: reversed for the outcomes in
+    `reversed_outcomes` (the cell's `Cell.reversed_outcomes`), which `orientation` says."""
 
-    def row(es: EffectSize) -> list[object]:
+    def record(es: EffectSize) -> dict[str, object]:
         sign = -1.0 if es.outcome_id in reversed_outcomes else 1.0
         low, high = sorted((sign * es.ci_low_g, sign * es.ci_high_g))
-        return [
-            es.pk, es.study_id, es.study.short_citation, es.label, es.intervention.name,
-            es.outcome.name, es.get_input_kind_display(),
-            "; ".join(f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
-                      for name, value in es.reported_inputs()),
-            rounded(sign * es.g), rounded(es.se_g), rounded(low), rounded(high),
-            REVERSED if sign < 0 else "as reported", rounded(es.g), es.conversion_note,
-        ]
+        return {
+            **effect_size_record(es), "orientation": REVERSED if sign < 0 else "as reported",
+            "g_pooled": sign * es.g, "ci_low_pooled": low, "ci_high_pooled": high,
+        }
 
-    return csv_text(EFFECT_COLUMNS, (row(es) for es in effects))
+    return "".join(csv_lines(list(CELL_EFFECT_FIELDS), (record(es) for es in effects)))

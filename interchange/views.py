@@ -36,7 +36,7 @@ def _bad_filter(error: FilterError) -> HttpResponse:
 def _map_and_filters(request: HttpRequest, slug: str) -> tuple[EvidenceMap, StudyFilters]:
     """The map the user may see (else 404) and the filters; a bad filter raises FilterError."""
     evidence_map = selectors.visible_map(slug, request.user)
-    return evidence_map, StudyFilters.from_query(request.GET, maps=[evidence_map])
+    return evidence_map, StudyFilters.from_query(request.GET, maps=[evidence_map], others=())
 
 
 @require_GET

@@ -11,13 +11,16 @@ from api.views.maps import (
     OutcomeListView,
 )
 from api.views.studies import StudyDetailView, StudyListView
+from api.views.sync import ChangesView, DumpView
 from api.views.tokens import TokenDetailView, TokenListView
 
 __all__ = [
     "ApiRootView",
     "CellDetailView",
     "CellListView",
+    "ChangesView",
     "CodeSetListView",
+    "DumpView",
     "EffectSizeDetailView",
     "EffectSizeListView",
     "InterventionListView",

@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
+import math
 from calendar import timegm
 from collections.abc import Callable, Mapping
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseBase
+from django.db.models import F, QuerySet
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date, quote_etag
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import MethodNotAllowed, NotAuthenticated, NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
+from api.authentication import TOKEN_IGNORED_HEADER, ExpiringTokenAuthentication
 from api.errors import InvalidParameter, logger, model_errors, server_error_response
 from api.renderers import table
 from api.schema import filter_parameters
 from api.serializers import MAX_INT, ErrorSerializer
 from evidence import selectors
+from evidence.columns import STUDY_JSON_ONLY
+from evidence.filters import StudyFilters
 from evidence.models import EvidenceMap, Intervention, Outcome
 from studies.models import can_see_drafts
 
@@ -42,10 +49,11 @@ def _error(description: str) -> OpenApiResponse:
 
 
 READ_ERRORS = {
+    400: _error("A query parameter cannot be used (unknown, or a bad `format`); `fields` names it."),
     404: _error("Not found (or not visible to this client)."),
     429: _error("Too many requests; retry after the number of seconds in Retry-After."),
 }
-LIST_ERRORS = {400: _error("A query parameter cannot be used; `fields` names it."), **READ_ERRORS}
+LIST_ERRORS = {**READ_ERRORS, 400: _error("A query parameter cannot be used; `fields` names it.")}
 WRITE_ERRORS = {
     400: _error("Invalid input; `fields` maps each field to its messages. Nothing was changed."),
     401: _error("No or invalid token."),
@@ -60,6 +68,17 @@ MAP_PARAMETER = OpenApiParameter("map", str, description="Slug of a map.")
 NODE_PARAMETERS = [
     OpenApiParameter("intervention", int, description="Intervention id (with its sub-categories)."),
     OpenApiParameter("outcome", int, description="Outcome id (with its sub-categories)."),
+]
+SYNC_PARAMETERS = [
+    OpenApiParameter(
+        "updated_since", str,
+        description="Only records changed at or after this ISO 8601 date or time (UTC without an offset), "
+        "e.g. 2026-01-31T12:00:00Z. Deletions are listed by /api/v1/maps/{slug}/changes/.",
+    ),
+    OpenApiParameter(
+        "ordering", str,
+        description='Comma-separated field names, "-" before one for descending; the id always breaks ties.',
+    ),
 ]
 PAGE_PARAMETERS = [
     OpenApiParameter("page", int, description="Page number (from 1)."),
@@ -101,16 +120,166 @@ def _nodes_below(
     return nodes
 
 
+MAX_PAGE_SIZE = 500
+
+# Query parameters that every view takes, and those of paginated lists and of sync.
+COMMON_PARAMETERS = frozenset({"format"})
+PAGE_NAMES = frozenset({"page", "page_size"})
+SYNC_NAMES = frozenset({"updated_since", "ordering"})
+FILTER_NAMES = StudyFilters.parameter_names()
+
+
+def _whole_number(params: Mapping[str, Any], name: str, *, low: int, high: int) -> int | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise InvalidParameter(name, f"{raw!r} is not a whole number.") from None
+    if not low <= value <= high:
+        raise InvalidParameter(name, f"{value} is out of range: {low} to {high}.")
+    return value
+
+
+def updated_since(params: Mapping[str, Any], name: str = "updated_since") -> datetime | None:
+    """An ISO 8601 date or date and time (UTC when it has no offset); unparseable is a 400."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    if "T" in text and " " in text:  # an unencoded "+01:00" arrives as " 01:00"
+        text = text.replace(" ", "+")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidParameter(
+            name, f"{raw!r} is not an ISO 8601 date or time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)."
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _ordering_fields(params: Mapping[str, Any], allowed: Mapping[str, str]) -> list[tuple[str, bool]]:
+    """`ordering=year,-id` as (field, descending) pairs of whitelisted names."""
+    raw = params.get("ordering")
+    if raw is None or not str(raw).strip():
+        return []
+    fields: list[tuple[str, bool]] = []
+    for name in str(raw).split(","):
+        name = name.strip()
+        key = name.removeprefix("-")
+        if key not in allowed:
+            raise InvalidParameter("ordering", f"{key!r} is not one of: {', '.join(sorted(allowed))}.")
+        fields.append((allowed[key], name.startswith("-")))
+    return fields
+
+
+def ordering(params: Mapping[str, Any], allowed: Mapping[str, str], default: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The `ordering` asked for (nulls last on every database), then the id so that pages
+    are stable; `default` without one."""
+    fields = _ordering_fields(params, allowed)
+    if not fields:
+        return default
+    order: list[Any] = [F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
+                        for name, descending in fields]
+    if "pk" not in {name for name, _ in fields}:
+        order.append("pk")
+    return tuple(order)
+
+
+def sorted_rows(params: Mapping[str, Any], rows: list[Any], allowed: Mapping[str, str]) -> list[Any]:
+    """`rows` (objects or dicts, in their default order) sorted by `ordering`, nulls last;
+    the same names and errors as `ordering`."""
+
+    def value(row: Any, name: str) -> Any:
+        return row.get(name) if isinstance(row, Mapping) else getattr(row, name)
+
+    for name, descending in reversed(_ordering_fields(params, allowed)):
+        present = [r for r in rows if value(r, name) is not None]
+        missing = [r for r in rows if value(r, name) is None]
+        rows = [*sorted(present, key=lambda r: value(r, name), reverse=descending), *missing]
+    return rows
+
+
 class Pagination(PageNumberPagination):
+    """Pages of a list; `page` and `page_size` out of range are a 400 naming them."""
+
     page_size = 50
     page_size_query_param = "page_size"
-    max_page_size = 500
+    max_page_size = MAX_PAGE_SIZE
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
+        params = request.query_params
+        page = _whole_number(params, "page", low=1, high=MAX_INT) or 1
+        self.page_size = _whole_number(params, "page_size", low=1, high=MAX_PAGE_SIZE) or self.page_size
+        self.request = request
+        paginator = self.django_paginator_class(queryset, self.page_size)
+        last = max(1, math.ceil(paginator.count / self.page_size))
+        if page > last:
+            raise InvalidParameter("page", f"{page} is past the last page ({last}).")
+        self.page = paginator.page(page)
+        return list(self.page)
+
+    def get_page_size(self, request: Any) -> int:
+        return self.page_size
+
+
+def _rate_limit(throttles: list[BaseThrottle]) -> tuple[int, int, int] | None:
+    """Limit, remaining and seconds until a request is freed, of the tightest throttle that
+    counted this request (whichever SimpleRateThrottle subclasses the view uses)."""
+    tightest: tuple[int, int, int] | None = None
+    for throttle in throttles:
+        history = getattr(throttle, "history", None)
+        num_requests = getattr(throttle, "num_requests", None)
+        if not isinstance(throttle, SimpleRateThrottle) or history is None or not num_requests:
+            continue
+        limit, duration = int(num_requests), int(getattr(throttle, "duration", 0) or 0)
+        remaining = max(0, limit - len(history))
+        oldest = history[-1] if history else throttle.now
+        reset = max(0, math.ceil(oldest + duration - throttle.now))
+        if tightest is None or remaining < tightest[1]:
+            tightest = (limit, remaining, reset)
+    return tightest
 
 
 class ApiView(APIView):
-    """JSON views with conditional GET (ETag and Last-Modified)."""
+    """JSON views with strict query parameters, conditional GET (ETag and Last-Modified),
+    rate-limit headers, and errors in the one JSON error format whatever format was asked."""
 
     renderer_classes = [JSONRenderer]
+    authentication_classes = [ExpiringTokenAuthentication, SessionAuthentication]
+    # The query parameters the view takes besides `format` (FILTER_NAMES, PAGE_NAMES, ...).
+    query_parameters: frozenset[str] = frozenset()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A method the resource does not have is a 405 for everyone, before permissions
+        # (which would answer an anonymous DELETE with 401).
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method or "")
+        super().initial(request, *args, **kwargs)
+        self.check_query_parameters(request)
+
+    def check_query_parameters(self, request: Request) -> None:
+        allowed = COMMON_PARAMETERS | self.query_parameters
+        if request.method not in SAFE_METHODS:
+            allowed = COMMON_PARAMETERS
+        for name in request.query_params:
+            if name not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise InvalidParameter(name, f"Unknown query parameter; this resource takes: {known}.")
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            formats = ", ".join(sorted({r.format for r in self.get_renderers()}))
+            raise InvalidParameter("format", f"{request.query_params.get('format')!r} is not one of: {formats}.") from None
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        # Kept, so that the response can say how much of the rate is left.
+        self._throttles: list[BaseThrottle] = super().get_throttles()
+        return self._throttles
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """A write runs in one transaction with its answer, rendered inside it: the request
@@ -154,15 +323,34 @@ class ApiView(APIView):
         response["Cache-Control"] = "private, no-cache" if drafts else "no-cache"
         return response
 
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> NoReturn:
+        # A resource that needs a signed-in client, asked with a token that was ignored (see
+        # api.authentication): the 401 says what was wrong with the token.
+        ignored = getattr(request._request, "token_ignored", None)
+        if ignored and not request.user.is_authenticated:
+            raise NotAuthenticated(ignored)
+        super().permission_denied(request, message, code)
+
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response) and response.status_code >= 400:
+            # Errors are JSON whatever format was asked for (a CSV client gets a JSON 400).
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
         response = super().finalize_response(request, response, *args, **kwargs)
         patch_vary_headers(response, ("Accept", "Authorization", "Cookie"))
+        limits = _rate_limit(getattr(self, "_throttles", []))
+        if limits is not None:
+            response["RateLimit-Limit"], response["RateLimit-Remaining"], response["RateLimit-Reset"] = map(str, limits)
+        ignored = getattr(request._request, "token_ignored", None)
+        if ignored:
+            response[TOKEN_IGNORED_HEADER] = f"{ignored} Answered as for an anonymous client."
         return response
 
     def page(self, request: Request, rows: QuerySet[Any], serializer: type[Any]) -> Response:
         """A page of `rows` in JSON, or all of them as CSV."""
         if self.is_csv(request):
-            return Response(table(list(serializer().fields), serializer(rows, many=True).data))
+            columns = [name for name in serializer().fields if name not in STUDY_JSON_ONLY]
+            return Response(table(columns, serializer(rows, many=True).data))
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(serializer(page, many=True).data)
@@ -204,11 +392,14 @@ class ApiRootView(ApiView):
 
     permission_classes = [AllowAny]
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponseBase:
         def url(name: str) -> str:
             return request.build_absolute_uri(reverse(f"api:{name}"))
 
-        return Response({
+        # Validators from the visible maps: the body does not depend on them, but one
+        # convention for every GET keeps clients simple.
+        maps = list(selectors.visible_maps(request.user))
+        return self.conditional(request, maps, lambda: Response({
             "version": "v1",
             "maps": url("maps"),
             "studies": url("studies"),
@@ -220,8 +411,9 @@ class ApiRootView(ApiView):
                 "outcomes": "maps/{slug}/outcomes/", "code_sets": "maps/{slug}/code-sets/",
                 "cells": "maps/{slug}/cells/",
                 "cell": "maps/{slug}/cells/{intervention_id}/{outcome_id}/",
+                "changes": "maps/{slug}/changes/", "dump": "maps/{slug}/dump/",
             },
-        })
+        }))
 
 
 @extend_schema(exclude=True)
@@ -229,6 +421,9 @@ class NotFoundView(ApiView):
     """Anything else under /api/v1/: a 404 in the API's error format."""
 
     permission_classes = [AllowAny]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        raise NotFound()  # whatever the method and the parameters
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise NotFound()

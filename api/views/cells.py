@@ -12,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.errors import InvalidParameter
 from api.renderers import CSVRenderer, table
 from api.serializers import (
     CellDetailOutputSerializer,
@@ -19,27 +20,78 @@ from api.serializers import (
     EffectSizeOutputSerializer,
     StudyOutputSerializer,
 )
-from api.views.base import FILTER_PARAMETERS, LIST_ERRORS, ApiView, _check_parameters
+from api.views.base import (
+    FILTER_NAMES,
+    FILTER_PARAMETERS,
+    LIST_ERRORS,
+    SYNC_PARAMETERS,
+    ApiView,
+    _check_parameters,
+    sorted_rows,
+)
 from evidence import selectors, versions
 from evidence.filters import StudyFilters
+from evidence.models import EvidenceMap
 from evidence.synthesis import cell_record, map_evidence, present_cell
 from evidence.synthesis.presenter import CELL_CSV_COLUMNS, cell_csv_row, pooled_effects
-from evidence.synthesis.subgroups import explain_cell, subgroup_record
+from evidence.synthesis.subgroups import (
+    BUILT_IN_FACTORS,
+    explain_cell,
+    factor_choices,
+    subgroup_record,
+)
 from studies.models import EffectSize, Study
 
 # --- Cells ---
 
 
+def null_for_missing(data: Any) -> Any:
+    """The presenter's records with empty text as null, the API's one convention."""
+    if isinstance(data, dict):
+        return {key: null_for_missing(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [null_for_missing(value) for value in data]
+    return None if data == "" else data
+
+
+def map_cells(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any]:
+    """Every cell of the map with studies that pass the filters, as the API returns them:
+    computed once per map version and filters (evidence.versions), for every client."""
+
+    def compute() -> dict[str, Any]:
+        evidence = map_evidence(evidence_map, filters)
+        data: dict[str, Any] = null_for_missing({
+            "map": evidence_map.slug,
+            "filters": filters.to_query(),
+            "empty_cells": "omitted",
+            "n_studies": evidence.n_studies,
+            "n_effects": evidence.n_effects,
+            "cells": [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()],
+        })
+        return data
+
+    cells: dict[str, Any] = versions.cached(versions.cache_key("api-cells.2", evidence_map, filters.to_query()), compute)
+    return cells
+
+
+CELL_ORDERING = {
+    name: name for name in ("intervention_id", "outcome_id", "n_studies", "n_effects", "k", "estimate", "p_value")
+}
+
+
 class CellListView(ApiView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer, CSVRenderer]
+    query_parameters = FILTER_NAMES | {"ordering"}
 
     @extend_schema(
         operation_id="cells_list", summary="Every cell of a map, pooled",
         description="One entry per cell with studies (aggregate cells of categories included), "
         "for the published studies that pass the filters: the same filters as the map page. "
-        "Only published studies are pooled, for every client.",
-        parameters=FILTER_PARAMETERS,
+        "Only published studies are pooled, for every client. In the framework's order unless `ordering` "
+        "(intervention_id, outcome_id, n_studies, n_effects, k, estimate, p_value; nulls last) is given. "
+        "Cells are derived from the studies: there is no `updated_since`; the ETag moves with the map.",
+        parameters=[*FILTER_PARAMETERS, SYNC_PARAMETERS[1]],
         responses={200: CellListOutputSerializer, **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
@@ -48,21 +100,13 @@ class CellListView(ApiView):
         _check_parameters(request.query_params)
         evidence_map = self.map_or_404(request, slug)
         filters = StudyFilters.from_query(request.query_params, maps=[evidence_map])
-
-        def compute() -> dict[str, Any]:
-            evidence = map_evidence(evidence_map, filters)
-            return {
-                "map": evidence_map.slug,
-                "filters": filters.to_query(),
-                "n_studies": evidence.n_studies,
-                "n_effects": evidence.n_effects,
-                "cells": [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()],
-            }
+        sorted_rows(request.query_params, [], CELL_ORDERING)
 
         def build() -> Response:
             # Computed once per map version and filters (evidence.versions), for every client.
-            key = versions.cache_key("api-cells", evidence_map, filters.to_query())
-            data = versions.cached(key, compute)
+            data = map_cells(evidence_map, filters)
+            if request.query_params.get("ordering"):
+                data = {**data, "cells": sorted_rows(request.query_params, data["cells"], CELL_ORDERING)}
             if self.is_csv(request):
                 return Response(table(list(CELL_CSV_COLUMNS), [cell_csv_row(cell) for cell in data["cells"]]))
             return Response(data)
@@ -72,6 +116,7 @@ class CellListView(ApiView):
 
 class CellDetailView(ApiView):
     permission_classes = [AllowAny]
+    query_parameters = FILTER_NAMES | {"differ"}
 
     @extend_schema(
         operation_id="cells_retrieve", summary="One cell, with its studies and effect sizes",
@@ -91,6 +136,9 @@ class CellDetailView(ApiView):
         evidence_map = self.map_or_404(request, slug)
         filters = StudyFilters.from_query(request.query_params, maps=[evidence_map])
         differ = str(request.query_params.get("differ", ""))
+        if differ and differ not in BUILT_IN_FACTORS and differ not in dict(factor_choices(evidence_map)):
+            choices = ", ".join(value for value, _ in factor_choices(evidence_map))
+            raise InvalidParameter("differ", f"{differ!r} is not one of: {choices}.")
 
         def compute() -> dict[str, Any]:
             key = (intervention_id, outcome_id)
@@ -99,10 +147,10 @@ class CellDetailView(ApiView):
                 raise NotFound()
             cell = evidence.cell(*key)
             summary = selectors.cell_summary(evidence_map, *key)
-            data = cell_record(present_cell(evidence, cell))
+            data: dict[str, Any] = null_for_missing(cell_record(present_cell(evidence, cell)))
             data.update({
                 "map": evidence_map.slug,
-                "filters": filters.to_query(),
+                "filters": filters.to_query() or None,
                 "summary": {
                     "headline": summary.headline, "short_summary": summary.short_summary,
                     "findings": summary.findings, "confidence_assessment": summary.confidence_assessment,
@@ -121,7 +169,7 @@ class CellDetailView(ApiView):
         def build() -> Response:
             # Published studies only, for every client: computed once per map version, filters
             # and cell (evidence.versions), then served from the shared cache.
-            key = versions.cache_key("api-cell", evidence_map, f"{filters.to_query()}|{intervention_id}|{outcome_id}|{differ}")
+            key = versions.cache_key("api-cell.2", evidence_map, f"{filters.to_query()}|{intervention_id}|{outcome_id}|{differ}")
             return Response(versions.cached(key, compute))
 
         return self.conditional(request, [evidence_map], build)

@@ -23,8 +23,11 @@ from api.views.base import (
     LIST_ERRORS,
     MAP_PARAMETER,
     NODE_PARAMETERS,
+    PAGE_NAMES,
     PAGE_PARAMETERS,
     READ_ERRORS,
+    SYNC_NAMES,
+    SYNC_PARAMETERS,
     WRITE_ERRORS,
     ApiView,
     _check_parameters,
@@ -32,12 +35,14 @@ from api.views.base import (
     _nodes_below,
     _requested_maps,
     _saved,
+    ordering,
+    updated_since,
 )
 from api.views.studies import StudyListView
 from evidence import selectors
 from evidence.models import Intervention, Outcome
 from studies import services
-from studies.models import EffectSize, Study
+from studies.models import EFFECT_CITATION_ORDER, EffectSize, Study
 
 # --- Effect sizes ---
 
@@ -51,8 +56,14 @@ def _resolve_node(model: type[Intervention] | type[Outcome], pk: int | None, fie
     return node
 
 
+EFFECT_SIZE_ORDERING = {
+    "id": "pk", "study_id": "study_id", "g": "g", "created_at": "created_at", "updated_at": "updated_at",
+}
+
+
 class EffectSizeListView(StudyListView):
     queryset = EffectSize.objects.all()  # writes need the reviewer role on the map
+    query_parameters = PAGE_NAMES | SYNC_NAMES | {"map", "study", "intervention", "outcome"}
 
     @extend_schema(
         operation_id="effect_sizes_list", summary="Effect sizes",
@@ -61,7 +72,7 @@ class EffectSizeListView(StudyListView):
         parameters=[
             MAP_PARAMETER,
             OpenApiParameter("study", int, description="Study id."),
-            *NODE_PARAMETERS, *PAGE_PARAMETERS,
+            *NODE_PARAMETERS, *SYNC_PARAMETERS, *PAGE_PARAMETERS,
         ],
         responses={200: EffectSizePageSerializer, **LIST_ERRORS},
     )
@@ -82,7 +93,10 @@ class EffectSizeListView(StudyListView):
         outcomes = _nodes_below(Outcome, params, "outcome", map_ids)
         if outcomes is not None:
             effects = effects.filter(outcome_id__in=outcomes)
-        effects = selectors.effect_size_list(effects)
+        since = updated_since(params)
+        if since is not None:
+            effects = effects.filter(updated_at__gte=since)
+        effects = selectors.effect_size_list(effects).order_by(*ordering(params, EFFECT_SIZE_ORDERING, EFFECT_CITATION_ORDER))
         return self.conditional(request, maps, lambda: self.page(request, effects, EffectSizeOutputSerializer))
 
     @extend_schema(
@@ -119,8 +133,11 @@ class EffectSizeDetailView(ApiView):
                    description="An effect size of a published study (reviewers also see drafts): the "
                    "reviewer's input and the Hedges' g computed from it.",
                    responses={200: EffectSizeOutputSerializer, **READ_ERRORS})
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(EffectSizeOutputSerializer(self.get_object(request, pk)).data)
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
+        effect = self.get_object(request, pk)
+        return self.conditional(
+            request, [effect.study.evidence_map], lambda: Response(EffectSizeOutputSerializer(effect).data)
+        )
 
     @extend_schema(
         operation_id="effect_sizes_partial_update", summary="Change an effect size",

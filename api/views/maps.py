@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -14,24 +15,43 @@ from api.serializers import (
     NodeOutputSerializer,
     OutcomeOutputSerializer,
 )
-from api.views.base import READ_ERRORS, ApiView
+from api.views.base import (
+    LIST_ERRORS,
+    READ_ERRORS,
+    SYNC_NAMES,
+    SYNC_PARAMETERS,
+    ApiView,
+    ordering,
+    sorted_rows,
+    updated_since,
+)
 from evidence import selectors
-from evidence.models import Intervention, Outcome
+from evidence.changes import changed_since
+from evidence.models import CodeSet, Intervention, Outcome
 
 # --- Maps and their frameworks ---
 
 
+MAP_ORDERING = {"title": "title", "slug": "slug", "updated_at": "updated_at", "id": "pk"}
+
+
 class MapListView(ApiView):
     permission_classes = [AllowAny]
+    query_parameters = SYNC_NAMES
 
     @extend_schema(
         operation_id="maps_list", summary="Maps",
         description="Every published map (reviewers also see drafts), by title. Not paginated.",
-        responses={200: MapOutputSerializer(many=True), 429: READ_ERRORS[429]},
+        parameters=SYNC_PARAMETERS,
+        responses={200: MapOutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
         # Queries: 1 (the maps, each with its counts and latest change).
-        maps = list(selectors.with_counts(selectors.visible_maps(request.user)).order_by("title", "pk"))
+        params = request.query_params
+        order = ordering(params, MAP_ORDERING, ("title", "pk"))
+        since = updated_since(params)
+        maps_qs = selectors.with_counts(selectors.visible_maps(request.user)).order_by(*order)
+        maps = list(maps_qs if since is None else maps_qs.filter(Q(updated_at__gte=since) | Q(changed_at__gte=since)))
         return self.conditional(request, maps, lambda: Response(MapOutputSerializer(maps, many=True).data))
 
 
@@ -49,22 +69,38 @@ class MapDetailView(ApiView):
         )
 
 
+# Trees are sent depth first in display order; `ordering` sorts them by these instead.
+NODE_ORDERING = {"id": "id", "name": "name", "position": "position"}
+TREE_SYNC = (
+    "`updated_since` keeps the nodes changed since then (from the history; deletions are listed "
+    "by /api/v1/maps/{slug}/changes/)."
+)
+
+
 class InterventionListView(ApiView):
     permission_classes = [AllowAny]
     model: type[Intervention] | type[Outcome] = Intervention
     serializer_class: type[NodeOutputSerializer] = NodeOutputSerializer
+    query_parameters = SYNC_NAMES
 
     @extend_schema(
         operation_id="interventions_list", summary="A map's interventions (rows)",
-        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree.",
-        responses={200: NodeOutputSerializer(many=True), **READ_ERRORS},
+        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree. " + TREE_SYNC,
+        parameters=SYNC_PARAMETERS,
+        responses={200: NodeOutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
-        # Queries: 2 (the map with its version, the nodes).
+        # Queries: 2 (the map with its version, the nodes); +1 with updated_since.
         evidence_map = self.map_or_404(request, slug)
+        since = updated_since(request.query_params)
+        sorted_rows(request.query_params, [], NODE_ORDERING)  # a bad ordering is a 400 before any work
 
         def build() -> Response:
             nodes = list(selectors.framework_tree(self.model, evidence_map).values())
+            if since is not None:
+                changed = changed_since(self.model, evidence_map, since)
+                nodes = [node for node in nodes if node.id in changed]
+            nodes = sorted_rows(request.query_params, nodes, NODE_ORDERING)
             return Response(self.serializer_class(nodes, many=True).data)
 
         return self.conditional(request, [evidence_map], build)
@@ -76,8 +112,9 @@ class OutcomeListView(InterventionListView):
 
     @extend_schema(
         operation_id="outcomes_list", summary="A map's outcomes (columns)",
-        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree.",
-        responses={200: OutcomeOutputSerializer(many=True), **READ_ERRORS},
+        description="Depth first, in display order; `parent_id`, `depth` and `children` give the tree. " + TREE_SYNC,
+        parameters=SYNC_PARAMETERS,
+        responses={200: OutcomeOutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
         return super().get(request, slug)
@@ -87,19 +124,29 @@ class OutcomeListView(InterventionListView):
 
 class CodeSetListView(ApiView):
     permission_classes = [AllowAny]
+    query_parameters = SYNC_NAMES
 
     @extend_schema(
         operation_id="code_sets_list", summary="A map's code sets, with their code trees",
         description="The map's own code sets (setting, population group, ...), in order, each with "
         "its codes depth first. Filter studies and cells by codes with the `code` parameter; "
-        "`is_segment` marks the code set whose top-level codes segment the map's bubbles.",
-        responses={200: CodeSetOutputSerializer(many=True), **READ_ERRORS},
+        "`is_segment` marks the code set whose top-level codes segment the map's bubbles. "
+        "`updated_since` keeps the code sets changed since then, or one of whose codes did.",
+        parameters=SYNC_PARAMETERS,
+        responses={200: CodeSetOutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
-        # Queries: 3 (the map with its version, its code sets, their codes).
+        # Queries: 3 (the map with its version, its code sets, their codes); +1 with updated_since.
         evidence_map = self.map_or_404(request, slug)
+        since = updated_since(request.query_params)
+        sorted_rows(request.query_params, [], NODE_ORDERING)
 
         def build() -> Response:
-            return Response(CodeSetOutputSerializer(selectors.code_set_trees(evidence_map), many=True).data)
+            trees = selectors.code_set_trees(evidence_map)
+            if since is not None:
+                changed = changed_since(CodeSet, evidence_map, since)
+                trees = [tree for tree in trees if tree.id in changed]
+            trees = sorted_rows(request.query_params, trees, NODE_ORDERING)
+            return Response(CodeSetOutputSerializer(trees, many=True).data)
 
         return self.conditional(request, [evidence_map], build)

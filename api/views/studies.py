@@ -22,24 +22,30 @@ from api.serializers import (
     StudyUpdateInputSerializer,
 )
 from api.views.base import (
+    FILTER_NAMES,
     FILTER_PARAMETERS,
     LIST_ERRORS,
     MAP_PARAMETER,
     NODE_PARAMETERS,
+    PAGE_NAMES,
     PAGE_PARAMETERS,
     READ_ERRORS,
+    SYNC_NAMES,
+    SYNC_PARAMETERS,
     WRITE_ERRORS,
     ApiView,
     _check_parameters,
     _nodes_below,
     _requested_maps,
     _saved,
+    ordering,
+    updated_since,
 )
 from evidence import selectors
 from evidence.filters import StudyFilters
 from evidence.models import Code, EvidenceMap, Intervention, Outcome
 from studies import services
-from studies.models import Study
+from studies.models import CITATION_ORDER, Study
 
 # --- Studies ---
 
@@ -59,16 +65,23 @@ def _nodes(model: type[Intervention] | type[Outcome] | type[Code], evidence_map:
 
 
 
+STUDY_ORDERING = {
+    "id": "pk", "year": "year", "title": "title", "authors": "authors",
+    "created_at": "created_at", "updated_at": "updated_at",
+}
+
+
 class StudyListView(ApiView):
     queryset: QuerySet[Any] = Study.objects.all()  # POST needs the reviewer role (api.permissions)
     renderer_classes = [JSONRenderer, CSVRenderer]
+    query_parameters = FILTER_NAMES | PAGE_NAMES | SYNC_NAMES | {"map", "intervention", "outcome"}
 
     @extend_schema(
         operation_id="studies_list", summary="Studies",
         description="Published studies (reviewers also see drafts), in citation order. "
         "`intervention` and `outcome` include the nodes below them. CSV (`?format=csv`) is not paginated.",
         parameters=[
-            MAP_PARAMETER, *NODE_PARAMETERS, *FILTER_PARAMETERS, *PAGE_PARAMETERS,
+            MAP_PARAMETER, *NODE_PARAMETERS, *FILTER_PARAMETERS, *SYNC_PARAMETERS, *PAGE_PARAMETERS,
         ],
         responses={200: StudyPageSerializer, **LIST_ERRORS},
     )
@@ -86,10 +99,15 @@ class StudyListView(ApiView):
         interventions = _nodes_below(Intervention, params, "intervention", map_ids)
         outcomes = _nodes_below(Outcome, params, "outcome", map_ids)
         studies = selectors.studies_in_nodes(studies, interventions=interventions, outcomes=outcomes)
+        since = updated_since(params)
+        if since is not None:
+            studies = studies.filter(updated_at__gte=since)
+        order = ordering(params, STUDY_ORDERING, CITATION_ORDER)
 
         def build() -> Response:
             # Applied here, after the conditional check: the code filter reads its code sets.
-            return self.page(request, selectors.study_list(filters.apply(studies)), StudyOutputSerializer)
+            rows = selectors.study_list(filters.apply(studies)).order_by(*order)
+            return self.page(request, rows, StudyOutputSerializer)
 
         return self.conditional(request, maps, build)
 
@@ -127,8 +145,9 @@ class StudyDetailView(ApiView):
     @extend_schema(operation_id="studies_retrieve", summary="One study",
                    description="A published study (reviewers also see drafts), with its coding.",
                    responses={200: StudyOutputSerializer, **READ_ERRORS})
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(StudyOutputSerializer(self.get_object(request, pk)).data)
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
+        study = self.get_object(request, pk)
+        return self.conditional(request, [study.evidence_map], lambda: Response(StudyOutputSerializer(study).data))
 
     @extend_schema(
         operation_id="studies_partial_update", summary="Change a study",

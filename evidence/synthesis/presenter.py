@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, cast, get_args
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import Any, Literal, cast, get_args, get_type_hints
 
+from evidence.columns import flat
 from evidence.models import EvidenceMap
 from evidence.stats import ClusteredResult, stopping_tolerance
 from evidence.stats.interpret import Direction, Level
@@ -20,6 +21,7 @@ from evidence.stats.results import PoolResult
 from evidence.synthesis.cells import Cell, MapEvidence
 from evidence.synthesis.pooling import plain_reason
 from evidence.synthesis.sensitivity import Sensitivity
+from studies.models import StudyDesign
 
 
 def _help(text: str) -> Any:
@@ -46,25 +48,34 @@ Band = Literal["Negligible", "Very small", "Small", "Moderate", "Medium", "Large
 
 @dataclass(frozen=True)
 class LabelView:
-    """The effect's size and direction in words."""
+    """The effect's size and direction in words; every member null when the cell has no
+    pooled estimate (the object itself is always there, so that flattening names its
+    members the same for every cell)."""
 
-    text: str = _help('e.g. "Small positive effect".')
-    band: Band = _help("The size band of |g| under the map's label preset.")
-    direction: Direction = _help("positive (desirable), negative (undesirable) or none.")
-    beneficial: bool = _help("True when the effect goes the outcome's desirable way.")
+    text: str | None = _help('e.g. "Small positive effect".')
+    band: Band | None = _help("The size band of |g| under the map's label preset.")
+    direction: Direction | None = _help("positive (desirable), negative (undesirable) or none.")
+    beneficial: bool | None = _help("True when the effect goes the outcome's desirable way.")
     ci_includes_zero: bool | None = _help("True when the confidence interval also includes no effect.")
 
 
 @dataclass(frozen=True)
 class ConfidenceView:
-    """How far the pooled effect can be trusted, and why."""
+    """How far the pooled effect can be trusted, and why; every member null (no reasons)
+    when the cell has no rating."""
 
-    level: Level = _help("high, medium or low.")
+    level: Level | None = _help("high, medium or low.")
     reasons: list[str] = _help("Why the rating is what it is.")
-    overridden: bool = _help("True when a reviewer overrode the computed rating.")
-    computed_level: Level = _help("The rating the map's rules give, before any override.")
-    justification: str = _help("The reviewer's reason for an override.")
-    text: str = _help("The sentence the map shows.")
+    overridden: bool | None = _help("True when a reviewer overrode the computed rating.")
+    computed_level: Level | None = _help("The rating the map's rules give, before any override.")
+    justification: str | None = _help("The reviewer's reason for an override; null without one.")
+    text: str | None = _help("The sentence the map shows.")
+
+
+NO_LABEL = LabelView(text=None, band=None, direction=None, beneficial=None, ci_includes_zero=None)
+NO_CONFIDENCE = ConfidenceView(
+    level=None, reasons=[], overridden=None, computed_level=None, justification=None, text=None
+)
 
 
 # How each I² is defined, by the `i2_definition` code a cell carries.
@@ -96,7 +107,7 @@ class CellView:
     n_studies: int = _help("Published studies in the cell.")
     n_effects: int = _help("Their effect sizes in the cell.")
     designs: dict[str, int] = _help("Study design -> number of studies.")
-    region: str = _help("UN M49 region of the studies, or Global.")
+    region: str | None = _help("UN M49 region of the studies, or Global; null when none is known.")
     k: int | None = _help("Effect sizes pooled; null when none.")
     n_clusters: int | None = _help("Studies the pooled effect sizes come from (the CHE model's clusters).")
     model: Model | None = _help(
@@ -165,14 +176,14 @@ class CellView:
         "True when the column is a category of outcomes: its effect sizes are pooled so that "
         "positive means improvement, whichever way each outcome is better."
     )
-    direction_note: str = _help(
+    direction_note: str | None = _help(
         'Which effect sizes were reversed to pool them, e.g. "Effects on political imprisonment '
-        'are reversed so that positive means improvement."; empty when none were.'
+        'are reversed so that positive means improvement."; null when none were.'
     )
     reversed_outcomes: list[int] = _help(
         "Ids of the outcomes whose effect sizes this cell reverses (their g times -1) before pooling."
     )
-    not_pooled_reason: str = _help("Why a cell with effect sizes has no pooled effect; empty otherwise.")
+    not_pooled_reason: str | None = _help("Why a cell with effect sizes has no pooled effect; null otherwise.")
     label: LabelView | None = None
     confidence: ConfidenceView | None = None
 
@@ -251,7 +262,8 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
         c = cell.confidence
         confidence = ConfidenceView(
             level=c.level, reasons=list(c.reasons), overridden=bool(c.overridden),
-            computed_level=cast(Level, c.computed_level or c.level), justification=str(c.justification), text=c.text,
+            computed_level=cast(Level, c.computed_level or c.level), justification=str(c.justification) or None,
+            text=c.text,
         )
     return CellView(
         intervention_id=cell.intervention_id,
@@ -260,13 +272,13 @@ def present_cell(evidence: MapEvidence, cell: Cell) -> CellView:
         n_studies=cell.n_studies,
         n_effects=cell.n_effects,
         designs=dict(sorted(cell.designs.items())),
-        region=cell.region,
+        region=cell.region or None,
         k=cell.result.k if cell.result is not None else None,
-        not_pooled_reason=cell.not_pooled_reason,
+        not_pooled_reason=cell.not_pooled_reason or None,
         label=label,
         confidence=confidence,
         harmonised=cell.harmonised,
-        direction_note=direction_note(evidence, cell),
+        direction_note=direction_note(evidence, cell) or None,
         reversed_outcomes=list(cell.reversed_outcomes),
         **_model_fields(cell),
     )
@@ -303,8 +315,8 @@ def pooled_effects(cell: Cell) -> list[dict[str, Any]]:
 
 
 def cell_record(view: CellView) -> dict[str, Any]:
-    """The cell as the API returns it."""
-    return asdict(view)
+    """The cell as the API returns it: `label` and `confidence` are always objects."""
+    return asdict(replace(view, label=view.label or NO_LABEL, confidence=view.confidence or NO_CONFIDENCE))
 
 
 def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> dict[str, Any]:
@@ -317,7 +329,7 @@ def compact_cell(view: CellView, *, segments: Sequence[int] | None = None) -> di
         "studies": view.n_studies,
         "effects": view.n_effects,
         "designs": dict(sorted(view.designs.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "region": view.region,
+        "region": view.region or "",
         "g": None,
     }
     if view.k is not None:
@@ -437,20 +449,28 @@ def present_sensitivity(
     )
 
 
-_FLAT = tuple(
-    f.name for f in fields(CellView) if f.name not in ("label", "confidence", "reversed_outcomes")
-)
-_LABEL = ("text", "band", "direction", "beneficial", "ci_includes_zero")
-_CONFIDENCE = ("level", "reasons", "overridden", "computed_level", "justification")
-CELL_CSV_COLUMNS = (*_FLAT, *(f"label_{n}" for n in _LABEL), *(f"confidence_{n}" for n in _CONFIDENCE))
+def _columns(view: type[Any], prefix: str = "") -> list[str]:
+    """The flat names of a record's fields, as pandas.json_normalize and the CSV name them:
+    a nested record's members as `label.text`, the designs as `designs.rct`, ..."""
+    hints = get_type_hints(view)
+    names: list[str] = []
+    for item in fields(view):
+        nested = [t for t in getattr(hints[item.name], "__args__", (hints[item.name],)) if isinstance(t, type) and is_dataclass(t)]
+        if nested:
+            names += _columns(nested[0], f"{prefix}{item.name}.")
+        elif item.name == "designs":
+            names += [f"{prefix}designs.{design}" for design in StudyDesign.values]
+        else:
+            names.append(prefix + item.name)
+    return names
+
+
+CELL_CSV_COLUMNS = tuple(_columns(CellView))
 
 
 def cell_csv_row(record: dict[str, Any]) -> dict[str, Any]:
-    """A cell record as one flat row with the same columns for every cell."""
-    row = {name: record[name] for name in _FLAT}
-    row["designs"] = ";".join(f"{design}:{n}" for design, n in record["designs"].items())
-    label = record["label"] or {}
-    row.update({f"label_{name}": label.get(name) for name in _LABEL})
-    confidence = record["confidence"] or {}
-    row.update({f"confidence_{name}": confidence.get(name) for name in _CONFIDENCE})
+    """A cell record as one flat row with the same columns for every cell (a design without
+    studies in the cell counts 0)."""
+    row = {f"designs.{design}": 0 for design in StudyDesign.values}
+    row.update(flat(record))
     return row

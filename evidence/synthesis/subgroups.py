@@ -54,6 +54,7 @@ BUILT_IN = (
     ("confidence", "Study confidence"),
     ("year", "Publication year"),
 )
+BUILT_IN_FACTORS = frozenset(value for value, _ in BUILT_IN)
 
 
 @dataclass(frozen=True)

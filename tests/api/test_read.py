@@ -148,8 +148,8 @@ def test_studies_pagination(api: APIClient, world: World) -> None:
     second = api.get("/api/v1/studies/?page_size=2&page=2").json()
     assert len(second["results"]) == 1 and second["next"] is None
     response = api.get("/api/v1/studies/?page=99")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"page": ["99 is past the last page (1)."]}
 
 
 # --- effect sizes ---
@@ -315,7 +315,7 @@ def test_csv_studies_effect_sizes_and_cells(api: APIClient, world: World) -> Non
     effects = _csv(api.get("/api/v1/effect-sizes/", HTTP_ACCEPT="text/csv"))
     assert len(effects) == 3 and {"g", "se_g", "input_kind", "es_value"} <= set(effects[0])
     cells = _csv(api.get("/api/v1/maps/open-map/cells/?format=csv"))
-    assert cells and {"estimate", "ci_low", "label_text", "confidence_level", "designs"} <= set(cells[0])
+    assert cells and {"estimate", "ci_low", "label.text", "confidence.level", "designs.rct"} <= set(cells[0])
     assert len({tuple(row) for row in cells}) == 1  # the same columns in every row
 
 

@@ -39,6 +39,7 @@ def test_schema_is_valid_openapi_3() -> None:
         "/api/v1/maps/{slug}/cells/{intervention_id}/{outcome_id}/", "/api/v1/studies/",
         "/api/v1/studies/{id}/", "/api/v1/effect-sizes/", "/api/v1/effect-sizes/{id}/",
         "/api/v1/tokens/", "/api/v1/tokens/{id}/",
+        "/api/v1/maps/{slug}/changes/", "/api/v1/maps/{slug}/dump/",
     } == paths
     # Every field of every object is described or self-explanatory, and names are stable.
     cell = schema["components"]["schemas"]["CellOutput"]["properties"]
@@ -101,10 +102,11 @@ def test_schema_is_plain_for_generators(api: APIClient) -> None:
     assert components["EffectDirection"]["x-enum-varnames"] == ["FAVOURS_INTERVENTION", "FAVOURS_COMPARISON"]
     cell = components["CellOutput"]["properties"]
     assert cell["model"]["oneOf"][0] == {"$ref": "#/components/schemas/CellModel"}
-    assert components["EffectLabel"]["properties"]["band"]["allOf"] == [{"$ref": "#/components/schemas/EffectBand"}]
-    assert components["Confidence"]["properties"]["level"]["allOf"] == [
-        {"$ref": "#/components/schemas/ConfidenceLevel"}
-    ]
+    # A label and a confidence are always objects, their members null for a cell without one.
+    assert components["EffectLabel"]["properties"]["band"]["oneOf"][0] == {"$ref": "#/components/schemas/EffectBand"}
+    assert components["Confidence"]["properties"]["level"]["oneOf"][0] == {
+        "$ref": "#/components/schemas/ConfidenceLevel"
+    }
     study = components["StudyOutput"]["properties"]
     assert {"$ref": "#/components/schemas/StudyDesign"} in study["design"].get("allOf", study["design"].get("oneOf", []))
     assert "read-only" not in json.dumps(schema["info"]).lower()

@@ -49,10 +49,10 @@ def test_a_code_set_slug_cannot_be_a_reserved_name(slug: str) -> None:
 
 
 def test_reserved_names_cover_every_filter_and_every_studies_csv_column() -> None:
-    from interchange.exports import STUDY_COLUMNS
+    from evidence.columns import STUDY_FIELDS
 
     assert set(StudyFilterSet.base_filters) <= RESERVED_NAMES
-    assert set(STUDY_COLUMNS) <= RESERVED_NAMES
+    assert set(STUDY_FIELDS) <= RESERVED_NAMES
     CodeSet(evidence_map=EvidenceMapFactory(), name="Setting", slug="setting").full_clean()
 
 

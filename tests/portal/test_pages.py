@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from evidence.models import Intervention, Outcome
 from interchange.demo import DIPLOMACY, POLITICAL_SECURITY
-from studies.models import Status, Study
+from studies.models import EffectSize, Status, Study
 from tests.factories import (
     EffectSizeFactory,
     EvidenceMapFactory,
@@ -263,11 +263,14 @@ def test_studies_csv_export_follows_the_filters(client, demo_map):  # type: igno
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert {r["design"] for r in rows} == {"Mixed methods", "Other quasi-experimental"}
+    # The API's vocabulary: codes with their labels alongside, several values joined by "|".
+    assert {(r["design"], r["design_label"]) for r in rows} == {
+        ("mixed", "Mixed methods"), ("other_qed", "Other quasi-experimental"),
+    }
     myrick = next(r for r in rows if r["authors"] == "Myrick, R.")
     assert myrick["year"] == "2021"
-    assert myrick["interventions"] == DIPLOMACY
-    assert "MM" in myrick["countries"].split("; ")
+    assert myrick["intervention_labels"] == DIPLOMACY
+    assert "MM" in myrick["countries"].split("|")
     assert myrick["region"] == "Global"
 
 
@@ -291,10 +294,13 @@ def test_cell_effect_sizes_csv(client, demo_map):  # type: ignore[no-untyped-def
     response = client.get(cell_url(demo_map, intervention, outcome, "effect-sizes.csv"))
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert len(rows) == 4
-    assert {r["study"] for r in rows} == {"Kahn-Nisser (2018)", "Myrick (2021)"}
-    odds = next(r for r in rows if r["input_kind"] == "Odds ratio with confidence interval")
-    assert "Odds ratio" in odds["inputs"] or "ratio = 1.5" in odds["inputs"]
-    assert float(odds["g"]) > 0 and float(odds["ci_low"]) < float(odds["g"]) < float(odds["ci_high"])
+    assert {r["study_label"] for r in rows} == {"Kahn-Nisser (2018)", "Myrick (2021)"}
+    odds = next(r for r in rows if r["input_kind_label"] == "Odds ratio with confidence interval")
+    assert float(odds["ratio"]) > 1
+    assert float(odds["g"]) > 0 and float(odds["ci_low_g"]) < float(odds["g"]) < float(odds["ci_high_g"])
+    # Full precision, and the variance: the same numbers as the API's.
+    effect = EffectSize.objects.get(pk=odds["id"])
+    assert (float(odds["g"]), float(odds["var_g"]), float(odds["ci_low_g"])) == (effect.g, effect.var_g, effect.ci_low_g)
 
 
 def test_csv_cells_never_start_a_formula(client):  # type: ignore[no-untyped-def]

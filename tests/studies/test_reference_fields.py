@@ -103,5 +103,5 @@ def test_the_api_gives_null_for_an_unknown_year_and_the_citation_details() -> No
     body = APIClient().get(f"/api/v1/studies/{study.pk}/").json()
     assert body["year"] is None
     assert (body["short_title"], body["volume"], body["issue"], body["pages"], body["keywords"]) == (
-        "Smith (n.d.)", "4", "", "1-9", "a\nb",
+        "Smith (n.d.)", "4", None, "1-9", "a\nb",  # missing text is null, as a missing year
     )
