@@ -215,7 +215,8 @@ def test_csv_export_downloads_what_is_on_screen(page, demo) -> None:  # type: ig
     download = info.value
     assert download.suggested_filename == "human-rights-diplomacy-studies.csv"
     rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
-    assert {r["design"] for r in rows} == {"Mixed methods", "Other quasi-experimental"}
+    assert {r["design"] for r in rows} == {"mixed", "other_qed"}  # codes, with their labels beside
+    assert {r["design_label"] for r in rows} == {"Mixed methods", "Other quasi-experimental"}
     assert any(r["authors"] == "Myrick, R." for r in rows)
 
     with page.expect_download() as info:
@@ -297,7 +298,7 @@ def test_code_set_filter_updates_map_url_and_downloads(page, demo) -> None:  # t
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
     assert len(rows) == 8
     assert all(r["setting"] in {"Active armed conflict", "Post-conflict transition", "Authoritarian regime",
-                                "Authoritarian regime; Hybrid regime"} for r in rows)
+                                "Authoritarian regime|Hybrid regime"} for r in rows)
 
     # The cell page keeps the filter; back on the map, one code less.
     cell.locator("a").click()
