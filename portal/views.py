@@ -35,7 +35,7 @@ from evidence.synthesis.sensitivity import (
     TRIM_AND_FILL_MIN_K,
     cell_sensitivity,
 )
-from evidence.synthesis.subgroups import explain_cell, subgroup_plot
+from evidence.synthesis.subgroups import BUILT_IN_FACTORS, explain_cell, subgroup_plot
 from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
 from portal.forms import filter_fields
 from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
@@ -195,7 +195,14 @@ def cell_page(
         if node.id in others and node.id not in outcome.ancestors and outcome_id not in node.ancestors
     ]
     result = cell.result
-    differ = explain_cell(evidence_map, cell, request.GET.get("differ"))
+    # "Why do the studies differ?", computed once per map version, filters, cell and choice.
+    factor = str(request.GET.get("differ", ""))
+    if factor not in BUILT_IN_FACTORS and not factor.startswith("code:"):
+        factor = ""  # the default, under one key
+    where = f"{filters.to_query()}|{intervention_id}|{outcome_id}|{factor}"
+    differ = versions.cached(
+        versions.cache_key("differ", evidence_map, where), lambda: explain_cell(evidence_map, cell, factor or None)
+    )
     context = {
         **_cell_texts(cell),
         **_sensitivity(evidence_map, filters, cell, citations, paged=page.paginator.num_pages > 1),

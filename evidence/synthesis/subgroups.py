@@ -41,11 +41,16 @@ from studies.models import Confidence, Region, StudyDesign
 MIN_STUDIES_PER_LEVEL = 2
 MIN_LEVELS = 2
 MIN_STUDIES_YEAR = 3
+# The cluster-robust tests (CHE meta-regression with CR2 and HTZ) work on the cell's full
+# effect-size covariance, whose cost grows with the cube of k: a page computes them for cells
+# of up to this many effect sizes (0.1 to 0.5 s on one core), and says so beyond.
+CLUSTERED_MAX_K = 400
 RULE = (
     f"Groups are compared only when at least {MIN_LEVELS} groups each hold at least "
     f"{MIN_STUDIES_PER_LEVEL} studies with effect sizes; smaller groups are left out of the "
     f"comparison. A trend over publication years needs at least {MIN_STUDIES_YEAR} studies "
-    "from at least two different years."
+    "from at least two different years. Where studies give several effect sizes, the groups "
+    f"are tested for cells of up to {CLUSTERED_MAX_K} effect sizes."
 )
 
 BUILT_IN = (
@@ -193,6 +198,8 @@ def _subgroups(
         )
     keep = np.isin(groups, np.array(usable, dtype=object))
     name = base["factor_label"].lower()
+    if clustered and int(keep.sum()) > CLUSTERED_MAX_K:
+        return SubgroupView(**base, shown=False, clustered=clustered, levels=levels, reason=_too_big(int(keep.sum())))
     try:
         if clustered:
             reg = meta_regression_clustered(
@@ -242,6 +249,8 @@ def _trend(
             ),
         )
     centred = years - float(np.round(years.mean()))
+    if clustered and yi.size > CLUSTERED_MAX_K:
+        return SubgroupView(**base, kind="trend", shown=False, clustered=clustered, reason=_too_big(int(yi.size)))
     try:
         if clustered:
             reg = meta_regression_clustered(
@@ -271,6 +280,13 @@ def _trend(
     return SubgroupView(
         **base, kind="trend", shown=True, clustered=clustered, test=test, statistic=_finite(stat),
         df=_finite(df), p_value=_finite(p), slope=slope, slope_ci_low=low, slope_ci_high=high, text=text,
+    )
+
+
+def _too_big(k: int) -> str:
+    return (
+        f"The cluster-robust test is run for cells of up to {CLUSTERED_MAX_K} effect sizes; this comparison "
+        f"has {k}. Narrow the map with its filters to compare these studies."
     )
 
 

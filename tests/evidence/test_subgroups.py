@@ -95,3 +95,29 @@ def test_several_effect_sizes_per_study_use_the_robust_comparison() -> None:
     assert trend.shown and trend.kind == "trend" and trend.df is not None
     one_study = _trend(evidence_map, {**base, "factor": "year"}, yi[:3], vi[:3], cluster[:3], years, True)
     assert not one_study.shown and "Not enough data" in one_study.reason
+
+
+def test_a_big_cell_of_dependent_effect_sizes_says_why_it_is_not_tested(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster-robust tests cost the cube of k: beyond CLUSTERED_MAX_K effect sizes the page
+    lists the groups' pooled effects and says why the groups are not tested."""
+    import numpy as np
+
+    from evidence.models import EvidenceMap
+    from evidence.synthesis import subgroups
+
+    monkeypatch.setattr(subgroups, "CLUSTERED_MAX_K", 20)
+    evidence_map = EvidenceMap(within_study_correlation=0.6, pooling_method="REML", pooling_test="z")
+    rng = np.random.default_rng(3)
+    cluster = np.repeat(np.arange(8), 3)  # 24 effect sizes
+    yi, vi = rng.normal(0.2, 0.2, cluster.size), rng.uniform(0.01, 0.05, cluster.size)
+    base = {"factor": "design", "factor_label": "Study design", "choices": [], "rule": ""}
+    view = subgroups._subgroups(evidence_map, base, yi, vi, cluster, {s: "AB"[s // 4] for s in range(8)}, True)
+    assert not view.shown and view.p_value is None
+    assert "up to 20 effect sizes; this comparison has 24" in view.reason
+    assert [level.estimate is not None for level in view.levels] == [True, True]
+    trend = subgroups._trend(evidence_map, base, yi, vi, cluster, {s: 2000 + s for s in range(8)}, True)
+    assert not trend.shown and "up to 20 effect sizes" in trend.reason
+    # Independent effect sizes are tested at any size (a closed form, linear in k).
+    independent = np.arange(24)
+    flat = subgroups._subgroups(evidence_map, base, yi, vi, independent, {s: "AB"[s // 12] for s in range(24)}, False)
+    assert flat.shown and flat.p_value is not None
