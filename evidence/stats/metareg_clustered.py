@@ -34,6 +34,7 @@ from scipy import special
 
 from .design import Moderators, build_design
 from .grouping import factorize
+from .linalg import sym_power
 from .options import check_inputs
 from .results import ConvergenceError, FloatArray, StatsError
 
@@ -44,7 +45,6 @@ __all__ = ["MAX_EFFECTS", "ClusteredMetaRegression", "meta_regression_clustered"
 MAX_EFFECTS = 2000
 _MAX_ITER = 500
 _TOL = 1e-12
-_EIG_TOL = 1e-12
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,11 +198,8 @@ def _fit_reml(model: _Model, free_omega: bool) -> tuple[FloatArray, _State, int]
 
 
 def _sym_power(matrix: FloatArray, power: float) -> FloatArray:
-    values, vectors = np.linalg.eigh(0.5 * (matrix + matrix.T))
-    top = float(np.max(np.abs(values)))
-    keep = values > _EIG_TOL * top
-    scaled = np.where(keep, np.where(keep, values, 1.0) ** power, 0.0)
-    return np.asarray((vectors * scaled) @ vectors.T)
+    """One symmetric matrix's power (linalg.sym_power, on its symmetric part)."""
+    return np.asarray(sym_power((0.5 * (matrix + matrix.T))[None], power)[0])
 
 
 def _cr2_pieces(model: _Model, state: _State, marg: FloatArray) -> list[FloatArray]:
