@@ -36,6 +36,7 @@ from evidence.stats import (
 )
 from evidence.stats.metareg import REGRESSION_METHODS
 from evidence.synthesis.cells import Cell
+from evidence.synthesis.presenter import finite
 from studies.models import Confidence, Region, StudyDesign
 
 MIN_STUDIES_PER_LEVEL = 2
@@ -96,10 +97,6 @@ class SubgroupView:
     slope_ci_low: float | None = None
     slope_ci_high: float | None = None
     text: str = ""  # the test in plain words
-
-
-def _finite(value: float | None) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def factor_choices(evidence_map: EvidenceMap) -> list[tuple[str, str]]:
@@ -183,8 +180,8 @@ def _subgroups(
             continue
         res = _pool_level(evidence_map, yi[rows], vi[rows], cluster[rows])
         levels.append(SubgroupLevel(
-            str(label), n_studies, int(rows.sum()), _finite(res.estimate), _finite(res.ci_low),
-            _finite(res.ci_high), _finite(res.tau2),
+            str(label), n_studies, int(rows.sum()), finite(res.estimate), finite(res.ci_low),
+            finite(res.ci_high), finite(res.tau2),
         ))
         usable.append(label)
     if len(usable) < MIN_LEVELS:
@@ -229,8 +226,8 @@ def _subgroups(
         )
     )
     return SubgroupView(
-        **base, shown=True, clustered=clustered, levels=levels, test=test, statistic=_finite(stat),
-        df=df, df_denom=_finite(df_denom), p_value=_finite(p), text=text,
+        **base, shown=True, clustered=clustered, levels=levels, test=test, statistic=finite(stat),
+        df=df, df_denom=finite(df_denom), p_value=finite(p), text=text,
     )
 
 
@@ -278,8 +275,8 @@ def _trend(
            "The data do not show that newer studies report different effects.")
     )
     return SubgroupView(
-        **base, kind="trend", shown=True, clustered=clustered, test=test, statistic=_finite(stat),
-        df=_finite(df), p_value=_finite(p), slope=slope, slope_ci_low=low, slope_ci_high=high, text=text,
+        **base, kind="trend", shown=True, clustered=clustered, test=test, statistic=finite(stat),
+        df=finite(df), p_value=finite(p), slope=slope, slope_ci_low=low, slope_ci_high=high, text=text,
     )
 
 

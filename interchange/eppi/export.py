@@ -30,6 +30,7 @@ from django.db.models import Prefetch
 from django_countries import countries
 
 from evidence.models import Code, CodeSet, EvidenceMap, Intervention, Outcome
+from evidence.synthesis.presenter import finite
 from interchange.eppi.convert import Selection
 from interchange.eppi.outcomes import TYPE_NAMES
 from interchange.importing.vocabulary import country_for
@@ -152,11 +153,6 @@ def _free_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _finite_or_none(value: float) -> float | None:
-    """A stored number, or None (JSON null) for one that no valid row holds (NaN, an infinity)."""
-    return value if math.isfinite(value) else None
-
-
 def _se(variance: float) -> float | None:
     return math.sqrt(variance) if math.isfinite(variance) and variance >= 0 else None
 
@@ -193,7 +189,7 @@ def _outcome(
         # EPPI-Reviewer has no outcome type for this input (or, for t = 0, it reads as "no
         # data"): our g and its SE, which the importer takes as they are.
         type_id = 0
-        data[:2] = [_finite_or_none(effect.g), _se(effect.var_g)]
+        data[:2] = [finite(effect.g), _se(effect.var_g)]
     se = _se(effect.var_g)
     outcome: dict[str, Any] = {
         "OutcomeId": outcome_id,
@@ -205,7 +201,7 @@ def _outcome(
         "ItemAttributeIdOutcome": column,
         "Title": effect.label,
         "OutcomeDescription": effect.notes,
-        "SMD": _finite_or_none(effect.g),
+        "SMD": finite(effect.g),
         "SESMD": se,
     }
     outcome.update({f"Data{i}": float(value or 0) for i, value in enumerate(data, start=1)})
