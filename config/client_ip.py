@@ -1,19 +1,13 @@
-"""The client's address for the login lock-out, as the API's throttle finds it: the address
-REST_FRAMEWORK["NUM_PROXIES"] trusted proxies saw (X-Forwarded-For), else the connection's."""
+"""The client's address for the login lock-out, as the API's throttle finds it: DRF's
+`get_ident`, the address REST_FRAMEWORK["NUM_PROXIES"] trusted proxies saw (X-Forwarded-For),
+else the connection's, so that a client's own X-Forwarded-For counts for nothing without them."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
 from django.http import HttpRequest
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 
 def client_ip(request: HttpRequest) -> str:
-    remote = str(request.META.get("REMOTE_ADDR", ""))
-    proxies: Any = settings.REST_FRAMEWORK.get("NUM_PROXIES")
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if not proxies or not forwarded:
-        return remote  # without trusted proxies a client's own X-Forwarded-For counts for nothing
-    addresses = [part.strip() for part in str(forwarded).split(",") if part.strip()]
-    return addresses[-min(int(proxies), len(addresses))] if addresses else remote
+    return BaseThrottle().get_ident(Request(request))
