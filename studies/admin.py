@@ -3,6 +3,7 @@ sees and may change follows their role on each map (`MapRoleAdmin`)."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -12,11 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.urls import URLPattern, URLResolver, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
 from studies import services
-from studies.effect_sizes.registry import INPUT_FIELDS
+from studies.effect_sizes.registry import INPUT_FIELDS, INPUT_KIND_SPECS
 from studies.models import AppraisalItem, EffectSize, Status, Study, draft_maps
 
 if TYPE_CHECKING:
@@ -124,32 +128,102 @@ class ScopedAutocompleteSelectMultiple(ScopedAutocompleteMixin, AutocompleteSele
         self.params = params
 
 
+def computed_display(es: EffectSize) -> dict[str, str]:
+    """What the admin shows of an effect size's computed values, by the names of the read-only
+    columns (COMPUTED): the same text after a save and in the live preview."""
+    return {
+        "g_display": f"{es.g:.3f}",
+        "se_g_display": f"{es.se_g:.3f}",
+        "ci_display": f"[{es.ci_low_g:.3f}, {es.ci_high_g:.3f}]",
+        "native_display": f"{es.native_metric} {es.native_yi:.4f} (var {es.native_vi:.4f})",
+    }
+
+
 class ComputedEffectMixin:
     """Read-only columns that show what was computed from the reviewer's input."""
 
     @admin.display(description="Hedges' g")
     def g_display(self, obj: EffectSize) -> str:
-        return f"{obj.g:.3f}" if obj.pk else "computed on save"
+        return computed_display(obj)["g_display"] if obj.pk else "computed on save"
 
     @admin.display(description="SE")
     def se_g_display(self, obj: EffectSize) -> str:
-        return f"{obj.se_g:.3f}" if obj.pk else "—"
+        return computed_display(obj)["se_g_display"] if obj.pk else "—"
 
     @admin.display(description="95% CI")
     def ci_display(self, obj: EffectSize) -> str:
-        return f"[{obj.ci_low_g:.3f}, {obj.ci_high_g:.3f}]" if obj.pk else "—"
+        return computed_display(obj)["ci_display"] if obj.pk else "—"
 
     @admin.display(description="Native metric")
     def native_display(self, obj: EffectSize) -> str:
-        return f"{obj.native_metric} {obj.native_yi:.4f} (var {obj.native_vi:.4f})" if obj.pk else "—"
+        return computed_display(obj)["native_display"] if obj.pk else "—"
 
 
+# The boxes each input kind reads, from the registry, for the admin's script (on the kind's
+# drop-down, as a data attribute: no inline script) and for the guide shown without script.
+KIND_FIELDS: dict[str, dict[str, list[str]]] = {
+    name: {"required": list(spec.required), "optional": list(spec.optional)}
+    for name, spec in INPUT_KIND_SPECS.items()
+}
+
+
+def _kind_guide() -> str:
+    """Which boxes each input kind reads, in words: the form's guide when script is off."""
+    labels = {f.name: capfirst(str(f.verbose_name)) for f in EffectSize._meta.concrete_fields}  # as the boxes' labels
+
+    def boxes(spec: Any) -> str:
+        named = [labels[name] for name in spec.required]
+        named += [f"{labels[name]} (optional)" for name in spec.optional]
+        return ", ".join(named)
+
+    rows = format_html_join(
+        "", "<li><strong>{}</strong>: {}</li>",
+        ((spec.label, boxes(spec)) for spec in INPUT_KIND_SPECS.values()),
+    )
+    return format_html(
+        '<details class="es-kind-guide"><summary>Which boxes each input kind reads</summary>'
+        "<ul>{}</ul><p>Fill only those of the chosen kind; leave the others empty.</p></details>",
+        rows,
+    )
+
+
+class EffectSizeAdminForm(ModelForm[EffectSize]):
+    """The admin's effect-size form: the kind's drop-down tells the page's script which boxes
+    each kind reads and where to ask for the live g (studies/static/studies/admin/effect_size.js)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.fields.get("input_kind")
+        if kind is not None:
+            kind.widget.attrs.update({
+                "data-input-kinds": json.dumps(KIND_FIELDS, separators=(",", ":")),
+                "data-compute-url": reverse("admin:studies_effectsize_compute"),
+            })
+
+
+class EffectSizeInputForm(ModelForm[EffectSize]):
+    """The kind and the input boxes only: what the live preview validates and converts, with
+    the model's own validation (EffectSize.clean, hence compute_effect), as a save does."""
+
+    class Meta:
+        model = EffectSize
+        fields = ("input_kind", *INPUT_FIELDS)
+
+
+# Compact: the input boxes side by side on one wrapping line, of which the script shows only
+# the chosen kind's; the computed values on one line; notes folded away.
 EFFECT_FIELDSETS: _FieldsetSpec = (
-    (None, {"fields": ("intervention", "outcome", "label", "input_kind")}),
-    ("Reported input (fill the fields that the chosen input uses)", {"fields": INPUT_FIELDS}),
-    ("Computed", {"fields": COMPUTED}),
-    (None, {"fields": ("notes", "external_id")}),
+    (None, {"fields": (("intervention", "outcome"), ("label", "input_kind"))}),
+    ("Reported input (fill the fields that the chosen input uses)", {
+        "fields": (INPUT_FIELDS,), "classes": ("es-inputs",), "description": _kind_guide(),
+    }),
+    ("Computed", {"fields": (COMPUTED,), "classes": ("es-computed",)}),
+    ("Notes and source identifier", {"fields": ("notes", "external_id"), "classes": ("collapse",)}),
 )
+
+# The script that shows the chosen kind's boxes and the live g, and its style sheet.
+EFFECT_SIZE_JS = ("studies/admin/effect_size.js",)
+EFFECT_SIZE_CSS = {"all": ("studies/admin/effect_size.css",)}
 
 
 class StudyChildFormSet(BaseInlineFormSet[Any, Study, ModelForm[Any]]):
@@ -162,12 +236,17 @@ class StudyChildFormSet(BaseInlineFormSet[Any, Study, ModelForm[Any]]):
 
 class EffectSizeInline(MapRoleInline, ComputedEffectMixin, admin.StackedInline[EffectSize, Study]):
     model = EffectSize
+    form = EffectSizeAdminForm
     formset = StudyChildFormSet
     extra = 0
     fieldsets = EFFECT_FIELDSETS
     readonly_fields = COMPUTED
     autocomplete_fields = ("intervention", "outcome")
     show_change_link = True
+
+    class Media:
+        js = EFFECT_SIZE_JS
+        css = EFFECT_SIZE_CSS
 
 
 class AppraisalItemInline(MapRoleInline, admin.TabularInline[AppraisalItem, Study]):
@@ -281,7 +360,7 @@ class StudyAdmin(MapRoleAdmin, SimpleHistoryAdmin):
 class EffectSizeAdmin(MapRoleAdmin, ComputedEffectMixin, SimpleHistoryAdmin):
     map_lookup = "study__evidence_map"
     map_fields = {"study": "evidence_map"}
-
+    form = EffectSizeAdminForm
     list_display = ("__str__", "intervention", "outcome", "input_kind", "g_display", "se_g_display", "ci_display")
     list_filter = ("study__evidence_map", "input_kind", "native_metric")
     search_fields = ("label", "study__title", "study__authors")
@@ -289,6 +368,10 @@ class EffectSizeAdmin(MapRoleAdmin, ComputedEffectMixin, SimpleHistoryAdmin):
     autocomplete_fields = ("study", "intervention", "outcome")
     readonly_fields = COMPUTED
     fieldsets = ((None, {"fields": ("study",)}), *EFFECT_FIELDSETS)
+
+    class Media:
+        js = EFFECT_SIZE_JS
+        css = EFFECT_SIZE_CSS
 
     def save_model(self, request: HttpRequest, obj: EffectSize, form: ModelForm[Any], change: bool) -> None:
         services.effect_size_save(effect_size=obj, user=request.user)
@@ -303,3 +386,45 @@ class EffectSizeAdmin(MapRoleAdmin, ComputedEffectMixin, SimpleHistoryAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"ci_level": 95.0}
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        compute = path("compute/", self.admin_site.admin_view(self.compute_view), name="studies_effectsize_compute")
+        return [compute, *super().get_urls()]
+
+    def compute_view(self, request: HttpRequest) -> HttpResponse:
+        """The live preview: POST the kind and the input boxes (as the form names them) with
+        the study, or the map of a study not yet saved; get g, its variance, SE and 95% CI, or
+        each field's errors (`valid` false). Nothing is saved. Needs the reviewer role on that
+        map."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        map_id = _preview_map(request)
+        if map_id is None:
+            message = "Choose the study, or the study's map, to compute an effect size."
+            return JsonResponse({"valid": False, "errors": {"study": [message]}}, status=400)
+        if not _may(request, "reviewer", map_id):
+            detail = "Computing an effect size here needs the reviewer role on the study's map."
+            return JsonResponse({"detail": detail}, status=403)
+        form = EffectSizeInputForm(request.POST)
+        if not form.is_valid():
+            errors = {field: [str(text) for text in texts] for field, texts in form.errors.items()}
+            return JsonResponse({"valid": False, "errors": errors})
+        es = form.instance  # EffectSize.clean() computed it
+        return JsonResponse({
+            "valid": True, "g": es.g, "var_g": es.var_g, "se_g": es.se_g, "ci_level": 95,
+            "ci_low_g": es.ci_low_g, "ci_high_g": es.ci_high_g, "native_metric": es.native_metric,
+            "native_yi": es.native_yi, "native_vi": es.native_vi, "note": es.conversion_note,
+            "display": computed_display(es),
+        })
+
+
+def _preview_map(request: HttpRequest) -> int | None:
+    """The map a preview is for: the posted study's (an unknown study is the same as a study of
+    a map without a role: refused), else the posted map of a study not yet saved."""
+    study, evidence_map = request.POST.get("study", ""), request.POST.get("evidence_map", "")
+    if study.isascii() and study.isdigit():
+        found = Study.objects.filter(pk=int(study)).values_list("evidence_map_id", flat=True).first()
+        return found if found is not None else 0
+    if evidence_map.isascii() and evidence_map.isdigit():
+        return int(evidence_map)
+    return None
