@@ -384,8 +384,6 @@ class EffectSizeAdmin(MapRoleAdmin, ComputedEffectMixin, SimpleHistoryAdmin):
             for effect_size in queryset:
                 services.effect_size_delete(effect_size=effect_size, user=request.user)
 
-    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        return {"ci_level": 95.0}
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         compute = path("compute/", self.admin_site.admin_view(self.compute_view), name="studies_effectsize_compute")

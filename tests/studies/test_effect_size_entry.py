@@ -15,7 +15,13 @@ from studies import services
 from studies.admin import KIND_FIELDS
 from studies.effect_sizes.registry import INPUT_FIELDS, INPUT_KIND_SPECS
 from studies.models import EffectSize
-from tests.factories import EffectSizeFactory, EvidenceMapFactory, InterventionFactory, OutcomeFactory, StudyFactory
+from tests.factories import (
+    EffectSizeFactory,
+    EvidenceMapFactory,
+    InterventionFactory,
+    OutcomeFactory,
+    StudyFactory,
+)
 from tests.studies.test_input_kind_registry import EXAMPLES
 
 pytestmark = pytest.mark.django_db

@@ -24,6 +24,17 @@
     return label ? label.textContent.replace(/:\s*$/, "").trim() : input.name;
   }
 
+  function markOptional(label, optional) {
+    if (!label) {
+      return;
+    }
+    if (label.dataset.esText === undefined) {
+      label.dataset.esText = label.textContent;
+    }
+    const text = label.dataset.esText;
+    label.textContent = optional ? `${text.replace(/:\s*$/, "")} (optional):` : text;
+  }
+
   function message(parent, className) {
     let element = parent.querySelector(`:scope > .${className}`);
     if (!element) {
@@ -67,8 +78,8 @@
     }
     const shown = {};
     if (computedSet) {
-      computedSet.querySelectorAll("[class*='field-'] .readonly").forEach((cell) => {
-        shown[cell.closest(".fieldBox, .form-row").className] = cell.textContent;
+      computedSet.querySelectorAll(".fieldBox .readonly").forEach((cell) => {
+        shown[cell.closest(".fieldBox").className] = cell.textContent;
       });
     }
     let timer = null;
@@ -84,7 +95,7 @@
         const on = kind !== null && (kind.required.includes(name) || kind.optional.includes(name));
         const box = boxOf(input);
         box.classList.toggle("es-off", !on);
-        box.classList.toggle("es-optional", on && kind.optional.includes(name));
+        markOptional(scope.querySelector(`label[for="${input.id}"]`), on && kind.optional.includes(name));
         input.disabled = !on;
       });
       if (hint) {
@@ -94,7 +105,7 @@
     }
 
     function readonlyCell(name) {
-      return computedSet ? computedSet.querySelector(`.field-${name} .readonly`) : null;
+      return computedSet ? computedSet.querySelector(`.fieldBox.field-${name} .readonly`) : null;
     }
 
     function showNumbers(display) {
@@ -110,8 +121,8 @@
       if (!computedSet) {
         return;
       }
-      computedSet.querySelectorAll("[class*='field-'] .readonly").forEach((cell) => {
-        const key = cell.closest(".fieldBox, .form-row").className;
+      computedSet.querySelectorAll(".fieldBox .readonly").forEach((cell) => {
+        const key = cell.closest(".fieldBox").className;
         if (key in shown) {
           cell.textContent = shown[key];
         }
@@ -237,6 +248,17 @@
     Object.values(inputs).forEach((input) => {
       input.addEventListener("input", schedule);
       input.addEventListener("change", schedule);
+    });
+    // The study (or the new study's map) decides who may ask; its autocomplete box tells of a
+    // change through jQuery only.
+    ["study", "evidence_map"].forEach((name) => {
+      const owner = form.elements.namedItem(name);
+      if (owner && owner.addEventListener) {
+        owner.addEventListener("change", schedule);
+        if (window.django && window.django.jQuery) {
+          window.django.jQuery(owner).on("change", schedule);
+        }
+      }
     });
     showBoxes();
     // Boxes that the server marked wrong stay in view whatever the kind, to be corrected.
