@@ -176,3 +176,4 @@ def test_without_script_every_box_shows_and_the_form_saves(browser: Any, live_se
     saved = EffectSize.objects.get(label="no script")
     expected = compute_effect("means", {k: float(v) for k, v in MEANS.items()})
     assert saved.g == pytest.approx(expected.g)
+    assert tab.console.errors == []

@@ -22,6 +22,7 @@ from tests.factories import (
     OutcomeFactory,
     StudyFactory,
 )
+from tests.hostile import NUMBERS
 from tests.studies.test_input_kind_registry import EXAMPLES
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +146,23 @@ def test_the_preview_checks_the_csrf_token(reviewer: Any) -> None:
     assert "CSRF" in answer.content.decode() and '"valid"' not in answer.content.decode()
 
 
+@pytest.mark.parametrize("name", list(NUMBERS))
+@pytest.mark.parametrize("field", ["es_value", "es_se"])
+def test_hostile_numbers_get_an_answer_naming_their_field(client: Client, reviewer: Any, field: str, name: str) -> None:
+    study = StudyFactory()
+    client.force_login(reviewer)
+    value = NUMBERS[name]
+    values = {"es_value": "0.2", "es_se": "0.1", field: value if isinstance(value, str) else json.dumps(value)}
+    answer = compute(client, study=study.pk, input_kind="es_se", **values)
+    assert answer.status_code == 200
+    body = answer.json()
+    if body["valid"]:
+        assert abs(body["g"]) <= 10 and 0 < body["var_g"] <= 100
+    else:
+        assert field in body["errors"], body
+    assert EffectSize.objects.count() == 0
+
+
 # --- the form ---
 
 
@@ -164,7 +182,7 @@ def test_the_effect_size_form_carries_each_kinds_boxes_from_the_registry(client:
         assert kinds[name] == {"required": list(spec.required), "optional": list(spec.optional)}
     assert f'data-compute-url="{reverse(URL)}"' in page
     assert "studies/admin/effect_size.js" in page and "studies/admin/effect_size.css" in page
-    assert "<script>" not in page.replace(" ", "")  # the data is an attribute, not an inline script
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == []  # the data is an attribute: no inline script
     # Every input box is there for the page without script, on one wrapping line ...
     for name in INPUT_FIELDS:
         assert f'class="flex-container fieldBox field-{name}' in page, name
