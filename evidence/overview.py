@@ -60,6 +60,11 @@ class Chart:
     rows: tuple[dict[str, Any], ...]
     locations: tuple[str, ...] = ()  # ISO 3166-1 alpha-3 per category (the world map)
 
+    @property
+    def total(self) -> int:
+        """The sum of every count (for a chart of one series, the studies it counts)."""
+        return sum(sum(s.counts) for s in self.series)
+
     def table(self) -> list[tuple[str, list[int]]]:
         """(category, count per series), for the chart's data table."""
         return [(category, [s.counts[i] for s in self.series]) for i, category in enumerate(self.categories)]

@@ -48,7 +48,13 @@
       marker: { color: stacked ? ratingColours[i % ratingColours.length] : "#0b5cad" },
       hovertemplate: vertical ? "%{x}: %{y}<extra></extra>" : (stacked ? `${series.name}: %{x}<extra>%{y}</extra>` : "%{y}: %{x}<extra></extra>"),
     }));
-    const countAxis = { title: { text: "Number of studies" }, rangemode: "tozero", tickformat: "d", gridcolor: "#e3e6ea" };
+    const most = Math.max(...chart.categories.map((_, i) => chart.series.reduce((sum, s) => sum + s.counts[i], 0)));
+    const countAxis = {
+      title: { text: "Number of studies" }, rangemode: "tozero", tickformat: "d", gridcolor: "#e3e6ea", automargin: true,
+    };
+    if (most <= 10) {
+      countAxis.dtick = 1; // whole studies only
+    }
     const categoryAxis = { type: "category", automargin: true };
     if (!vertical) {
       categoryAxis.autorange = "reversed";
@@ -59,8 +65,8 @@
       height,
       barmode: stacked ? "stack" : "group",
       showlegend: stacked,
-      legend: { orientation: "h", y: -0.2 },
-      margin: { l: 10, r: 20, t: 10, b: 50 },
+      legend: { orientation: "h", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom", traceorder: "normal" },
+      margin: { l: 10, r: 20, t: stacked ? 40 : 10, b: 50 },
       xaxis: vertical ? { ...categoryAxis, title: { text: chart.axis } } : countAxis,
       yaxis: vertical ? countAxis : categoryAxis,
       paper_bgcolor: "#fff",
@@ -87,9 +93,12 @@
       z: counts,
       text: names,
       zmin: 0,
+      zmax: Math.max(1, ...counts),
       colorscale: [[0, "#dbe8f6"], [1, "#08306b"]],
       marker: { line: { color: "#ffffff", width: 0.5 } },
-      colorbar: { title: { text: "Studies" }, tickformat: "d" },
+      // Plotly's colour bar resets its fills with a style attribute, which the CSP refuses;
+      // the page has its own legend (#legend-country) instead.
+      showscale: false,
       hovertemplate: "%{text}: %{z}<extra></extra>",
     };
     const layout = {
@@ -127,12 +136,19 @@
 
   data.charts.forEach((chart) => {
     const div = document.getElementById(`chart-${chart.name}`);
-    if (!div || chart.categories.length === 0) {
+    const counted = chart.series.some((s) => s.counts.some((n) => n > 0));
+    if (!div || !counted) {
       return;
     }
     div.hidden = false;
     const drawing = chart.name === "country" ? worldMap(chart, div) : barChart(chart, div);
-    Promise.resolve(drawing).then(() => drawn(div)).catch((error) => {
+    Promise.resolve(drawing).then(() => {
+      drawn(div);
+      const legend = document.getElementById(`legend-${chart.name}`);
+      if (legend) {
+        legend.hidden = false;
+      }
+    }).catch((error) => {
       div.hidden = true;
       showError(`The chart “${chart.title}” could not be drawn: ${error.message}. Its data table gives the numbers.`);
     });
