@@ -99,7 +99,7 @@ def overview_page(request: HttpRequest, evidence_map: EvidenceMap, filters: Stud
     """The shape of the (filtered) evidence: charts of the studies by year, design, region,
     confidence, appraisal and country, each with its data table and CSV.
 
-    Queries: the map; on a cache miss, overview.compute_overview's six (and the code filter's).
+    Queries: the map; on a cache miss, overview.compute_overview's four (and the code filter's).
     """
     summary = overview.map_overview(evidence_map, filters, request.user)
     query = filters.to_query()
