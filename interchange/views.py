@@ -1,5 +1,6 @@
-"""Downloads: the filtered studies as CSV and RIS, a cell's effect sizes as CSV, and the whole
-map as EPPI-Reviewer JSON and as an Excel workbook in the import template's layout.
+"""Downloads: the filtered studies as CSV and RIS, a cell's effect sizes as CSV, the data of each
+chart of the map's overview as CSV, and the whole map as EPPI-Reviewer JSON and as an Excel
+workbook in the import template's layout.
 
 A bad filter value is a plain-text 400 that names the parameter (a download has no page to
 show it on).
@@ -13,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from evidence import selectors, versions
+from evidence import overview, selectors, versions
 from evidence.filters import FilterError, StudyFilters
 from evidence.models import EvidenceMap
 from interchange import exports
@@ -79,6 +80,21 @@ def cell_effects_csv(request: HttpRequest, slug: str, intervention_id: int, outc
     name = f"{evidence_map.slug}-cell-{intervention_id}-{outcome_id}-effect-sizes.csv"
     body = exports.effects_csv(effects, reversed_outcomes=cell.reversed_outcomes)
     return _attachment(body, "text/csv; charset=utf-8", name)
+
+
+@require_GET
+def overview_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
+    """One chart of the overview page (`chart`: year, design, region, confidence, appraisal or
+    country) as CSV, for the studies the user sees that pass the filters."""
+    if chart not in overview.CHARTS:
+        raise Http404(f"No chart {chart!r}; the charts are {', '.join(overview.CHARTS)}.")
+    try:
+        evidence_map, filters = _map_and_filters(request, slug)
+    except FilterError as error:
+        return _bad_filter(error)
+    found = overview.map_overview(evidence_map, filters, request.user).chart(chart)
+    body = "".join(overview.overview_csv_lines(found))
+    return _attachment(body, "text/csv; charset=utf-8", f"{evidence_map.slug}-studies-by-{chart}.csv")
 
 
 @require_GET

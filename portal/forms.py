@@ -103,3 +103,16 @@ def filter_fields(filterset: StudyFilterSet, filters: StudyFilters) -> list[Filt
             attrs=tuple((k, str(v)) for k, v in attrs.items()),
         ))
     return fields
+
+
+def active_filters(filters: StudyFilters) -> list[tuple[str, str]]:
+    """(label, chosen values in words) of each filter in use, for a page that describes them."""
+    fields = StudyFilterSet(queryset=None).form.fields
+    found = []
+    for name, field in fields.items():
+        chosen = filters.texts(name)
+        if not chosen:
+            continue
+        names = dict(field.choices) if hasattr(field, "choices") and name != "code" else {}
+        found.append((str(field.label), ", ".join(str(names.get(v, v)) for v in chosen)))
+    return found

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("maps/<slug:slug>/", views.map_page, name="map"),
     path("maps/<slug:slug>/data.json", views.map_data, name="map_data"),
+    path("maps/<slug:slug>/overview/", views.overview_page, name="overview"),
     path("maps/<slug:slug>/methods/", views.methods_page, name="methods"),
     path(cell, views.cell_page, name="cell"),
     path("maps/<slug:slug>/studies/<int:pk>/", views.study_page, name="study"),

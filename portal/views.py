@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from evidence import selectors, versions
+from evidence import overview, selectors, versions
 from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
@@ -37,7 +37,7 @@ from evidence.synthesis.sensitivity import (
 )
 from evidence.synthesis.subgroups import BUILT_IN_FACTORS, explain_cell, subgroup_plot
 from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
-from portal.forms import filter_fields
+from portal.forms import active_filters, filter_fields
 from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
 
@@ -92,6 +92,34 @@ def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
         "data_url": reverse("portal:map_data", kwargs={"slug": evidence_map.slug}),
     }
     return render(request, "portal/map.html", context)
+
+
+@with_filters
+def overview_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    """The shape of the (filtered) evidence: charts of the studies by year, design, region,
+    confidence, appraisal and country, each with its data table and CSV.
+
+    Queries: the map; on a cache miss, overview.compute_overview's four (and the code filter's).
+    """
+    summary = overview.map_overview(evidence_map, filters, request.user)
+    query = filters.to_query()
+    slug = evidence_map.slug
+    charts = [
+        {"chart": chart, "csv_url": _with_query(
+            reverse("interchange:overview_csv", kwargs={"slug": slug, "chart": chart.name}), filters)}
+        for chart in summary.charts
+    ]
+    context = {
+        "map": evidence_map,
+        "filters": filters,
+        "active_filters": active_filters(filters),
+        "overview": summary,
+        "charts": charts,
+        "overview_data": summary.as_json(),
+        "map_url": _with_query(reverse("portal:map", kwargs={"slug": slug}), filters),
+        "clear_url": request.path if query else "",
+    }
+    return render(request, "portal/overview.html", context)
 
 
 def _cell_url_template(evidence_map: EvidenceMap) -> str:

