@@ -207,7 +207,7 @@ def visible_study(evidence_map: EvidenceMap, pk: int, user: object) -> Study:
     )
 
 
-def public_study_pages() -> QuerySet[Study]:
+def public_study_pages() -> Any:
     """Every study an anonymous reader sees, for the sitemap: id, its map's slug and its last
     change (one query per page of the sitemap)."""
     return (

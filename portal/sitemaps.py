@@ -39,7 +39,7 @@ class CellSitemap(Sitemap[tuple[str, int, int, datetime]]):
     """Every cell with published studies of every published map (slug, row, column, change)."""
 
     def items(self) -> list[tuple[str, int, int, datetime]]:
-        out = []
+        out: list[tuple[str, int, int, datetime]] = []
         for evidence_map in _public_maps():
             data = json.loads(data_document(evidence_map, StudyFilters(), "", MAP_DEFAULT))
             out.extend((evidence_map.slug, c["i"], c["o"], evidence_map.changed_at) for c in data["cells"])
