@@ -168,3 +168,11 @@ def test_the_views_pass_axe(browser, live_server, demo) -> None:  # type: ignore
     plain.close()
     assert findings == {}, findings
 
+
+
+def test_a_segmenting_set_not_offered_reads_as_the_default(page, demo) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    open_map(page, "?seg=nope")
+    assert page.is_checked("#show-segments")
+    expect(page.locator("#map-legend")).to_contain_text("Population group (segments")
+    assert page.locator("#segment-by").input_value() == "population-group"
+    page.wait_for_url(re.compile(r"\?seg=population-group$"))

@@ -26,6 +26,14 @@ function start(form, grid) {
   const showSegments = document.getElementById("show-segments");
   const segmentBy = document.getElementById("segment-by");
 
+  // The view from the URL; a segmenting set the page does not offer reads as the default.
+  function readUrlView(view) {
+    readView(view, segmentDefault);
+    if (!Array.from(segmentBy.options).some((option) => option.value === state.segmentBy)) {
+      state.segmentBy = segmentDefault;
+    }
+  }
+
   // The controls as the state says (after a load from the URL or the back button).
   function setControls() {
     document.querySelectorAll("input[name='view']").forEach((radio) => {
@@ -38,9 +46,7 @@ function start(form, grid) {
       radio.checked = radio.value === state.shade;
     });
     showSegments.checked = state.segments;
-    if (Array.from(segmentBy.options).some((option) => option.value === state.segmentBy)) {
-      segmentBy.value = state.segmentBy;
-    }
+    segmentBy.value = state.segmentBy;
     const heat = state.view === "heat";
     document.getElementById("colour-controls").hidden = heat;
     document.getElementById("segment-controls").hidden = heat;
@@ -111,7 +117,7 @@ function start(form, grid) {
   window.addEventListener("popstate", () => {
     const { filters, view } = splitQuery(window.location.search.replace(/^\?/, ""));
     setForm(form, filters);
-    readView(view, segmentDefault);
+    readUrlView(view);
     setControls();
     if (state.data && dataQuery(filters, segmentDefault) === state.loaded) {
       render();
@@ -128,7 +134,7 @@ function start(form, grid) {
   // The table view is open in the HTML for readers without script; with the grid, it is folded.
   document.getElementById("table-view").open = false;
 
-  readView(splitQuery(window.location.search.replace(/^\?/, "")).view, segmentDefault);
+  readUrlView(splitQuery(window.location.search.replace(/^\?/, "")).view);
   setControls();
   setForm(form, currentQuery());
   load(currentQuery(), "replaceState");
