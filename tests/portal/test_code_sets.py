@@ -76,7 +76,8 @@ def test_a_map_without_filter_code_sets_shows_no_code_control(client):  # type: 
     CodeSet.objects.create(evidence_map=evidence_map, name="Hidden", slug="hidden")
     html = client.get(reverse("portal:map", kwargs={"slug": evidence_map.slug})).content.decode()
     assert 'name="code"' not in html
-    assert "Show study designs" in html
+    assert '<option value="design" selected>Study design</option>' in html
+    assert 'value="hidden"' not in html  # not offered: no segments by it either
 
 
 # --- Filtering the map, its cells and the downloads -------------------------------------------
