@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
@@ -165,6 +165,14 @@ def code_filter_groups(evidence_map: EvidenceMap) -> list[tuple[str, str, list[t
     ]
 
 
+def segment_choices(evidence_map: EvidenceMap) -> list[tuple[int, str, str]]:
+    """The code sets a reader may segment the map's bubbles by, as (id, slug, name) in order:
+    those offered as filters and the map's segmenting set (one query)."""
+    sets = CodeSet.objects.filter(evidence_map=evidence_map)
+    sets = sets.filter(Q(is_filter=True) | Q(pk=evidence_map.segment_code_set_id or 0))
+    return list(sets.order_by("position", "name").values_list("pk", "slug", "name"))
+
+
 def with_descendants(model: FrameworkModel, node_id: int, map_ids: Iterable[int]) -> set[int]:
     """A node of one of the given maps and every node below it; empty if there is no such node.
 
@@ -196,6 +204,15 @@ def visible_study(evidence_map: EvidenceMap, pk: int, user: object) -> Study:
                 "code_set__position", "code_set__name", "position", "name")),
         ),
         pk=pk,
+    )
+
+
+def public_study_pages() -> Any:
+    """Every study an anonymous reader sees, for the sitemap: id, its map's slug and its last
+    change (one query per page of the sitemap)."""
+    return (
+        Study.objects.visible_to(None).order_by("evidence_map_id", "pk")
+        .values("pk", "evidence_map__slug", "updated_at")
     )
 
 

@@ -76,6 +76,66 @@ def map_json(
     }
 
 
+def _paths(nodes: list[dict[str, Any]]) -> dict[int, tuple[int, list[str]]]:
+    """Node id -> (its place in the tree's order, the names of its categories from the top)."""
+    by_id = {node["id"]: node for node in nodes}
+    out: dict[int, tuple[int, list[str]]] = {}
+    for place, node in enumerate(nodes):
+        names: list[str] = []
+        parent = node["parent"]
+        while parent is not None and parent in by_id and len(names) < len(nodes):
+            names.insert(0, by_id[parent]["name"])
+            parent = by_id[parent]["parent"]
+        out[node["id"]] = (place, names)
+    return out
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def map_table(data: dict[str, Any]) -> dict[str, Any]:
+    """The table view of a data.json document (`map_json`): every cell with studies, rows in
+    the order of the interventions' tree, then of the outcomes', each with its categories
+    and a link to its page under the same filters."""
+    rows, cols = _paths(data["interventions"]), _paths(data["outcomes"])
+    names = {("i", n["id"]): n["name"] for n in data["interventions"]}
+    names.update({("o", n["id"]): n["name"] for n in data["outcomes"]})
+    suffix = f"?{data['query']}" if data["query"] else ""
+    cells = sorted(
+        (c for c in data["cells"] if c["i"] in rows and c["o"] in cols),
+        key=lambda c: (rows[c["i"]][0], cols[c["o"]][0]),
+    )
+    out = []
+    for cell in cells:
+        pooled = cell.get("g") is not None
+        out.append({
+            "intervention": names["i", cell["i"]], "intervention_path": rows[cell["i"]][1],
+            "outcome": names["o", cell["o"]], "outcome_path": cols[cell["o"]][1],
+            "url": data["cell_url"].replace("{i}", str(cell["i"])).replace("{o}", str(cell["o"])) + suffix,
+            "studies": cell["studies"], "effects": cell["effects"],
+            "g": _number(cell.get("g")) if pooled else "",
+            "ci_low": _number(cell["ci"][0]) if pooled else "",
+            "ci_high": _number(cell["ci"][1]) if pooled else "",
+            "label": (cell.get("label") or "No pooled effect") if pooled else "No pooled effect",
+            "confidence": cell.get("confidence") or "",
+        })
+    return {"rows": out}
+
+
+def data_summary(data: dict[str, Any]) -> str:
+    """What the filtered map counts, in words (the map script replaces it with its own)."""
+    def plural(n: int, one: str, many: str) -> str:
+        return f"{n} {one if n == 1 else many}"
+
+    totals = data["totals"]
+    filtered = " that pass the filters" if data["filtered"] else ""
+    return (
+        f"{plural(totals['studies'], 'study', 'studies')} and {plural(totals['effects'], 'effect size', 'effect sizes')}"
+        f"{filtered}; {plural(len(data['cells']), 'cell has', 'cells have')} evidence."
+    )
+
+
 def oriented_effects(effects: Iterable[EffectSize], cell: Cell) -> list[dict[str, Any]]:
     """The cell's effect sizes as it pools them: g and its interval reversed where the cell
     reverses the effect size's outcome (see evidence.synthesis.membership), with each one's

@@ -1,6 +1,8 @@
+from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path
 
 from portal import views
+from portal.sitemaps import SITEMAPS
 
 app_name = "portal"
 
@@ -14,4 +16,7 @@ urlpatterns = [
     path("maps/<slug:slug>/methods/", views.methods_page, name="methods"),
     path(cell, views.cell_page, name="cell"),
     path("maps/<slug:slug>/studies/<int:pk>/", views.study_page, name="study"),
+    path("sitemap.xml", sitemap_views.index, {"sitemaps": SITEMAPS, "sitemap_url_name": "portal:sitemap_section"},
+         name="sitemap"),
+    path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": SITEMAPS}, name="sitemap_section"),
 ]

@@ -26,7 +26,7 @@ from evidence.models import EvidenceMap
 from evidence.stats.interpret import describe_preset, describe_rules
 from evidence.synthesis import Cell, MapEvidence, map_evidence, reproduce
 from evidence.synthesis.presenter import direction_note, present_sensitivity
-from evidence.synthesis.segments import map_segments
+from evidence.synthesis.segments import MAP_DEFAULT, map_segments
 from evidence.synthesis.sensitivity import (
     CORRELATIONS,
     LEAVE_ONE_OUT_MAX_K,
@@ -36,7 +36,14 @@ from evidence.synthesis.sensitivity import (
     cell_sensitivity,
 )
 from evidence.synthesis.subgroups import BUILT_IN_FACTORS, explain_cell, subgroup_plot
-from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
+from portal.data import (
+    data_summary,
+    forest_json,
+    map_json,
+    map_table,
+    oriented_effects,
+    sensitivity_json,
+)
 from portal.forms import active_filters, filter_fields
 from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
@@ -75,20 +82,92 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/home.html", {"maps": selectors.maps_with_counts(request.user)})
 
 
+# The map page's view settings in its URL (portal/static/portal/js/map/view.js reads and
+# writes them; README "The map's URL"). The filters (evidence.filters) ignore them, and none
+# may be the name of a filter (a test checks).
+VIEW_PARAMETERS = {
+    "view": "bubbles (the default) or heat (a heat map)",
+    "colour": "the bubbles' colour: effect (the default) or confidence",
+    "shade": "the heat map's shade: studies (the default) or g (pooled effect)",
+    "seg": "segment the bubbles by: design, or a code set's slug (shown only when present)",
+    "fold_i": "folded intervention categories: ids, comma-separated",
+    "fold_o": "folded outcome categories: ids, comma-separated",
+}
+SEGMENT_BY_DESIGN = "design"
+
+
+def _segment_choices(evidence_map: EvidenceMap) -> list[tuple[int, str, str]]:
+    return versions.cached(
+        versions.cache_key("segment-choices", evidence_map), lambda: selectors.segment_choices(evidence_map)
+    )
+
+
+def _segment_set(request: HttpRequest, evidence_map: EvidenceMap) -> tuple[str, int | None]:
+    """The `seg` parameter of data.json, normalised ("" the map's default), and the code set it
+    names (None: by study design); raise FilterError for a set the map does not offer."""
+    asked = str(request.GET.get("seg", ""))
+    if not asked:
+        return "", MAP_DEFAULT
+    if asked == SEGMENT_BY_DESIGN:
+        return asked, None
+    choices = _segment_choices(evidence_map)
+    for pk, slug, _ in choices:
+        if slug == asked:
+            return ("" if pk == evidence_map.segment_code_set_id else slug), pk
+    offered = ", ".join([SEGMENT_BY_DESIGN, *(slug for _, slug, _ in choices)])
+    raise FilterError("seg", f"“{asked}” is not a code set this map segments by; choose from {offered}.")
+
+
+def data_document(evidence_map: EvidenceMap, filters: StudyFilters, seg: str, code_set_id: int | None) -> bytes:
+    """data.json's body, computed once per map version, filters and segmenting set: the map
+    page reads its table view from the same cached document."""
+
+    def document() -> bytes:
+        evidence = map_evidence(evidence_map, filters)
+        slug = {"slug": evidence_map.slug}
+        urls = {
+            "page": _with_query(reverse("portal:map", kwargs=slug), filters),
+            "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
+            "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
+        }
+        data = map_json(
+            evidence, cell_url=_cell_url_template(evidence_map), urls=urls,
+            segments=map_segments(evidence, code_set_id),
+        )
+        return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+    return versions.cached(_data_key(evidence_map, filters, seg), document)
+
+
+def _data_key(evidence_map: EvidenceMap, filters: StudyFilters, seg: str) -> str:
+    query = filters.to_query()
+    return versions.cache_key("data.json", evidence_map, f"{query}|seg={seg}" if seg else query)
+
+
 @with_filters
 def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
-    """The page shell: the filters form and the grid, which the map script fills from map_data."""
+    """The filters form, the table view of every cell with studies (readable without script)
+    and the grid, which the map script draws from map_data.
+
+    Queries (beyond the session's): the map; on a cache miss, the filter options', the
+    segmenting choices' and map_data's."""
     members = can_see_drafts(request.user, evidence_map)
     options = versions.cached(
         versions.cache_key("filter-options", evidence_map, members=members),
         lambda: selectors.map_filter_options(evidence_map, request.user),
     )
     filterset = StudyFilterSet(queryset=selectors.map_studies(evidence_map, request.user), options=options)
+    choices = _segment_choices(evidence_map)
+    default = next((slug for pk, slug, _ in choices if pk == evidence_map.segment_code_set_id), SEGMENT_BY_DESIGN)
+    table_key = _data_key(evidence_map, filters, "") + ":table"
+    table = versions.cached(table_key, lambda: _map_table(evidence_map, filters))
     context = {
         "map": evidence_map,
         "filters": filters,
         "filter_fields": filter_fields(filterset, filters),
-        "segment_code_set": evidence_map.segment_code_set,
+        "segment_choices": [(slug, name) for _, slug, name in choices],
+        "segment_default": default,
+        "table": table,
         "data_url": reverse("portal:map_data", kwargs={"slug": evidence_map.slug}),
     }
     return render(request, "portal/map.html", context)
@@ -122,6 +201,12 @@ def overview_page(request: HttpRequest, evidence_map: EvidenceMap, filters: Stud
     return render(request, "portal/overview.html", context)
 
 
+def _map_table(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any]:
+    """The table view as the page prints it, from data.json's cached document."""
+    data = json.loads(data_document(evidence_map, filters, "", MAP_DEFAULT))
+    return {**map_table(data), "summary": data_summary(data)}
+
+
 def _cell_url_template(evidence_map: EvidenceMap) -> str:
     url = reverse("portal:cell", kwargs={"slug": evidence_map.slug, "intervention_id": 1, "outcome_id": 2})
     return url.replace("/1/2/", "/{i}/{o}/")
@@ -129,42 +214,34 @@ def _cell_url_template(evidence_map: EvidenceMap) -> str:
 
 @with_filters
 def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
-    """Every cell of the filtered map as JSON, cached under the map's version and the filters.
+    """Every cell of the filtered map as JSON, cached under the map's version, the filters and
+    the segmenting code set (`seg`; by default the map's).
 
     Queries: the map (for its version); on a cache miss, also map_evidence's, and with a
-    segmenting code set the set's codes and codings.
+    segmenting code set the set's codes and codings (with `seg`, first the sets offered).
     """
+    try:
+        seg, code_set_id = _segment_set(request, evidence_map)
+    except FilterError as error:
+        return JsonResponse({"error": error.message, "field": error.field}, status=400)
     query = filters.to_query()
     # Weak: the same JSON goes out compressed or not.
-    tag = "W/" + versions.etag("data.json", evidence_map, query)
+    tag = "W/" + versions.etag("data.json", evidence_map, f"{query}|seg={seg}" if seg else query)
     not_modified = get_conditional_response(request, etag=tag)
     if not_modified is None:
-
-        def document() -> bytes:
-            evidence = map_evidence(evidence_map, filters)
-            slug = {"slug": evidence_map.slug}
-            urls = {
-                "page": _with_query(reverse("portal:map", kwargs=slug), filters),
-                "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
-                "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
-            }
-            data = map_json(
-                evidence, cell_url=_cell_url_template(evidence_map), urls=urls, segments=map_segments(evidence)
-            )
-            return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
-
-        key = versions.cache_key("data.json", evidence_map, query)
+        key = _data_key(evidence_map, filters, seg)
         response: HttpResponse
         if _accepts_gzip(request):
             # Compressed once per version, not once per request, and kept on its own so that a
             # request fetches only the form it sends.
             compressed = versions.cached(
-                key + ":gzip", lambda: gzip.compress(versions.cached(key, document), compresslevel=6, mtime=0)
+                key + ":gzip",
+                lambda: gzip.compress(data_document(evidence_map, filters, seg, code_set_id), compresslevel=6, mtime=0),
             )
             response = HttpResponse(compressed, content_type="application/json")
             response["Content-Encoding"] = "gzip"
         else:
-            response = HttpResponse(versions.cached(key, document), content_type="application/json")
+            response = HttpResponse(data_document(evidence_map, filters, seg, code_set_id), content_type="application/json")
         patch_vary_headers(response, ("Accept-Encoding",))
     else:
         response = not_modified

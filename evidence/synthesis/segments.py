@@ -1,4 +1,5 @@
-"""Segments of a map's bubbles by its segmenting code set (EvidenceMap.segment_code_set).
+"""Segments of a map's bubbles by a code set: by default its segmenting code set
+(EvidenceMap.segment_code_set); a reader may choose any set the map offers (`segment_choices`).
 
 Each top-level code of the set is a segment, standing for itself and every code below it; a
 cell counts its studies per segment (a study coded in several segments counts in each) and
@@ -37,12 +38,19 @@ class Segments:
         return counts
 
 
-def map_segments(evidence: MapEvidence) -> Segments | None:
-    """The segments of the map's cells, or None when the map segments by study design.
+# Segment by the map's own segmenting code set (the default of `map_segments`).
+MAP_DEFAULT = -1
+
+
+def map_segments(evidence: MapEvidence, code_set_id: int | None = MAP_DEFAULT) -> Segments | None:
+    """The segments of the map's cells by `code_set_id` (by default the map's segmenting code
+    set), or None when the map segments by study design (`code_set_id` None, or the map has no
+    segmenting set).
 
     Queries: the set's codes (with the set's name), then the set's codings.
     """
-    code_set_id = evidence.evidence_map.segment_code_set_id
+    if code_set_id == MAP_DEFAULT:
+        code_set_id = evidence.evidence_map.segment_code_set_id
     if code_set_id is None:
         return None
     rows = list(

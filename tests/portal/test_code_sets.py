@@ -66,7 +66,9 @@ def test_the_form_offers_each_filter_code_set_as_a_tree(client, demo_map):  # ty
     assert re.search(rf'value="{conflict.pk}">[^<]*Conflict-affected</label>\s*<ul class="option-tree">', tree)
     # Population group segments the bubbles but is not offered as a filter.
     assert "filter-code-population-group" not in html
-    assert "Show population group segments" in html
+    # It segments by default; the sets offered as filters may segment too.
+    assert '<option value="population-group" selected>Population group</option>' in html
+    assert '<option value="setting">Setting</option>' in html
 
 
 def test_a_map_without_filter_code_sets_shows_no_code_control(client):  # type: ignore[no-untyped-def]
@@ -74,7 +76,8 @@ def test_a_map_without_filter_code_sets_shows_no_code_control(client):  # type: 
     CodeSet.objects.create(evidence_map=evidence_map, name="Hidden", slug="hidden")
     html = client.get(reverse("portal:map", kwargs={"slug": evidence_map.slug})).content.decode()
     assert 'name="code"' not in html
-    assert "Show study designs" in html
+    assert '<option value="design" selected>Study design</option>' in html
+    assert 'value="hidden"' not in html  # not offered: no segments by it either
 
 
 # --- Filtering the map, its cells and the downloads -------------------------------------------
@@ -199,7 +202,8 @@ def test_without_a_segmenting_code_set_data_json_is_as_before(client, demo_map):
     body = data(client)
     assert body["segments"] is None
     assert all("seg" not in cell for cell in body["cells"])
-    assert "Show study designs" in client.get(reverse("portal:map", kwargs={"slug": SLUG})).content.decode()
+    html = client.get(reverse("portal:map", kwargs={"slug": SLUG})).content.decode()
+    assert '<option value="design" selected>Study design</option>' in html
 
 
 def build_segmented_map(n_studies: int) -> EvidenceMap:

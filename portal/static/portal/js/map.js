@@ -1,5 +1,7 @@
 /* The interactive evidence map: reads /maps/<slug>/data.json and draws the grid, the legend
- * and the table view with DOM APIs. Filters update the map in place and the page's URL.
+ * and the table view with DOM APIs. The page arrives with the table view already in its HTML
+ * (readable without script); this script turns it into the grid. Filters and view settings
+ * update the map in place and the page's URL, which the back button and shared links restore.
  * No inline styles: sizes and colours are SVG attributes; the tooltip is placed through
  * the CSSOM (element.style), which a Content-Security-Policy does not restrict.
  * This entry module wires the parts in ./map/ to the page (a native ES module, no build). */
@@ -10,6 +12,7 @@ import { renderTable } from "./map/table.js";
 import { hideTooltip, wireTooltip } from "./map/tooltip.js";
 import { wireKeyboard } from "./map/keyboard.js";
 import { currentQuery, setForm, wireFilters } from "./map/filters.js";
+import { dataQuery, readView, splitQuery, withView } from "./map/view.js";
 import { wireMapDownloads } from "./map/export.js";
 
 function start(form, grid) {
@@ -18,50 +21,121 @@ function start(form, grid) {
   const table = document.getElementById("map-table");
   const statusLine = document.getElementById("map-status");
   const errorBox = document.getElementById("map-error");
+  const controls = document.getElementById("map-controls");
+  const segmentDefault = controls.dataset.segmentDefault || "design";
+  const showSegments = document.getElementById("show-segments");
+  const segmentBy = document.getElementById("segment-by");
+
+  // The view from the URL; a segmenting set the page does not offer reads as the default.
+  function readUrlView(view) {
+    readView(view, segmentDefault);
+    if (!Array.from(segmentBy.options).some((option) => option.value === state.segmentBy)) {
+      state.segmentBy = segmentDefault;
+    }
+  }
+
+  // The controls as the state says (after a load from the URL or the back button).
+  function setControls() {
+    document.querySelectorAll("input[name='view']").forEach((radio) => {
+      radio.checked = radio.value === state.view;
+    });
+    document.querySelectorAll("input[name='colour']").forEach((radio) => {
+      radio.checked = radio.value === state.colour;
+    });
+    document.querySelectorAll("input[name='shade']").forEach((radio) => {
+      radio.checked = radio.value === state.shade;
+    });
+    showSegments.checked = state.segments;
+    segmentBy.value = state.segmentBy;
+    const heat = state.view === "heat";
+    document.getElementById("colour-controls").hidden = heat;
+    document.getElementById("segment-controls").hidden = heat;
+    document.getElementById("shade-controls").hidden = !heat;
+  }
 
   function render() {
     const view = layout();
-    drawGrid(grid, view, render);
+    drawGrid(grid, view, changed);
     renderLegend(legend);
     renderTable(table, view.rows, view.cols);
     statusLine.textContent = summary(state.data, view.rows.length, view.cols.length);
   }
 
+  const load = wireFilters(form, statusLine, errorBox, render, {
+    data: (query) => dataQuery(query, segmentDefault),
+    page: withView,
+  });
+
+  // A view setting changed: a new history entry, then the same data redrawn (or, for another
+  // segmenting code set, its data loaded).
+  function changed() {
+    setControls();
+    if (!state.data) {
+      return;
+    }
+    const filters = state.data.query;
+    if (dataQuery(filters, segmentDefault) !== state.loaded) {
+      load(filters, "pushState");
+      return;
+    }
+    const url = withView(state.data.urls.page);
+    if (url !== window.location.pathname + window.location.search) {
+      window.history.pushState({ query: filters }, "", url);
+    }
+    render();
+  }
+
   wireTooltip(grid, tooltip);
   wireKeyboard(grid, () => hideTooltip(tooltip));
-  const load = wireFilters(form, statusLine, errorBox, render);
 
-  // The view controls redraw the same data.
-  document.querySelectorAll("input[name='colour']").forEach((radio) => {
+  document.querySelectorAll("input[name='view'], input[name='colour'], input[name='shade']").forEach((radio) => {
     radio.addEventListener("change", () => {
-      state.colour = radio.value;
-      if (state.data) {
-        render();
-      }
+      state[radio.name] = radio.value;
+      changed();
     });
   });
-  document.getElementById("show-segments").addEventListener("change", (event) => {
-    state.segments = event.target.checked;
-    if (state.data) {
-      render();
-    }
+  showSegments.addEventListener("change", () => {
+    state.segments = showSegments.checked;
+    changed();
+  });
+  segmentBy.addEventListener("change", () => {
+    state.segmentBy = segmentBy.value;
+    state.segments = true; // choosing what to segment by shows the segments
+    changed();
   });
   document.getElementById("expand-all").addEventListener("click", () => {
     expandAll();
-    render();
+    changed();
   });
   document.getElementById("collapse-all").addEventListener("click", () => {
     collapseAll();
-    render();
+    changed();
   });
   wireMapDownloads(document.getElementById("export-svg"), document.getElementById("export-png"));
+
+  // The back and forward buttons: the filters and the view of that entry.
+  window.addEventListener("popstate", () => {
+    const { filters, view } = splitQuery(window.location.search.replace(/^\?/, ""));
+    setForm(form, filters);
+    readUrlView(view);
+    setControls();
+    if (state.data && dataQuery(filters, segmentDefault) === state.loaded) {
+      render();
+    } else {
+      load(filters, null);
+    }
+  });
 
   // On a phone the filters start folded away so that the map is on the first screen.
   const panel = document.getElementById("filters-panel");
   if (panel && window.matchMedia("(max-width: 640px)").matches) {
     panel.open = false;
   }
+  // The table view is open in the HTML for readers without script; with the grid, it is folded.
+  document.getElementById("table-view").open = false;
 
+  readUrlView(splitQuery(window.location.search.replace(/^\?/, "")).view);
+  setControls();
   setForm(form, currentQuery());
   load(currentQuery(), "replaceState");
 }

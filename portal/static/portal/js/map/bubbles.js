@@ -1,4 +1,4 @@
-// A cell's bubble as SVG shapes (area = number of studies, fill = effect or confidence, segments
+// A cell's bubble (or its heat map square) as SVG shapes (area = number of studies, fill = effect or confidence, segments
 // by the map's segmenting code set or by study design); shared by the grid, the legend and the
 // exported map.
 import { svgEl } from "./dom.js";
@@ -17,6 +17,7 @@ export const PALETTE = {
   none: "#bdbdbd",
   unpooled: "#ffffff",
   confidence: { high: "#08519c", medium: "#6baed6", low: "#deebf7" },
+  studies: ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"], // the heat map, fewest first
   stroke: "#4a4a4a",
   segments: [
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
@@ -98,5 +99,49 @@ export function bubbleShapes(cell, cx, cy) {
 export function swatch(fill) {
   const svg = svgEl("svg", { width: 18, height: 18, viewBox: "0 0 18 18", "aria-hidden": "true", focusable: "false" });
   svg.append(svgEl("circle", { cx: 9, cy: 9, r: 7.5, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
+  return svg;
+}
+
+// The heat map's bands of the number of studies: [low, high] for each shade that is used, the
+// largest cell's in the darkest.
+export function studyBands(largest) {
+  const shades = PALETTE.studies.length;
+  const bands = [];
+  let low = 1;
+  for (let k = 1; k <= shades && low <= largest; k += 1) {
+    const high = Math.max(low, Math.round((largest * k) / shades));
+    bands.push([low, high]);
+    low = high + 1;
+  }
+  // With fewer bands than shades, the darkest ones: the largest cell is always the darkest.
+  return bands.map(([from, to], index) => [from, to, PALETTE.studies[shades - bands.length + index]]);
+}
+
+// The heat map's shade of a cell: by its number of studies or by its pooled g (as the bubbles'
+// effect colour).
+export function heatFill(cell, shade, largest, bands) {
+  if (shade === "g") {
+    return fillFor(cell, "effect", bands);
+  }
+  const found = studyBands(largest).find(([, high]) => cell.studies <= high);
+  return found ? found[2] : PALETTE.studies[PALETTE.studies.length - 1];
+}
+
+// The cell's mark as SVG shapes centred on (cx, cy): a bubble, or in the heat map a square.
+export function cellShapes(cell, cx, cy) {
+  if (state.view !== "heat") {
+    return bubbleShapes(cell, cx, cy);
+  }
+  const half = MAX_R + 2;
+  return [svgEl("rect", {
+    x: cx - half, y: cy - half, width: 2 * half, height: 2 * half,
+    fill: heatFill(cell, state.shade, state.largest, state.data.bands), stroke: PALETTE.stroke, "stroke-width": 1,
+  })];
+}
+
+// A small legend square (the heat map's).
+export function squareSwatch(fill) {
+  const svg = svgEl("svg", { width: 18, height: 18, viewBox: "0 0 18 18", "aria-hidden": "true", focusable: "false" });
+  svg.append(svgEl("rect", { x: 1.5, y: 1.5, width: 15, height: 15, fill, stroke: PALETTE.stroke, "stroke-width": 1 }));
   return svg;
 }

@@ -3,6 +3,15 @@
 import { fmt, plural } from "./dom.js";
 import { segmentText, segmentTitle } from "./segments.js";
 
+// The short code beside a cell's mark in the current view: the bubbles' colour, or the heat
+// map's shade (by studies: none, the count is beside it).
+export function markText(cell, view) {
+  if (view.view === "heat") {
+    return view.shade === "g" ? shortText(cell, "effect") : "";
+  }
+  return shortText(cell, view.colour);
+}
+
 export function shortText(cell, colour) {
   if (colour === "confidence") {
     return cell.confidence ? { high: "High", medium: "Med", low: "Low" }[cell.confidence] : "n/r";

@@ -2,8 +2,8 @@
 // PNG rendered from that SVG at twice the size.
 import { SVG_NS, append, el, plural, svgEl } from "./dom.js";
 import { state, cellOf } from "./state.js";
-import { shortText } from "./cells.js";
-import { bubbleShapes } from "./bubbles.js";
+import { markText } from "./cells.js";
+import { cellShapes } from "./bubbles.js";
 
 export function mapSvg() {
   const rows = state.rows;
@@ -21,7 +21,7 @@ export function mapSvg() {
   svg.append(svgEl("text", { x: 10, y: 24, "font-size": 16, "font-weight": "bold", text: state.data.map.title }));
   svg.append(svgEl("text", {
     x: 10, y: 44, "font-size": 11, fill: "#555555",
-    text: `${plural(state.data.totals.studies, "study", "studies")}${state.data.query ? `; filters: ${decodeURIComponent(state.data.query.replace(/\+/g, " "))}` : ""}. Bubble area = number of studies.`,
+    text: `${plural(state.data.totals.studies, "study", "studies")}${state.data.query ? `; filters: ${decodeURIComponent(state.data.query.replace(/\+/g, " "))}` : ""}. ${state.view === "heat" ? "Heat map" : "Bubble area = number of studies"}.`,
   }));
   cols.forEach((col, c) => {
     const x = labelWidth + c * colWidth + colWidth / 2;
@@ -40,9 +40,9 @@ export function mapSvg() {
         svg.append(svgEl("text", { x: cx, y: y + rowHeight / 2 + 4, "font-size": 10, fill: "#999999", "text-anchor": "middle", text: "gap" }));
         return;
       }
-      append(svg, bubbleShapes(cell, cx - 14, y + rowHeight / 2));
+      append(svg, cellShapes(cell, cx - 14, y + rowHeight / 2));
       svg.append(svgEl("text", { x: cx + 8, y: y + rowHeight / 2, "font-size": 11, "font-weight": "bold", text: String(cell.studies) }));
-      svg.append(svgEl("text", { x: cx + 8, y: y + rowHeight / 2 + 13, "font-size": 9, text: shortText(cell, state.colour) }));
+      svg.append(svgEl("text", { x: cx + 8, y: y + rowHeight / 2 + 13, "font-size": 9, text: markText(cell, state) }));
     });
   });
   return svg;

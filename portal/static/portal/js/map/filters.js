@@ -1,11 +1,12 @@
-// The filters and the URL: form <-> query string, loading data.json for a query, the page's
-// history (pushState/replaceState) and the back and forward buttons.
+// The filters and the URL: form <-> query string, loading data.json for a query and the page's
+// history (pushState/replaceState); the view's own settings are in view.js.
 import { el } from "./dom.js";
 import { state, setData } from "./state.js";
+import { splitQuery } from "./view.js";
 
-// The page's own query string, without the "?".
+// The filters' part of the page's query string, without the "?".
 export function currentQuery() {
-  return window.location.search.replace(/^\?/, "");
+  return splitQuery(window.location.search.replace(/^\?/, "")).filters;
 }
 
 export function formQuery(form) {
@@ -50,9 +51,11 @@ export function errorText(form, body) {
   return body && body.error ? `${label}${body.error}` : "The map could not be loaded.";
 }
 
-// Wires the form to the map; returns load(query, how), where `how` is "pushState",
-// "replaceState" or null (the history is already right). `onData` draws the new data.
-export function wireFilters(form, statusLine, errorBox, onData) {
+// Wires the form to the map; returns load(query, how), where `query` is the filters' and `how`
+// is "pushState", "replaceState" or null (the history is already right). `onData` draws the new
+// data; `urls.data(query)` gives data.json's query for the filters' and `urls.page(page)` the
+// page's URL for the filtered map's.
+export function wireFilters(form, statusLine, errorBox, onData, urls) {
   const dataUrl = form.dataset.dataUrl;
 
   function showError(message) {
@@ -64,11 +67,12 @@ export function wireFilters(form, statusLine, errorBox, onData) {
   async function load(query, how) {
     const id = state.request + 1;
     state.request = id;
+    const asked = urls.data(query);
     statusLine.textContent = "Updating the map…";
     let response;
     let body = null;
     try {
-      response = await fetch(dataUrl + (query ? `?${query}` : ""), { headers: { Accept: "application/json" } });
+      response = await fetch(dataUrl + (asked ? `?${asked}` : ""), { headers: { Accept: "application/json" } });
       body = await response.json();
     } catch (error) {
       if (id === state.request) {
@@ -85,7 +89,8 @@ export function wireFilters(form, statusLine, errorBox, onData) {
     }
     errorBox.hidden = true;
     setData(body);
-    const page = body.urls.page;
+    state.loaded = asked;
+    const page = urls.page(body.urls.page);
     if (how && page !== window.location.pathname + window.location.search) {
       window.history[how]({ query: body.query }, "", page);
     }
@@ -121,11 +126,6 @@ export function wireFilters(form, statusLine, errorBox, onData) {
     event.preventDefault();
     setForm(form, "");
     load("", "pushState");
-  });
-  window.addEventListener("popstate", () => {
-    const query = currentQuery();
-    setForm(form, query);
-    load(query, null);
   });
   return load;
 }

@@ -1,9 +1,9 @@
-// The grid: tree headers with ▸/▾ fold buttons, one cell per row × column, a bubble in each
-// cell with studies and a "gap" mark in each cell without.
+// The grid: tree headers with ▸/▾ fold buttons, one cell per row × column, a bubble (or in the
+// heat map a shaded square) in each cell with studies and a "gap" mark in each cell without.
 import { append, el, plural, svgEl } from "./dom.js";
 import { state, cellHref, cellOf, toggleFold } from "./state.js";
-import { describe, shortText } from "./cells.js";
-import { BUBBLE, bubbleShapes } from "./bubbles.js";
+import { describe, markText } from "./cells.js";
+import { BUBBLE, cellShapes } from "./bubbles.js";
 
 // How many of the shown columns sit beneath each column category.
 export function leafCounts(cols, outcomes) {
@@ -53,7 +53,8 @@ function gridCell(row, col, r, c) {
   if (cell) {
     // The name also holds what the cell shows, so that the visible words name it too
     // (WCAG 2.5.3, label in name), without the arrow symbols.
-    lines.push(`Shown as ${cell.studies}, ${shortText(cell, state.colour).replace(/^[▲▼●]\s*/u, "")}`);
+    const code = markText(cell, state).replace(/^[▲▼●]\s*/u, "");
+    lines.push(code ? `Shown as ${cell.studies}, ${code}` : `Shown as ${cell.studies}`);
   }
   const focused = r === state.focus.r && c === state.focus.c;
   const td = el("td", {
@@ -71,12 +72,12 @@ function gridCell(row, col, r, c) {
   }
   const link = el("a", { href: cellHref(row.id, col.id), tabindex: -1, "aria-hidden": "true", className: "cell-link" });
   const svg = svgEl("svg", { width: BUBBLE, height: BUBBLE, viewBox: `0 0 ${BUBBLE} ${BUBBLE}`, "aria-hidden": "true", focusable: "false" });
-  append(svg, bubbleShapes(cell, BUBBLE / 2, BUBBLE / 2));
+  append(svg, cellShapes(cell, BUBBLE / 2, BUBBLE / 2));
   link.append(svg);
   link.append(el("span", { className: "cell-text" }, [
     el("span", { className: "cell-count", text: String(cell.studies) }),
     " ",
-    el("span", { className: "cell-code", text: shortText(cell, state.colour) }),
+    el("span", { className: "cell-code", text: markText(cell, state) }),
   ]));
   td.append(link);
   return td;

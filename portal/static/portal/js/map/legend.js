@@ -1,7 +1,8 @@
-// The legend: bubble sizes, the colour key (effect or confidence), the segments and the gap mark.
+// The legend: bubble sizes, the colour key (effect or confidence), the segments and the gap mark;
+// in the heat map, the shades (by number of studies or by pooled g) and the gap mark.
 import { el, svgEl } from "./dom.js";
 import { state } from "./state.js";
-import { PALETTE, bandIndex, radius, segmentColour, swatch } from "./bubbles.js";
+import { PALETTE, bandIndex, radius, segmentColour, squareSwatch, studyBands, swatch } from "./bubbles.js";
 import { cellSegments, segmentTitle } from "./segments.js";
 
 // The sizes shown in the key: 1, half the largest and the largest, without repeats.
@@ -31,7 +32,36 @@ export function legendColours(colour, bands) {
   return items;
 }
 
+// [label, fill] pairs for the heat map's shades.
+export function heatColours(shade, largest, bands) {
+  if (shade === "g") {
+    return legendColours("effect", bands);
+  }
+  return studyBands(largest).map(([low, high, fill]) => [low === high ? `${low} ${low === 1 ? "study" : "studies"}` : `${low} to ${high} studies`, fill]);
+}
+
+function gapBlock() {
+  return el("div", { className: "legend-block" }, [
+    el("p", { className: "legend-title", text: "Gap" }),
+    el("span", { className: "gap-sample", text: "gap" }),
+    " no study in this cell",
+  ]);
+}
+
+function renderHeatLegend(legend) {
+  const title = state.shade === "g" ? "Pooled effect (Hedges' g), cell shade" : "Number of studies, cell shade";
+  legend.replaceChildren(el("div", { className: "legend-block" }, [
+    el("p", { className: "legend-title", text: title }),
+    el("ul", { className: "legend-list" }, heatColours(state.shade, state.largest, state.data.bands)
+      .map(([label, fill]) => el("li", {}, [squareSwatch(fill), ` ${label}`]))),
+  ]), gapBlock());
+}
+
 export function renderLegend(legend) {
+  if (state.view === "heat") {
+    renderHeatLegend(legend);
+    return;
+  }
   const data = state.data;
   const largest = state.largest;
   const sizes = legendSizes(largest);
@@ -61,10 +91,6 @@ export function renderLegend(legend) {
         .map(([segment, index]) => el("li", {}, [swatch(segmentColour(index)), ` ${segment.label}`]))),
     ]));
   }
-  blocks.push(el("div", { className: "legend-block" }, [
-    el("p", { className: "legend-title", text: "Gap" }),
-    el("span", { className: "gap-sample", text: "gap" }),
-    " no study in this cell",
-  ]));
+  blocks.push(gapBlock());
   legend.replaceChildren(...blocks);
 }

@@ -6,8 +6,12 @@ export const state = {
   cells: new Map(),
   collapsedRows: new Set(),
   collapsedCols: new Set(),
-  colour: "effect",
+  view: "bubbles", // or "heat"
+  colour: "effect", // the bubbles' colour: "effect" or "confidence"
+  shade: "studies", // the heat map's shade: "studies" or "g"
   segments: false, // whether the bubbles show their segments
+  segmentBy: "design", // what they are segmented by: "design" or a code set's slug
+  loaded: null, // data.json's query of the data shown
   focus: { r: 0, c: 0 },
   request: 0,
   rows: [],
