@@ -360,6 +360,11 @@ class PooledEffectOutputSerializer(DataclassSerializer[PooledEffectView]):
         ref_name = "PooledEffect"
 
 
+class CellKeyOutputSerializer(serializers.Serializer[Any]):
+    intervention_id = serializers.IntegerField()
+    outcome_id = serializers.IntegerField()
+
+
 class CellListOutputSerializer(serializers.Serializer[Any]):
     map = serializers.CharField(help_text="Slug of the map.")
     filters = serializers.CharField(allow_null=True, help_text="The filters applied, as a query string; null for none.")
@@ -370,6 +375,16 @@ class CellListOutputSerializer(serializers.Serializer[Any]):
     )
     n_studies = serializers.IntegerField(help_text="Published studies that pass the filters.")
     n_effects = serializers.IntegerField(help_text="Their effect sizes.")
+    updated_since = serializers.DateTimeField(
+        allow_null=True, help_text="The `updated_since` asked for (cells changed at or after it are listed); null without one."
+    )
+    removed_cells = CellKeyOutputSerializer(
+        many=True, allow_null=True,
+        help_text="With `updated_since`: cells whose studies or effect sizes changed since then and that no "
+        "longer have any study that passes the filters (a deletion, an unpublished study, a recoding); drop "
+        "them from a copy (one the client never had may be named). Cells of a deleted intervention or outcome "
+        "go with it (/changes/ lists it). null without `updated_since`.",
+    )
     cells = CellOutputSerializer(many=True)
 
 

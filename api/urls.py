@@ -1,5 +1,4 @@
 from django.urls import path, re_path, register_converter
-from drf_spectacular.views import SpectacularAPIView
 
 from api import docs, views
 
@@ -22,7 +21,7 @@ app_name = "api"
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="root"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", docs.SchemaView.as_view(), name="schema"),
     path("docs/", docs.docs_page, name="docs"),
     path("maps/", views.MapListView.as_view(), name="maps"),
     path("maps/<slug:slug>/", views.MapDetailView.as_view(), name="map"),

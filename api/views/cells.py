@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponseBase
@@ -28,8 +29,11 @@ from api.views.base import (
     ApiView,
     _check_parameters,
     sorted_rows,
+    updated_since,
 )
 from evidence import selectors, versions
+from evidence.changes import cells_changed_since
+from evidence.columns import iso
 from evidence.filters import StudyFilters
 from evidence.models import EvidenceMap
 from evidence.synthesis import cell_record, map_evidence, present_cell
@@ -66,12 +70,24 @@ def map_cells(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any
             "empty_cells": "omitted",
             "n_studies": evidence.n_studies,
             "n_effects": evidence.n_effects,
+            "updated_since": None,
+            "removed_cells": None,
             "cells": [cell_record(present_cell(evidence, cell)) for cell in evidence.cells_in_order()],
         })
         return data
 
-    cells: dict[str, Any] = versions.cached(versions.cache_key("api-cells.2", evidence_map, filters.to_query()), compute)
+    cells: dict[str, Any] = versions.cached(versions.cache_key("api-cells.3", evidence_map, filters.to_query()), compute)
     return cells
+
+
+def changed_cells(evidence_map: EvidenceMap, data: dict[str, Any], since: datetime) -> dict[str, Any]:
+    """The cell list `data` narrowed to the cells changed at or after `since`
+    (evidence.changes.cells_changed_since), with the changed cells it no longer lists."""
+    changed = cells_changed_since(evidence_map, since)
+    cells = [c for c in data["cells"] if (c["intervention_id"], c["outcome_id"]) in changed]
+    listed = {(c["intervention_id"], c["outcome_id"]) for c in data["cells"]}
+    removed = [{"intervention_id": i, "outcome_id": o} for i, o in sorted(changed.cells - listed)]
+    return {**data, "updated_since": iso(since), "removed_cells": removed, "cells": cells}
 
 
 CELL_ORDERING = {
@@ -82,7 +98,7 @@ CELL_ORDERING = {
 class CellListView(ApiView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer, CSVRenderer]
-    query_parameters = FILTER_NAMES | {"ordering"}
+    query_parameters = FILTER_NAMES | {"ordering", "updated_since"}
 
     @extend_schema(
         operation_id="cells_list", summary="Every cell of a map, pooled",
@@ -90,8 +106,18 @@ class CellListView(ApiView):
         "for the published studies that pass the filters: the same filters as the map page. "
         "Only published studies are pooled, for every client. In the framework's order unless `ordering` "
         "(intervention_id, outcome_id, n_studies, n_effects, k, estimate, p_value; nulls last) is given. "
-        "Cells are derived from the studies: there is no `updated_since`; the ETag moves with the map.",
-        parameters=[*FILTER_PARAMETERS, SYNC_PARAMETERS[1]],
+        "With `updated_since`, only the cells any of whose inputs changed at or after it: every cell when the "
+        "map's settings were saved; the rows and columns of an intervention or outcome created, changed, moved "
+        "or deleted, and of the categories above it (where it hangs now and where it hung); the cell of a "
+        "summary; the cells a published study counted in before and after it was created, changed, recoded, "
+        "deleted, published or unpublished; the cells of an effect size of a published study before and after "
+        "it was created, changed or deleted. `removed_cells` then lists the changed cells left without studies.",
+        parameters=[*FILTER_PARAMETERS, OpenApiParameter(
+            "updated_since", str,
+            description="Only cells whose inputs (studies, their codings and effect sizes, the framework, "
+            "summaries, the map's settings) changed at or after this ISO 8601 date or time (UTC without an "
+            "offset), e.g. 2026-01-31T12:00:00Z.",
+        ), SYNC_PARAMETERS[1]],
         responses={200: CellListOutputSerializer, **LIST_ERRORS},
     )
     def get(self, request: Request, slug: str) -> HttpResponseBase:
@@ -101,10 +127,14 @@ class CellListView(ApiView):
         evidence_map = self.map_or_404(request, slug)
         filters = StudyFilters.from_query(request.query_params, maps=[evidence_map])
         sorted_rows(request.query_params, [], CELL_ORDERING)
+        since = updated_since(request.query_params)
 
         def build() -> Response:
-            # Computed once per map version and filters (evidence.versions), for every client.
+            # Computed once per map version and filters (evidence.versions), for every client;
+            # with `updated_since`, narrowed by a few queries of the history.
             data = map_cells(evidence_map, filters)
+            if since is not None:
+                data = changed_cells(evidence_map, data, since)
             if request.query_params.get("ordering"):
                 data = {**data, "cells": sorted_rows(request.query_params, data["cells"], CELL_ORDERING)}
             if self.is_csv(request):

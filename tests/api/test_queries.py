@@ -67,6 +67,11 @@ ENDPOINTS = [
     ("/api/v1/maps/grid/cells/?year_min=2005&format=csv", 8),
     # ... plus the code ids checked against the map, and the code sets' trees
     ("/api/v1/maps/grid/cells/?code={slums}", 10),
+    # ... or, with updated_since, plus the history read by evidence.changes.cells_changed_since:
+    # the two framework trees; summaries; studies changed, their rows in the window, their
+    # intervention and outcome codings; effect sizes changed, their rows in the window, which of
+    # their studies are published; interventions changed and their rows, outcomes likewise
+    ("/api/v1/maps/grid/cells/?updated_since=2000-01-01", 22),
     # ... and for one cell: its summary, its studies and their three codings, its effect sizes;
     # "why do the studies differ?": the filter code sets and their codes, the studies'
     # characteristics (the effect sizes come from the cell as it pooled them)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.test import override_settings
+from django.utils.http import http_date
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, given, settings
@@ -207,3 +214,49 @@ def _run_schemathesis(methods: str | list[str], headers: dict[str, str], example
             case.validate_response(response, checks=chosen)
 
         check()
+
+
+@pytest.mark.parametrize("url", ["/api/v1/schema/", "/api/v1/schema/?format=json", "/api/v1/docs/"])
+def test_schema_and_docs_have_validators(api: APIClient, url: str) -> None:
+    """The schema and the documentation carry a strong ETag (a digest of the body) and the
+    release's Last-Modified, and answer 304 to a client whose copy is current."""
+    first = api.get(url)
+    assert first.status_code == 200
+    etag, modified = first["ETag"], first["Last-Modified"]
+    assert etag == f'"{hashlib.sha256(first.content).hexdigest()[:32]}"'  # strong: no W/
+    assert parsedate_to_datetime(modified) <= datetime.now(UTC)
+    assert first["Cache-Control"] == "no-cache"
+
+    again = api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b""
+    assert again["ETag"] == etag and again["Last-Modified"] == modified
+    assert api.get(url, HTTP_IF_NONE_MATCH='"something-else"').status_code == 200
+    assert api.get(url, HTTP_IF_MODIFIED_SINCE=modified).status_code == 304
+    earlier = http_date(parsedate_to_datetime(modified).timestamp() - 1)
+    assert api.get(url, HTTP_IF_MODIFIED_SINCE=earlier).status_code == 200
+
+
+def test_schema_formats_have_their_own_etag(api: APIClient) -> None:
+    yaml_tag = api.get("/api/v1/schema/")["ETag"]
+    json_tag = api.get("/api/v1/schema/?format=json")["ETag"]
+    assert yaml_tag != json_tag
+    assert api.get("/api/v1/schema/?format=json", HTTP_IF_NONE_MATCH=yaml_tag).status_code == 200
+
+
+def test_release_modified_is_the_newest_source_file(tmp_path: Path) -> None:
+    from api import docs
+
+    for package, age in (("api", 300), ("evidence", 100), ("studies", 200)):
+        (tmp_path / package / "sub").mkdir(parents=True)
+        source = tmp_path / package / "sub" / "module.py"
+        source.write_text("")
+        os.utime(source, (1_700_000_000 - age, 1_700_000_000 - age))
+    cached = tmp_path / "api" / "__pycache__"
+    cached.mkdir()
+    (cached / "module.cpython.pyc").write_text("")  # compiled later: not a change of the code
+    docs.release_modified.cache_clear()
+    try:
+        with override_settings(BASE_DIR=tmp_path):
+            assert docs.release_modified() == 1_700_000_000 - 100
+    finally:
+        docs.release_modified.cache_clear()
