@@ -122,6 +122,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Anonymous clients of data.json and the downloads (the reader cache's replays never get here).
     "config.throttling.ReaderThrottleMiddleware",
+    # Which copy of a map a request reads: a release, or the working copy (portal.releases).
+    "portal.releases.ReleaseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last: answers a locked-out login attempt (see "Accounts" in the README).

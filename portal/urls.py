@@ -13,4 +13,7 @@ urlpatterns = [
     path("maps/<slug:slug>/methods/", views.methods_page, name="methods"),
     path(cell, views.cell_page, name="cell"),
     path("maps/<slug:slug>/studies/<int:pk>/", views.study_page, name="study"),
+    # A release's pages are the map's own, moved into it (portal.releases); these two name them.
+    path("maps/<slug:slug>/releases/", views.releases_page, name="releases"),
+    path("maps/<slug:slug>/releases/<int:number>/", views.release_moved, name="release"),
 ]

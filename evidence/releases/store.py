@@ -22,6 +22,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import serializers
 from django.db import connections, transaction
+from django.db.utils import load_backend
 from django.db.models import Model
 
 from evidence.models import Release
@@ -29,7 +30,7 @@ from evidence.releases import snapshot
 from evidence.releases.context import alias_of
 
 _lock = threading.Lock()
-_registered: dict[str, Path] = {}
+_aliases: set[str] = set()
 
 
 def cache_dir() -> Path:
@@ -40,43 +41,55 @@ def path_of(release: Release) -> Path:
     return cache_dir() / f"{alias_of(release)}.sqlite3"
 
 
+def _name(path: Path, *, read_only: bool) -> str:
+    return f"file:{path}?mode=ro" if read_only else str(path)
+
+
+def _opened() -> Any:
+    # The connections of this thread. A release's connection is added there, not to the
+    # configured databases (connections.settings): it exists only where a release is read,
+    # and Django's test cases refuse connections to configured aliases a test did not name.
+    return connections._connections  # type: ignore[attr-defined]
+
+
 def materialise(release: Release) -> str:
     """The database alias of the release's read-only copy, building the copy on first use."""
     alias = alias_of(release)
     path = path_of(release)
-    if _registered.get(alias) == path and path.exists():
+    existing = getattr(_opened(), alias, None)
+    if existing is not None and existing.settings_dict["NAME"] == _name(path, read_only=True) and path.exists():
         return alias
     with _lock:
         if not path.exists():
             build(release, path)
-        _register(alias, path, read_only=True)
+    _register(alias, path, read_only=True)
     return alias
 
 
 def _register(alias: str, path: Path, *, read_only: bool) -> None:
+    """Open `path` as the database `alias` in this thread."""
     _unregister(alias)
-    name = f"file:{path}?mode=ro" if read_only else str(path)
     configured = connections.configure_settings({
         "default": connections.settings["default"],
-        alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "ATOMIC_REQUESTS": False},
-    })
-    connections.settings[alias] = configured[alias]
-    _registered[alias] = path
+        alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": _name(path, read_only=read_only)},
+    })[alias]
+    wrapper = load_backend(configured["ENGINE"]).DatabaseWrapper(configured, alias)
+    setattr(_opened(), alias, wrapper)
+    _aliases.add(alias)
 
 
 def _unregister(alias: str) -> None:
-    if alias in connections.settings:
+    wrapper = getattr(_opened(), alias, None)
+    if wrapper is not None:
         try:
-            connections[alias].close()
+            wrapper.close()
         finally:
-            del connections[alias]
-            del connections.settings[alias]
-    _registered.pop(alias, None)
+            delattr(_opened(), alias)
 
 
 def forget_all() -> None:
-    """Close and unregister every release copy of this process (tests, after each test)."""
-    for alias in list(_registered):
+    """Close this thread's connections to release copies (tests, after each test)."""
+    for alias in list(_aliases):
         _unregister(alias)
 
 
