@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponseBase
-from django.urls import URLPattern, URLResolver, include, path, reverse
-from django.utils.cache import patch_vary_headers
+from django.http import Http404, HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.urls.resolvers import RoutePattern
+from django.utils.cache import patch_vary_headers
 
 from evidence.models import Release
-from evidence.releases.context import reading
+from evidence.releases.context import reading, streamed_within
 from evidence.releases.selectors import latest_release, reads_working_copy, visible_release
 
 MAP_PATH = re.compile(r"^/maps/(?P<slug>[-a-zA-Z0-9_]+)/(?:releases/(?P<number>[0-9]{1,9})/)?")
@@ -60,7 +60,7 @@ def _in_release(pattern: URLPattern | URLResolver, number: int) -> URLPattern | 
             or route.startswith(f"{MAP_ROUTE}releases/"):
         return pattern
     moved = f"{MAP_ROUTE}releases/{number}/{route.removeprefix(MAP_ROUTE)}"
-    return path(moved, pattern.callback, pattern.default_args, name=pattern.name)  # type: ignore[arg-type]
+    return path(moved, pattern.callback, pattern.default_args, name=pattern.name)
 
 
 class ReleaseURLConf:
@@ -82,12 +82,6 @@ def release_urlconf(number: int) -> ReleaseURLConf:
     return ReleaseURLConf(number)
 
 
-def _within(release: Release, content: Iterator[Any]) -> Iterator[Any]:
-    """A streaming response's content, read from the release as its view was."""
-    with reading(release):
-        yield from content
-
-
 class ReleaseMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -101,7 +95,8 @@ class ReleaseMiddleware:
             release = visible_release(slug, int(number), request.user)
             if release is None:
                 raise Http404("No such release of this map.")
-            request.urlconf = release_urlconf(release.number)
+            # Django takes any object with `urlpatterns` as a URLconf, though typed as a name.
+            request.urlconf = release_urlconf(release.number)  # type: ignore[assignment]
             request.release_notice = ReleaseNotice(release, working_copy=False)  # type: ignore[attr-defined]
             reads: Release | None = release
         else:
@@ -113,8 +108,9 @@ class ReleaseMiddleware:
             reads = None if working else latest
         with reading(reads):
             response = self.get_response(request)
-        if reads is not None and response.streaming:
-            response.streaming_content = _within(reads, iter(response.streaming_content))
+        if reads is not None and isinstance(response, StreamingHttpResponse):
+            content: Any = response.streaming_content  # a WSGI server's: synchronous
+            response.streaming_content = streamed_within(reads, iter(content))
         # Who reads which copy depends on the session; the URL alone does not say.
         patch_vary_headers(response, ("Cookie",))
         return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from evidence.models import Release
@@ -43,3 +43,10 @@ def reading(release: Release | None) -> Iterator[Release | None]:
         yield release
     finally:
         _reading.reset(token)
+
+
+def streamed_within(release: Release | None, content: Iterator[Any]) -> Iterator[Any]:
+    """A streaming response's content, read from `release` as its view was (a streamed body
+    is read after the view has returned)."""
+    with reading(release):
+        yield from content

@@ -22,8 +22,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core import serializers
 from django.db import connections, transaction
-from django.db.utils import load_backend
 from django.db.models import Model
+from django.db.utils import load_backend
 
 from evidence.models import Release
 from evidence.releases import snapshot

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -112,3 +113,45 @@ def test_an_unpublished_map_is_not_released(demo_map: EvidenceMap) -> None:
     EvidenceMap.objects.filter(pk=demo_map.pk).update(is_published=False)
     with pytest.raises(ValidationError, match="not published"):
         release_map(evidence_map=demo_map, user=None, notes="")
+
+
+def test_release_map_command(demo_map: EvidenceMap) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("release_map", demo_map.slug, "--notes", "From the shell.", "--search-from", "2000-01-01",
+                 "--search-to", "2024-06-30", stdout=out)
+    release = Release.objects.get()
+    assert (release.number, release.notes, str(release.search_to)) == (1, "From the shell.", "2024-06-30")
+    assert f"/maps/{demo_map.slug}/releases/1/" in out.getvalue()
+    UserFactory(username="nobody")
+    with pytest.raises(CommandError, match="publisher role"):
+        call_command("release_map", demo_map.slug, "--notes", "x", "--user", "nobody")
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("release_map", demo_map.slug, "--notes", "x", "--search-to", "June")
+    with pytest.raises(CommandError, match="no map"):
+        call_command("release_map", "nope", "--notes", "x")
+    assert Release.objects.count() == 1
+
+
+def test_admin_release_action(client: Any, demo_map: EvidenceMap, member: Any) -> None:
+    from django.urls import reverse
+
+    url = reverse("admin:evidence_evidencemap_changelist")
+    editor = member("editor", demo_map)
+    client.force_login(editor)
+    response = client.post(url, {"action": "release", "_selected_action": [demo_map.pk]})
+    assert response.status_code == 200 and not Release.objects.exists()  # no such action for an editor
+    publisher = member("publisher", demo_map)
+    client.force_login(publisher)
+    page = client.post(url, {"action": "release", "_selected_action": [demo_map.pk]})
+    assert page.status_code == 200 and b"next release: 1" in page.content
+    done = client.post(url, {"action": "release", "_selected_action": [demo_map.pk], "apply": "1",
+                             "notes": "From the admin.", "search_from": "2000-01-01", "search_to": ""})
+    assert done.status_code == 302
+    release = Release.objects.get()
+    assert (release.notes, release.released_by, str(release.search_from)) == ("From the admin.", publisher, "2000-01-01")
+    view = client.get(reverse("admin:evidence_release_change", args=[release.pk]))
+    assert view.status_code == 200 and b"From the admin." in view.content and b'name="_save"' not in view.content
