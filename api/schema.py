@@ -3,6 +3,7 @@ filters (StudyFilterSet), and the post-processing that makes the schema plain fo
 
 from __future__ import annotations
 
+import copy
 from typing import Any, cast
 
 from django.conf import settings
@@ -90,13 +91,32 @@ def _varnames(components: dict[str, Any]) -> None:
             components[name]["x-enum-varnames"] = [order[v] for v in components[name]["enum"] if v in order]
 
 
+# The `release` parameter of the views that read a map's releases (api.views.base.ApiView.
+# read_release): every GET under a map but its changes and its list of releases, and the lists
+# that take a `map`.
+RELEASE_PARAMETER = {
+    "in": "query", "name": "release", "required": False,
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "Read release n of the map (/api/v1/maps/{slug}/releases/ lists them). Without it a "
+    "client reads the map's latest release, or, signed in as one of its members, its working copy; a "
+    "map without releases is read as it is now. An unknown release is a 404.",
+}
+_NOT_RELEASED = ("/changes/", "/releases/")
+
+
+def _reads_releases(path: str) -> bool:
+    if path in ("/api/v1/studies/", "/api/v1/effect-sizes/"):
+        return True
+    return path.startswith("/api/v1/maps/{slug}/") and not path.endswith(_NOT_RELEASED)
+
+
 def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """What drf-spectacular leaves for a generator to guess, settled: public reads, shared
     named enums (query parameters too), named integer enum members, no `format` on writes."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     by_values = _share_enums(components)
     _varnames(components)
-    for operations in result.get("paths", {}).values():
+    for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if method == "get":
                 # Reads need no token (one only shows drafts too): they take the document's
@@ -104,6 +124,8 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
                 # own list, even with an empty alternative in it, as "a token is required".
                 result["security"] = [*operation.pop("security", []), {}]
             parameters = operation.get("parameters", [])
+            if method == "get" and _reads_releases(path):
+                parameters = [*parameters, copy.deepcopy(RELEASE_PARAMETER)]
             if method != "get":
                 parameters = [p for p in parameters if not (p["in"] == "query" and p["name"] == "format")]
             for parameter in parameters:

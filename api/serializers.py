@@ -15,7 +15,7 @@ from rest_framework import serializers
 from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from evidence.columns import EFFECT_SIZE_FIELDS, STUDY_JSON_FIELDS, effect_size_record, study_record
-from evidence.models import Direction, EvidenceMap
+from evidence.models import Direction, EvidenceMap, Release
 from evidence.synthesis.presenter import CellView, ConfidenceView, LabelView, PooledEffectView
 from evidence.synthesis.subgroups import SubgroupLevel, SubgroupView
 from studies.effect_sizes.registry import (
@@ -108,6 +108,33 @@ class MapOutputSerializer(NullForMissing, serializers.ModelSerializer[EvidenceMa
             "inconsistency_i2", "egger_alpha", "egger_min_k", "n_studies", "updated_at",
         ]
         read_only_fields = fields
+
+
+class ReleaseOutputSerializer(serializers.ModelSerializer[Release]):
+    page = serializers.SerializerMethodField(help_text="The release's map page.")
+    api = serializers.SerializerMethodField(help_text="The release's map in the API (add `?release=n` to any map URL).")
+    notes = serializers.CharField(help_text="Release notes (Markdown).")
+
+    class Meta:
+        model = Release
+        fields = [
+            "number", "released_at", "notes", "search_from", "search_to",
+            "n_studies", "n_effect_sizes", "n_cells", "size_bytes", "document_sha256", "page", "api",
+        ]
+        read_only_fields = fields
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def get_page(self, release: Release) -> str:
+        return self._absolute(release.get_absolute_url())
+
+    def get_api(self, release: Release) -> str:
+        from django.urls import reverse
+
+        url = reverse("api:map", kwargs={"slug": release.evidence_map.slug})
+        return self._absolute(f"{url}?release={release.number}")
 
 
 class NodeOutputSerializer(NullForMissing, serializers.Serializer[Any]):

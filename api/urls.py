@@ -35,6 +35,7 @@ urlpatterns = [
     ),
     path("maps/<slug:slug>/changes/", views.ChangesView.as_view(), name="changes"),
     path("maps/<slug:slug>/dump/", views.DumpView.as_view(), name="dump"),
+    path("maps/<slug:slug>/releases/", views.ReleaseListView.as_view(), name="releases"),
     path("studies/", views.StudyListView.as_view(), name="studies"),
     path("studies/<id:pk>/", views.StudyDetailView.as_view(), name="study"),
     path("effect-sizes/", views.EffectSizeListView.as_view(), name="effect-sizes"),

@@ -123,6 +123,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Anonymous clients of data.json and the downloads (the reader cache's replays never get here).
     "config.throttling.ReaderThrottleMiddleware",
+    # Which copy of a map a request reads: a release, or the working copy (portal.releases).
+    "portal.releases.ReleaseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last: answers a locked-out login attempt (see "Accounts" in the README).
@@ -163,7 +165,13 @@ if env_str("DATABASE_REPLICA_URL"):
     )
     # Tests read the replica as the primary itself (there is no replication in a test run).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
-    DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+# A release being read (evidence.releases) takes its models' reads first; the replica the rest.
+DATABASE_ROUTERS = ["evidence.releases.router.ReleaseRouter"]
+if "replica" in DATABASES:
+    DATABASE_ROUTERS.append("config.routers.ReplicaRouter")
+# Where releases are materialised for reading (SQLite files, rebuilt from the database when
+# missing, so any local disk will do; each worker process opens them read-only).
+RELEASE_CACHE_DIR = Path(env_str("RELEASE_CACHE_DIR", str(BASE_DIR / ".release-cache")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Background tasks (imports started in the admin): stored in the database and run by

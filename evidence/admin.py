@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
@@ -29,7 +31,9 @@ from evidence.models import (
     Intervention,
     MapMembership,
     Outcome,
+    Release,
 )
+from evidence.releases.services import release_map
 from studies.admin import MapRoleAdmin, MapRoleInline, ScopedAutocompleteSelect
 from studies.models import AppraisalItem, EffectSize, Study
 from studies.services import delete_recorded
@@ -135,6 +139,48 @@ def _safe_str(historical: Any) -> str:
         return f"#{historical.id}"
 
 
+class ReleaseForm(forms.Form):
+    notes = forms.CharField(widget=forms.Textarea, required=False, help_text="What is new (Markdown).")
+    search_from = forms.DateField(required=False, help_text="First date of the searches it covers (YYYY-MM-DD).")
+    search_to = forms.DateField(required=False, help_text="Last date of the searches it covers (YYYY-MM-DD).")
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if data.get("search_from") and data.get("search_to") and data["search_from"] > data["search_to"]:
+            self.add_error("search_to", "The searches cannot end before they start.")
+        return data
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin[Release]):
+    """Releases, to look at: they are made by the action on maps and never changed."""
+
+    list_display = ("__str__", "released_at", "released_by", "n_studies", "n_effect_sizes", "n_cells", "size_bytes")
+    list_filter = ("evidence_map",)
+    list_select_related = ("evidence_map", "released_by")
+    exclude = ("document",)
+    readonly_fields = (
+        "evidence_map", "number", "released_at", "released_by", "notes", "search_from", "search_to",
+        "document_sha256", "size_bytes", "n_studies", "n_effect_sizes", "n_cells",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Release]:
+        return super().get_queryset(request).defer("document")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("evidence.viewer", obj) if obj is not None
+                    else request.user.has_perm("evidence.viewer"))
+
+
 @admin.register(EvidenceMap)
 class EvidenceMapAdmin(ServiceSaveAdmin):
     map_lookup = "pk"
@@ -178,12 +224,38 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
 
     list_display = ("title", "slug", "is_published", "pooling_method", "pooling_test", "updated_at")
     list_filter = ("is_published",)
+    actions = ("release",)
+
+    @admin.action(description="Release selected maps", permissions=["release"])
+    def release(self, request: HttpRequest, queryset: QuerySet[EvidenceMap]) -> HttpResponse | None:
+        """Ask for the release notes and search dates (an intermediate page), then release each
+        selected map (evidence.releases.services.release_map, which checks the publisher role)."""
+        form = ReleaseForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "title": "Release maps", "maps": queryset,
+                       "form": form, "opts": self.model._meta,
+                       "action_checkbox_name": ACTION_CHECKBOX_NAME}
+            return TemplateResponse(request, "admin/evidence/release_maps.html", context)
+        for evidence_map in queryset:
+            try:
+                release = release_map(evidence_map=evidence_map, user=request.user, **form.cleaned_data)
+            except (ValidationError, PermissionDenied) as exc:
+                problem = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"“{evidence_map}” was not released: {problem}", messages.ERROR)
+                continue
+            self.message_user(request, f"Released “{evidence_map}” as release {release.number}.", messages.SUCCESS)
+        return None
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("evidence.publisher"))  # on some map; each map is checked
     search_fields = ("title", "description")
     prepopulated_fields = {"slug": ("title",)}
     inlines = (CodeSetInline, MembershipInline)
     fieldsets = (
         (None, {"fields": ("title", "slug", "is_published", "description")}),
-        ("Methods", {"fields": ("search_dates", "last_search_update", "inclusion_criteria", "methods_notes")}),
+        ("Methods", {"fields": (
+            "search_dates", "last_search_update", "update_plan", "inclusion_criteria", "methods_notes",
+        )}),
         ("Pooling", {"fields": ("pooling_method", "pooling_test", "within_study_correlation")}),
         ("Effect labels and confidence rule", {
             "fields": ("effect_label_preset", "min_studies_for_confidence", "inconsistency_i2", "egger_alpha", "egger_min_k"),

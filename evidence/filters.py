@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import django_filters
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db import connection
+from django.db import connections
 from django.db.models import Q, QuerySet
 from django.utils import translation
 from django_countries import countries as all_countries
@@ -239,7 +239,8 @@ def text_search(studies: QuerySet[Study], text: str) -> QuerySet[Study]:
     PostgreSQL: stemmed full-text search with web-search syntax ("quoted phrases", -not, or).
     SQLite: every word must appear (case-insensitive) in the title, abstract or authors.
     """
-    if connection.vendor == "postgresql":
+    # The database the query goes to: a release is read from SQLite whatever the primary is.
+    if connections[studies.db].vendor == "postgresql":
         return studies.annotate(search=search_vector()).filter(
             search=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
         )

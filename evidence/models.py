@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -83,6 +83,9 @@ class EvidenceMap(CheckedText):
     inclusion_criteria = models.TextField(blank=True, help_text="Markdown.")
     methods_notes = models.TextField(blank=True, help_text="Anything else about the methods. Markdown.")
     last_search_update = models.DateField(null=True, blank=True)
+    update_plan = models.TextField(
+        blank=True, help_text="How and how often the map is updated (shown with its releases). Markdown."
+    )
     is_published = models.BooleanField(default=False, db_index=True)
 
     pooling_method = models.CharField(
@@ -477,3 +480,65 @@ def register_account_history() -> None:
 
 
 register_account_history()
+
+
+class ReleaseQuerySet(models.QuerySet["Release"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValidationError("A release is never deleted: readers may have cited it.")
+
+
+class Release(models.Model):
+    """A numbered, dated, immutable snapshot of everything a reader sees of a map.
+
+    `document` is the gzip-compressed canonical JSON built by evidence.releases.snapshot; the
+    portal, exports and API read a release by materialising it (evidence.releases.store).
+    A release is never changed or deleted on its own; it goes only with its map (the map's
+    cascade), since a deleted map has no readers left to cite it.
+    """
+
+    evidence_map = models.ForeignKey(EvidenceMap, on_delete=models.CASCADE, related_name="releases")
+    number = models.PositiveIntegerField(editable=False)
+    released_at = models.DateTimeField(default=timezone.now, editable=False)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    notes = models.TextField(blank=True, help_text="What this release adds or changes. Markdown.")
+    search_from = models.DateField(null=True, blank=True, help_text="First date of the searches it covers.")
+    search_to = models.DateField(null=True, blank=True, help_text="Last date of the searches it covers.")
+    document = models.BinaryField(editable=False)
+    document_sha256 = models.CharField(max_length=64, editable=False)
+    size_bytes = models.PositiveBigIntegerField(editable=False, help_text="Size of the compressed document.")
+    n_studies = models.PositiveIntegerField(default=0, editable=False)
+    n_effect_sizes = models.PositiveIntegerField(default=0, editable=False)
+    n_cells = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["evidence_map", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["evidence_map", "number"], name="release_number_unique_per_map"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="release_number_positive"),
+            models.CheckConstraint(
+                condition=Q(search_from__isnull=True) | Q(search_to__isnull=True) | Q(search_from__lte=F("search_to")),
+                name="release_search_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evidence_map} — release {self.number}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValidationError(f"{self} is immutable: a release is never changed once made.")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("portal:release", kwargs={"slug": self.evidence_map.slug, "number": self.number})
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValidationError(f"{self} is never deleted: readers may have cited it.")
+
+    def clean(self) -> None:
+        if self.search_from and self.search_to and self.search_from > self.search_to:
+            raise ValidationError({"search_to": "The searches cannot end before they start."})

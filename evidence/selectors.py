@@ -28,6 +28,7 @@ from evidence.models import (
     Intervention,
     Outcome,
 )
+from evidence.releases.context import cache_scope
 from studies.models import CITATION_ORDER, EFFECT_CITATION_ORDER, EffectSize, Study
 
 FrameworkModel = type[Intervention] | type[Outcome]
@@ -370,7 +371,7 @@ class Version:
 def version_of(maps: Iterable[EvidenceMap], *, salt: str = "", members: bool = False) -> Version:
     """The version of the given maps as a reader sees them (with `members`, as a reviewer
     does, drafts included); `salt` adds what else the response depends on."""
-    digest = hashlib.sha256(salt.encode())
+    digest = hashlib.sha256((cache_scope() + salt).encode())
     latest: datetime | None = None
     for evidence_map in maps:
         number = evidence_map.members_version if members else evidence_map.version

@@ -26,6 +26,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_init, post_s
 
 from evidence.filters import StudyFilters
 from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
+from evidence.releases.context import cache_scope
 from evidence.synthesis import CellKey, MapEvidence, map_evidence
 from evidence.synthesis.pooling import code_release
 from studies.models import AppraisalItem, EffectSize, Status, Study
@@ -133,16 +134,17 @@ SHAPE = "4"  # 2: segments of a segmenting code set; 3: direction-harmonised cel
 
 def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "", *, members: bool = False) -> str:
     """A key for a result computed from the map's published data (with `members`: its drafts
-    too) and the normalised filters."""
+    too) and the normalised filters; while a release is read, from that release's data
+    (evidence.releases: a release's map keeps the version it had when it was made)."""
     digest = hashlib.sha256(query.encode()).hexdigest()[:24]
     version = f"m{evidence_map.members_version}" if members else evidence_map.version
-    return f"egm:{code_release()}.{SHAPE}:{kind}:{evidence_map.pk}:{version}:{digest}"
+    return f"egm:{code_release()}.{SHAPE}:{cache_scope()}{kind}:{evidence_map.pk}:{version}:{digest}"
 
 
 def response_key(kind: str, map_id: int, version: int, query: str) -> str:
     """A key for a whole response built from a published map's data at `version`."""
     digest = hashlib.sha256(query.encode()).hexdigest()[:24]
-    return f"egm:{code_release()}.{SHAPE}:response:{kind}:{map_id}:{version}:{digest}"
+    return f"egm:{code_release()}.{SHAPE}:{cache_scope()}response:{kind}:{map_id}:{version}:{digest}"
 
 
 def etag(kind: str, evidence_map: EvidenceMap, query: str = "") -> str:

@@ -8,7 +8,9 @@ under the map's id and version, the query string and the encoding asked for, and
 the next request for it with one query (the map's version) and one cache read, skipping the
 sessions, authentication, CSRF and the view. A write moves the version, so the next request
 misses and goes through the full stack; every process reads the version from the database,
-so a write through one process is seen at once by all.
+so a write through one process is seen at once by all. For a released map, anonymous readers'
+responses (which show its latest release, portal.releases) are kept under the release's
+number too, and signed-in readers', which may show the working copy, are not kept.
 
 It stays out of the way whenever the response might differ: a reader with a session cookie
 or credentials asking for the map page, a map that is not published, a response that is not
@@ -26,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
@@ -90,12 +93,18 @@ class ReaderCacheMiddleware:
         if signed_in and not everyone:
             return None
         found = EvidenceMap.objects.filter(slug=match.kwargs["slug"], is_published=True).order_by()
-        row = next(iter(found.values_list("pk", "version")[:1]), None)
+        row = next(iter(found.annotate(release=Max("releases__number")).values_list("pk", "version", "release")[:1]), None)
         if row is None:
             return None  # not published (or no such map): the view decides who sees what
+        if row[2] is not None and signed_in:
+            return None  # a released map: its members read the working copy, others the release
         encoding = "gzip" if _accepts_gzip(request) else "identity"
         query = request.META.get("QUERY_STRING", "")
-        return versions.response_key(match.view_name, row[0], row[1], f"{query}|{encoding}|{static_fingerprint()}")
+        # Anonymous readers of a released map read its latest release (portal.releases).
+        release = f"|release:{row[2]}" if row[2] is not None else ""
+        return versions.response_key(
+            match.view_name, row[0], row[1], f"{query}|{encoding}|{static_fingerprint()}{release}"
+        )
 
     @staticmethod
     def _keepable(response: HttpResponseBase) -> bool:

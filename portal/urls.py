@@ -19,4 +19,7 @@ urlpatterns = [
     path("sitemap.xml", sitemap_views.index, {"sitemaps": SITEMAPS, "sitemap_url_name": "portal:sitemap_section"},
          name="sitemap"),
     path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": SITEMAPS}, name="sitemap_section"),
+    # A release's pages are the map's own, moved into it (portal.releases); these two name them.
+    path("maps/<slug:slug>/releases/", views.releases_page, name="releases"),
+    path("maps/<slug:slug>/releases/<int:number>/", views.release_moved, name="release"),
 ]

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from evidence import overview, selectors, versions
 from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
+from evidence.releases import selectors as release_selectors
 from evidence.stats.interpret import describe_preset, describe_rules
 from evidence.synthesis import Cell, MapEvidence, map_evidence, reproduce
 from evidence.synthesis.presenter import direction_note, present_sensitivity
@@ -467,3 +468,16 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
         },
     }
     return render(request, "portal/methods.html", context)
+
+
+def releases_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The map's releases, newest first, with their notes and search dates."""
+    evidence_map = selectors.visible_map(slug, request.user)
+    context = {"map": evidence_map, "releases": list(release_selectors.map_releases(evidence_map))}
+    return render(request, "portal/releases.html", context)
+
+
+def release_moved(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """Never reached while portal.releases.ReleaseMiddleware runs: it serves a release's
+    URLs from the release's own URL configuration (release_urlconf)."""
+    raise Http404("Releases are served through portal.releases.ReleaseMiddleware.")

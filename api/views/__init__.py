@@ -9,6 +9,7 @@ from api.views.maps import (
     MapDetailView,
     MapListView,
     OutcomeListView,
+    ReleaseListView,
 )
 from api.views.studies import StudyDetailView, StudyListView
 from api.views.sync import ChangesView, DumpView
@@ -28,6 +29,7 @@ __all__ = [
     "MapListView",
     "NotFoundView",
     "OutcomeListView",
+    "ReleaseListView",
     "StudyDetailView",
     "StudyListView",
     "TokenDetailView",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from calendar import timegm
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -35,6 +36,8 @@ from evidence import selectors
 from evidence.columns import STUDY_JSON_ONLY
 from evidence.filters import StudyFilters
 from evidence.models import EvidenceMap, Intervention, Outcome
+from evidence.releases.context import reading, streamed_within
+from evidence.releases.selectors import latest_release, reads_working_copy, visible_release
 from studies.models import can_see_drafts
 
 # Bumped when a response shape changes, so that cached copies are not reused.
@@ -250,6 +253,8 @@ class ApiView(APIView):
     authentication_classes = [ExpiringTokenAuthentication, SessionAuthentication]
     # The query parameters the view takes besides `format` (FILTER_NAMES, PAGE_NAMES, ...).
     query_parameters: frozenset[str] = frozenset()
+    # Whether a map's GET reads its releases (`release`; by default the latest for non-members).
+    reads_releases = True
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A method the resource does not have is a 405 for everyone, before permissions
@@ -259,9 +264,40 @@ class ApiView(APIView):
             raise MethodNotAllowed(request.method or "")
         super().initial(request, *args, **kwargs)
         self.check_query_parameters(request)
+        self.read_release(request)
+
+    def release_map_slug(self, request: Request) -> str | None:
+        """The map whose releases this GET reads: its URL's, or a list's `map` parameter's."""
+        if not self.reads_releases or request.method not in SAFE_METHODS:
+            return None
+        slug = self.kwargs.get("slug")
+        if slug is None and "map" in self.query_parameters:
+            slug = request.query_params.get("map") or None
+        return str(slug) if slug is not None else None
+
+    def read_release(self, request: Request) -> None:
+        """Read the release asked for (`release`), else the map's latest one unless the client
+        is one of its members; the response is built from it (evidence.releases)."""
+        slug = self.release_map_slug(request)
+        if slug is None:
+            return
+        number = _whole_number(request.query_params, "release", low=1, high=MAX_INT)
+        if number is not None:
+            release = visible_release(slug, number, request.user)
+            if release is None:
+                raise NotFound(f"This map has no release {number}.")
+        else:
+            release = latest_release(slug, request.user)
+            if release is None or reads_working_copy(request.user, release):
+                return
+        self._release = release
+        self._release_stack = ExitStack()
+        self._release_stack.enter_context(reading(release))
 
     def check_query_parameters(self, request: Request) -> None:
         allowed = COMMON_PARAMETERS | self.query_parameters
+        if self.reads_releases and ("slug" in self.kwargs or "map" in self.query_parameters):
+            allowed |= {"release"}
         if request.method not in SAFE_METHODS:
             allowed = COMMON_PARAMETERS
         for name in request.query_params:
@@ -332,6 +368,11 @@ class ApiView(APIView):
         super().permission_denied(request, message, code)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        stack: ExitStack | None = getattr(self, "_release_stack", None)
+        if stack is not None:  # the response's data is built: the release is read no more
+            stack.close()
+            if getattr(response, "streaming", False):
+                response.streaming_content = streamed_within(self._release, iter(response.streaming_content))
         if isinstance(response, Response) and response.status_code >= 400:
             # Errors are JSON whatever format was asked for (a CSV client gets a JSON 400).
             request.accepted_renderer = JSONRenderer()

@@ -14,6 +14,7 @@ from api.serializers import (
     MapOutputSerializer,
     NodeOutputSerializer,
     OutcomeOutputSerializer,
+    ReleaseOutputSerializer,
 )
 from api.views.base import (
     LIST_ERRORS,
@@ -28,6 +29,7 @@ from api.views.base import (
 from evidence import selectors
 from evidence.changes import changed_since
 from evidence.models import CodeSet, Intervention, Outcome
+from evidence.releases.selectors import map_releases
 
 # --- Maps and their frameworks ---
 
@@ -66,6 +68,24 @@ class MapDetailView(ApiView):
         evidence_map = self.map_or_404(request, slug, counts=True)
         return self.conditional(
             request, [evidence_map], lambda: Response(MapOutputSerializer(evidence_map).data)
+        )
+
+
+class ReleaseListView(ApiView):
+    permission_classes = [AllowAny]
+    reads_releases = False  # the list of releases is the map's own
+
+    @extend_schema(operation_id="releases_list", summary="A map's releases",
+                   description="The map's releases, newest first: numbered, dated snapshots that never change, "
+                   "with their notes, the search dates they cover and their counts. Read one with "
+                   "`?release=n` on any of the map's URLs.",
+                   responses={200: ReleaseOutputSerializer(many=True), **READ_ERRORS})
+    def get(self, request: Request, slug: str) -> HttpResponseBase:
+        evidence_map = self.map_or_404(request, slug)
+        releases = list(map_releases(evidence_map).select_related("evidence_map"))
+        return self.conditional(
+            request, [evidence_map],
+            lambda: Response(ReleaseOutputSerializer(releases, many=True, context={"request": request}).data),
         )
 
 

@@ -50,6 +50,7 @@ STREAM_BYTES = 64 * 1024
 class ChangesView(ApiView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer, CSVRenderer]
+    reads_releases = False  # the history of the working copy, for clients that mirror it
     query_parameters = frozenset({"since"})
 
     @extend_schema(

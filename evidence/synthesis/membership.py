@@ -98,12 +98,19 @@ def _fetch(query: QuerySet[Any]) -> list[tuple[Any, ...]]:
     """The rows of a values_list query, read with the database cursor directly: the ORM's
     per-row conversion costs more than the query for 100,000 rows of plain numbers."""
     try:
-        sql, params = query.query.sql_with_params()
+        sql, params = _compiled(query)
     except EmptyResultSet:  # a filter that nothing can pass, such as "in no nodes"
         return []
     with connections[query.db].cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
+
+
+def _compiled(query: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    """The query's SQL for the database it reads (a release is read from SQLite whatever the
+    primary is; `sql_with_params()` would compile for the primary)."""
+    sql, params = query.query.get_compiler(using=query.db).as_sql()
+    return sql, tuple(params)
 
 
 def _column(rows: list[tuple[Any, ...]], i: int, dtype: Any) -> npt.NDArray[Any]:
@@ -128,7 +135,7 @@ def _columns(query: QuerySet[Any], kinds: str) -> list[npt.NDArray[Any]]:
         rows = _fetch(query)
         return [_column(rows, i, _PG_TYPES[kind][2]) for i, kind in enumerate(kinds)]
     try:
-        sql, params = query.query.sql_with_params()
+        sql, params = _compiled(query)
     except EmptyResultSet:
         return [np.zeros(0, dtype=_PG_TYPES[kind][2]) for kind in kinds]
     names = [f"c{i}" for i in range(len(kinds))]

@@ -330,15 +330,16 @@ def build_map(n_studies: int):  # type: ignore[no-untyped-def]
     return evidence_map, rows[0], cols[0]
 
 
-# map_data: 1 the published map's version (portal.middleware, which then finds nothing kept), 2 the
-# map, 3 interventions, 4 outcomes, 5 the filtered studies, 6 their intervention codes, 7 their
-# outcome codes, 8 their effect sizes, 9 the confidence overrides of cell summaries.
-MAP_DATA_QUERIES = 9
-# cell page (not kept by the middleware): map_data's 2 to 9, then the cell's studies, its effect
+# map_data: 1 the published map's version and latest release (portal.middleware, which then finds
+# nothing kept), 2 the map's latest release (portal.releases: none, so the working copy), 3 the
+# map, 4 interventions, 5 outcomes, 6 the filtered studies, 7 their intervention codes, 8 their
+# outcome codes, 9 their effect sizes, 10 the confidence overrides of cell summaries.
+MAP_DATA_QUERIES = 10
+# cell page (not kept by the middleware): map_data's 2 to 10, then the cell's studies, its effect
 # sizes (with study, row and column joined), the outcomes those studies are coded with, the
 # cell's summary, and for "why do the studies differ?" (a pooled cell) the code sets offered as filters (this
 # map has none, so no query for their codes) and the studies' characteristics.
-CELL_PAGE_QUERIES = 14
+CELL_PAGE_QUERIES = 15
 
 
 @pytest.mark.parametrize("n_studies", [3, 30])
