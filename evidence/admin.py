@@ -182,7 +182,7 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
     prepopulated_fields = {"slug": ("title",)}
     inlines = (CodeSetInline, MembershipInline)
     fieldsets = (
-        (None, {"fields": ("title", "slug", "is_published", "description")}),
+        (None, {"fields": ("title", "slug", "organisation", "is_published", "description")}),
         ("Methods", {"fields": ("search_dates", "last_search_update", "inclusion_criteria", "methods_notes")}),
         ("Pooling", {"fields": ("pooling_method", "pooling_test", "within_study_correlation")}),
         ("Effect labels and confidence rule", {
