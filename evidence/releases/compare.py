@@ -28,6 +28,8 @@ from evidence.releases.context import reading
 
 # Fields every save moves: not a change a reader can see.
 BOOKKEEPING = frozenset({"created_at", "updated_at", "version", "members_version", "changed_at", "members_changed_at"})
+# Bumped when the Comparison's shape changes, so that cached comparisons are not reused.
+COMPARE_SHAPE = 1
 GAP = "gap"
 EVIDENCE = "evidence"
 
@@ -281,21 +283,18 @@ def _cells(a: dict[str, Any], b: dict[str, Any]) -> list[CellChange]:
     changes: list[CellChange] = []
     keys = sorted(set(old) | set(new), key=lambda k: tuple(int(p) for p in k.split("/")))
     for key in keys:
-        was, now = old.get(key), new.get(key)
+        was, now = old.get(key) or {}, new.get(key) or {}
         i, o = (int(p) for p in key.split("/"))
-
-        def pair(name: str) -> tuple[Any, Any]:
-            return ((was or {}).get(name), (now or {}).get(name))
-
-        def counted(name: str) -> tuple[int, int]:
-            return ((was or {}).get(name) or 0, (now or {}).get(name) or 0)
-
-        confidence = (((was or {}).get("confidence") or {}).get("level"), ((now or {}).get("confidence") or {}).get("level"))
+        before, after = cell_label(old.get(key)), cell_label(new.get(key))
         change = CellChange(
             i, o, interventions.get(i, str(i)), outcomes.get(o, str(o)),
-            counted("n_studies"), counted("n_effects"),
-            pair("estimate"), pair("ci_low"), pair("ci_high"), confidence,
-            (cell_label(was), cell_label(now)), cell_label(was) != cell_label(now),
+            (was.get("n_studies") or 0, now.get("n_studies") or 0),
+            (was.get("n_effects") or 0, now.get("n_effects") or 0),
+            (was.get("estimate"), now.get("estimate")),
+            (was.get("ci_low"), now.get("ci_low")),
+            (was.get("ci_high"), now.get("ci_high")),
+            ((was.get("confidence") or {}).get("level"), (now.get("confidence") or {}).get("level")),
+            (before, after), before != after,
         )
         numbers = (change.n_studies, change.n_effects, change.estimate, change.ci_low, change.ci_high, change.confidence)
         if change.label_changed or any(not _same(x, y) for x, y in numbers):
@@ -317,15 +316,104 @@ def compare_documents(a: dict[str, Any], b: dict[str, Any]) -> Comparison:
 
 
 def changed_cells(evidence_map: EvidenceMap, release: Release | None) -> list[CellChange]:
-    """The cells that changed in `release` (None: the working copy) since the release before."""
-    from evidence.releases.selectors import map_releases
-
+    """The cells that changed in `release` (None: the working copy) since the release before
+    (none when there is no release before it)."""
     with reading(None):
-        earlier = map_releases(evidence_map)
+        earlier = Release.objects.filter(evidence_map=evidence_map).defer("document").order_by("-number")
         if release is not None:
             earlier = earlier.filter(number__lt=release.number)
         previous = earlier.first()
-        if previous is None:
-            return []
-        after = working_document(evidence_map) if release is None else release_document(release)
-        return _cells(release_document(previous), after)
+    if previous is None:
+        return []
+    return compare_pair(evidence_map, Pair(previous, release)).cells
+
+
+# --- Which two copies ---
+
+WORKING = "working"
+
+
+class CompareError(Exception):
+    """A bad `from` or `to`: names the parameter and what is wrong with it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Pair:
+    """What is compared: release `first` with release `second` (None: the working copy)."""
+
+    first: Release
+    second: Release | None
+
+    @property
+    def to_label(self) -> str:
+        return "the working copy" if self.second is None else f"release {self.second.number}"
+
+
+def _number(raw: str, name: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise CompareError(name, f"{raw!r} is not a release number.") from None
+    if not 1 <= value <= 999_999_999:
+        raise CompareError(name, f"{value} is not a release number.")
+    return value
+
+
+def choose_pair(evidence_map: EvidenceMap, raw_from: str | None, raw_to: str | None, *, members: bool) -> Pair:
+    """The releases `from` and `to` name (`to` may be "working", for the map's members only).
+    Without them: the latest release against the one before it."""
+    with reading(None):
+        releases = {r.number: r for r in Release.objects.filter(evidence_map=evidence_map).defer("document")}
+    if not releases:
+        raise CompareError("from", f"The map “{evidence_map.title}” has no releases yet.")
+    latest = max(releases)
+    if raw_to in (None, ""):
+        second: Release | None = releases[latest]
+    elif raw_to.strip() == WORKING:
+        if not members:
+            raise CompareError("to", "Only the map's members see its working copy.")
+        second = None
+    else:
+        number = _number(raw_to, "to")
+        if number not in releases:
+            raise CompareError("to", f"The map has no release {number} (its latest is {latest}).")
+        second = releases[number]
+    if raw_from in (None, ""):
+        default = latest if second is None else second.number - 1
+        if default < 1:
+            raise CompareError("from", "Release 1 has no release before it: name one with `from`.")
+        first = releases[default]
+    else:
+        number = _number(raw_from, "from")
+        if number not in releases:
+            raise CompareError("from", f"The map has no release {number} (its latest is {latest}).")
+        first = releases[number]
+    if second is not None and first.number >= second.number:
+        raise CompareError("from", f"`from` ({first.number}) must be an earlier release than `to` ({second.number}).")
+    for release in (first, second):
+        if release is not None:
+            release.evidence_map = evidence_map  # already loaded; no query, and never the copy's
+    return Pair(first, second)
+
+
+def compare_pair(evidence_map: EvidenceMap, pair: Pair) -> Comparison:
+    """The comparison of `pair`: two releases' once for good, the working copy's once per
+    members_version."""
+    from evidence import versions
+
+    with reading(None):
+        if pair.second is None:
+            key = versions.cache_key(f"compare:{pair.first.pk}:working", evidence_map, members=True)
+        else:
+            key = f"egm:release-compare.{COMPARE_SHAPE}:{pair.first.pk}:{pair.second.pk}"
+
+        def compute() -> Comparison:
+            after = working_document(evidence_map) if pair.second is None else release_document(pair.second)
+            return compare_documents(release_document(pair.first), after)
+
+        return versions.cached(key, compute)
