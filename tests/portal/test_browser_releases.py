@@ -8,19 +8,13 @@ import pytest
 from evidence.models import Intervention, Outcome
 from evidence.releases.services import release_map
 from tests.factories import EffectSizeFactory, StudyFactory
-from tests.portal.test_browser import (  # noqa: F401 (fixtures)
-    AXE,
-    MAP,
-    TIMEOUT,
-    axe_findings,
-    browser,
-    demo,
-    example_ids,
-    expect,
-    page,
-)
+from tests.portal import test_browser as shared
+from tests.portal.test_browser import AXE, MAP, TIMEOUT, axe_findings, example_ids, expect
 
 pytestmark = pytest.mark.browser
+
+# The browser, the live demo and a page with its console checked, as the other browser tests have them.
+browser, demo, page = shared.browser, shared.demo, shared.page
 
 
 def _release_with_a_change(demo) -> tuple[int, int]:  # type: ignore[no-untyped-def]

@@ -13,16 +13,20 @@ from django.urls import reverse
 
 from evidence.releases.services import release_map
 from tests.conftest import grant
-from tests.evidence.test_release_compare import Small, _study, small  # noqa: F401 (a fixture)
+from tests.evidence import test_release_compare as compare_tests
+from tests.evidence.test_release_compare import Small, _study
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
+# The small map of the comparison's tests.
+small = compare_tests.small
+
 
 @pytest.fixture
-def two(small: Small) -> Small:  # noqa: F811
+def two(small: Small) -> Small:
     """Release 1; a study in the gap cell; a renamed outcome; release 2."""
     small.map.organisation = "Centre for Evidence & Rights"
     small.map.update_plan = "Searched again **every year**."
