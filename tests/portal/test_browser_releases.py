@@ -66,7 +66,8 @@ def test_release_pages_pass_axe(browser, live_server, demo) -> None:  # type: ig
         "home": "/",
     }
     for name, path in pages.items():
-        response = tab.goto(live_server.url + path)
+        # The first page of a release materialises its copy, which takes a while on a busy machine.
+        response = tab.goto(live_server.url + path, timeout=60_000)
         assert response is not None and response.status == 200, name
         assert axe_findings(tab) == [], name
     tab.goto(live_server.url + MAP + "?changes=previous")
