@@ -15,7 +15,8 @@ from datetime import UTC, date
 
 import rispy
 
-from evidence.models import Release
+from evidence.models import EvidenceMap, Release
+from evidence.releases.context import reading
 
 RIS_TYPE = "application/x-research-info-systems"
 BIBTEX_TYPE = "application/x-bibtex"
@@ -104,8 +105,10 @@ class Citation:
 
 
 def release_citation(release: Release, url: str, *, part: str = "") -> Citation:
-    """The citation of `release` at `url`, or of its part `part` (a cell's title)."""
-    evidence_map = release.evidence_map
+    """The citation of `release` at `url`, or of its part `part` (a cell's title): the map's
+    title and organisation as the release has them, whatever the map is called now."""
+    with reading(release):
+        evidence_map = EvidenceMap.objects.get(pk=release.evidence_map_id)
     return Citation(
         organisation=evidence_map.organisation,
         map_title=evidence_map.title,
