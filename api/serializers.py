@@ -501,3 +501,104 @@ class ChangesOutputSerializer(serializers.Serializer[Any]):
     since = serializers.DateTimeField(help_text="The `since` asked for.")
     until = serializers.DateTimeField(help_text="The server's time when the changes were read: the next `since`.")
     changes = ChangeOutputSerializer(many=True, help_text="In the order of their latest change.")
+
+
+# --- What changed between releases (evidence.releases.compare) ---
+
+
+class ReleaseChangedValueSerializer(serializers.Serializer[Any]):
+    field = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class ReleaseStudyRefSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    citation = serializers.CharField()
+    title = serializers.CharField()
+
+
+class _Renamed(serializers.Serializer[Any]):
+    """Members whose names a Serializer's own attributes take ("fields", "label"): declared
+    with a trailing underscore and renamed here."""
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        for name in [n for n in fields if n.endswith("_")]:
+            fields[name.removesuffix("_")] = fields.pop(name)
+        return fields
+
+
+class ReleaseRowChangeSerializer(_Renamed):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    change = serializers.ChoiceField(["added", "removed", "changed"])
+    fields_ = ReleaseChangedValueSerializer(many=True)
+
+
+class ReleaseCodingChangeSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(["intervention", "outcome", "code"])
+    added = serializers.ListField(child=serializers.CharField())
+    removed = serializers.ListField(child=serializers.CharField())
+
+
+class ReleaseRecodedStudySerializer(ReleaseStudyRefSerializer, _Renamed):
+    fields_ = ReleaseChangedValueSerializer(many=True, help_text="The study's own fields that changed.")
+    codings = ReleaseCodingChangeSerializer(many=True)
+    appraisals = ReleaseRowChangeSerializer(many=True)
+    effect_sizes = ReleaseRowChangeSerializer(many=True)
+
+
+class ReleaseNodeChangeSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(["intervention", "outcome", "code"])
+    id = serializers.IntegerField()
+    change = serializers.ChoiceField(["added", "removed", "renamed", "moved"])
+    name = serializers.CharField()
+    before = serializers.CharField(allow_null=True, help_text="The old name (renamed) or old parent (moved).")
+
+
+def _before_after(child: serializers.Field[Any, Any, Any, Any], name: str) -> type[serializers.Serializer[Any]]:
+    attrs = {"before": child, "after": type(child)(**child._kwargs)}  # type: ignore[attr-defined]
+    return type(name, (serializers.Serializer,), attrs)
+
+
+class ReleaseCellChangeSerializer(_Renamed):
+    intervention_id = serializers.IntegerField()
+    outcome_id = serializers.IntegerField()
+    intervention = serializers.CharField()
+    outcome = serializers.CharField()
+    status = serializers.ChoiceField(["gap_to_evidence", "evidence_to_gap", "changed"])
+    n_studies = _before_after(serializers.IntegerField(), "ReleaseCountChange")()
+    n_effects = _before_after(serializers.IntegerField(), "ReleaseEffectCountChange")()
+    estimate = _before_after(serializers.FloatField(allow_null=True), "ReleaseEstimateChange")()
+    ci_low = _before_after(serializers.FloatField(allow_null=True), "ReleaseCiLowChange")()
+    ci_high = _before_after(serializers.FloatField(allow_null=True), "ReleaseCiHighChange")()
+    confidence = _before_after(serializers.CharField(allow_null=True), "ReleaseConfidenceChange")()
+    label_ = _before_after(
+        serializers.CharField(help_text='"gap", "evidence" (studies, no pooled effect) or the effect\'s label.'),
+        "ReleaseLabelChange",
+    )()
+    label_changed = serializers.BooleanField()
+
+
+class ReleaseComparisonCountsSerializer(serializers.Serializer[Any]):
+    studies_added = serializers.IntegerField()
+    studies_removed = serializers.IntegerField()
+    studies_recoded = serializers.IntegerField()
+    framework = serializers.IntegerField()
+    settings = serializers.IntegerField()
+    cells = serializers.IntegerField()
+    cells_relabelled = serializers.IntegerField()
+
+
+class ComparisonOutputSerializer(_Renamed):
+    map = serializers.CharField()
+    from_ = serializers.IntegerField(help_text="The earlier release.")
+    to = serializers.CharField(help_text='The later release\'s number, or "working".')
+    counts = ReleaseComparisonCountsSerializer()
+    studies_added = ReleaseStudyRefSerializer(many=True)
+    studies_removed = ReleaseStudyRefSerializer(many=True, help_text="Deleted or unpublished since `from`.")
+    studies_recoded = ReleaseRecodedStudySerializer(many=True)
+    framework = ReleaseNodeChangeSerializer(many=True)
+    settings = ReleaseChangedValueSerializer(many=True, help_text="The map's settings that changed.")
+    cells = ReleaseCellChangeSerializer(many=True)

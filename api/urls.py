@@ -34,6 +34,7 @@ urlpatterns = [
         views.CellDetailView.as_view(), name="cell",
     ),
     path("maps/<slug:slug>/changes/", views.ChangesView.as_view(), name="changes"),
+    path("maps/<slug:slug>/releases/compare/", views.CompareView.as_view(), name="release-compare"),
     path("maps/<slug:slug>/dump/", views.DumpView.as_view(), name="dump"),
     path("maps/<slug:slug>/releases/", views.ReleaseListView.as_view(), name="releases"),
     path("studies/", views.StudyListView.as_view(), name="studies"),

@@ -252,7 +252,7 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
     prepopulated_fields = {"slug": ("title",)}
     inlines = (CodeSetInline, MembershipInline)
     fieldsets = (
-        (None, {"fields": ("title", "slug", "is_published", "description")}),
+        (None, {"fields": ("title", "slug", "organisation", "is_published", "description")}),
         ("Methods", {"fields": (
             "search_dates", "last_search_update", "update_plan", "inclusion_criteria", "methods_notes",
         )}),

@@ -83,6 +83,9 @@ class EvidenceMap(CheckedText):
     inclusion_criteria = models.TextField(blank=True, help_text="Markdown.")
     methods_notes = models.TextField(blank=True, help_text="Anything else about the methods. Markdown.")
     last_search_update = models.DateField(null=True, blank=True)
+    organisation = models.CharField(
+        max_length=200, blank=True, help_text="Who publishes the map (the author of its citations)."
+    )
     update_plan = models.TextField(
         blank=True, help_text="How and how often the map is updated (shown with its releases). Markdown."
     )

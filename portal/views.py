@@ -80,7 +80,11 @@ def _with_query(url: str, filters: StudyFilters) -> str:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html", {"maps": selectors.maps_with_counts(request.user)})
+    """The maps, each with its latest release, search dates and update plan."""
+    maps = list(selectors.maps_with_counts(request.user))
+    latest = release_selectors.latest_by_map([m.pk for m in maps])
+    rows = [{"map": m, "release": latest.get(m.pk)} for m in maps]
+    return render(request, "portal/home.html", {"maps": rows})
 
 
 # The map page's view settings in its URL (portal/static/portal/js/map/view.js reads and

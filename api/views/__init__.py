@@ -2,6 +2,7 @@
 
 from api.views.base import ApiRootView, NotFoundView
 from api.views.cells import CellDetailView, CellListView
+from api.views.compare import CompareView
 from api.views.effect_sizes import EffectSizeDetailView, EffectSizeListView
 from api.views.maps import (
     CodeSetListView,
@@ -21,6 +22,7 @@ __all__ = [
     "CellListView",
     "ChangesView",
     "CodeSetListView",
+    "CompareView",
     "DumpView",
     "EffectSizeDetailView",
     "EffectSizeListView",

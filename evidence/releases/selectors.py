@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from evidence.models import EvidenceMap, Release
 from studies.models import can_see_drafts
@@ -40,3 +40,10 @@ def reads_working_copy(user: object, release: Release) -> bool:
     """Whether `user` reads the working copy of the released map by default: its members do
     (any role), everyone else reads its latest release."""
     return can_see_drafts(user, release.evidence_map)
+
+
+def latest_by_map(map_ids: list[int]) -> dict[int, Release]:
+    """The newest release of each of the maps (one query; maps without one are left out)."""
+    newest = Release.objects.filter(evidence_map=OuterRef("evidence_map")).order_by("-number").values("pk")[:1]
+    releases = Release.objects.filter(evidence_map_id__in=map_ids, pk=Subquery(newest)).defer(*SUMMARY_DEFER)
+    return {release.evidence_map_id: release for release in releases}

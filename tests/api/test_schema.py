@@ -47,6 +47,7 @@ def test_schema_is_valid_openapi_3() -> None:
         "/api/v1/studies/{id}/", "/api/v1/effect-sizes/", "/api/v1/effect-sizes/{id}/",
         "/api/v1/tokens/", "/api/v1/tokens/{id}/",
         "/api/v1/maps/{slug}/changes/", "/api/v1/maps/{slug}/dump/", "/api/v1/maps/{slug}/releases/",
+        "/api/v1/maps/{slug}/releases/compare/",
     } == paths
     # Every field of every object is described or self-explanatory, and names are stable.
     cell = schema["components"]["schemas"]["CellOutput"]["properties"]
