@@ -16,10 +16,15 @@ from django.core.paginator import Page, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
+from django.utils.http import content_disposition_header
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
+from config.middleware import content_security_policy
 from evidence import selectors, versions
 from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
@@ -37,7 +42,8 @@ from evidence.synthesis.sensitivity import (
 )
 from evidence.synthesis.subgroups import BUILT_IN_FACTORS, explain_cell, subgroup_plot
 from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
-from portal.forms import filter_fields
+from portal import standalone
+from portal.forms import FilterField, described_filters, filter_fields
 from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
 
@@ -75,21 +81,32 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/home.html", {"maps": selectors.maps_with_counts(request.user)})
 
 
-@with_filters
-def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
-    """The page shell: the filters form and the grid, which the map script fills from map_data."""
+def _filter_fields(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> list[FilterField]:
     members = can_see_drafts(request.user, evidence_map)
     options = versions.cached(
         versions.cache_key("filter-options", evidence_map, members=members),
         lambda: selectors.map_filter_options(evidence_map, request.user),
     )
     filterset = StudyFilterSet(queryset=selectors.map_studies(evidence_map, request.user), options=options)
+    return filter_fields(filterset, filters)
+
+
+@with_filters
+def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    """The page shell: the filters form and the grid, which the map script fills from map_data."""
+    slug = {"slug": evidence_map.slug}
     context = {
         "map": evidence_map,
         "filters": filters,
-        "filter_fields": filter_fields(filterset, filters),
+        "filter_fields": _filter_fields(request, evidence_map, filters),
         "segment_code_set": evidence_map.segment_code_set,
-        "data_url": reverse("portal:map_data", kwargs={"slug": evidence_map.slug}),
+        "data_url": reverse("portal:map_data", kwargs=slug),
+        "download_url": _with_query(reverse("portal:map_download", kwargs=slug), filters),
+        # The HTML a partner pastes (the map script points it at the filters as they change).
+        "embed_snippet": render_to_string("portal/embed_snippet.html", {
+            "map": evidence_map,
+            "embed_url": request.build_absolute_uri(_with_query(reverse("portal:map_embed", kwargs=slug), filters)),
+        }),
     }
     return render(request, "portal/map.html", context)
 
@@ -113,17 +130,7 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
     if not_modified is None:
 
         def document() -> bytes:
-            evidence = map_evidence(evidence_map, filters)
-            slug = {"slug": evidence_map.slug}
-            urls = {
-                "page": _with_query(reverse("portal:map", kwargs=slug), filters),
-                "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
-                "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
-            }
-            data = map_json(
-                evidence, cell_url=_cell_url_template(evidence_map), urls=urls, segments=map_segments(evidence)
-            )
-            return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+            return _map_document(evidence_map, filters)
 
         key = versions.cache_key("data.json", evidence_map, query)
         response: HttpResponse
@@ -142,6 +149,79 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
         response = not_modified
     response["ETag"] = tag
     response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _map_document(evidence_map: EvidenceMap, filters: StudyFilters) -> bytes:
+    """data.json's body (map_data keeps it under the map's version and the filters)."""
+    evidence = map_evidence(evidence_map, filters)
+    slug = {"slug": evidence_map.slug}
+    urls = {
+        "page": _with_query(reverse("portal:map", kwargs=slug), filters),
+        "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
+        "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
+        "download": _with_query(reverse("portal:map_download", kwargs=slug), filters),
+        "embed": _with_query(reverse("portal:map_embed", kwargs=slug), filters),
+    }
+    data = map_json(evidence, cell_url=_cell_url_template(evidence_map), urls=urls, segments=map_segments(evidence))
+    return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def _map_data(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any]:
+    """data.json's document, from the cache that map_data fills."""
+    key = versions.cache_key("data.json", evidence_map, filters.to_query())
+    loaded: dict[str, Any] = json.loads(versions.cached(key, lambda: _map_document(evidence_map, filters)))
+    return loaded
+
+
+def _absolute_links(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]:
+    """data.json with its links made absolute: a file opened from disk has no site to resolve
+    "/maps/..." against."""
+    site = request.build_absolute_uri("/").rstrip("/")
+    return {**data, "cell_url": site + data["cell_url"], "urls": {k: site + v for k, v in data["urls"].items()}}
+
+
+@xframe_options_exempt
+@with_filters
+def map_embed(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    """The grid alone, for partners' pages: framed only by the origins the map allows (its
+    policy's frame-ancestors), and by none when it allows none (X-Frame-Options: DENY too)."""
+    origins = evidence_map.embed_origin_list
+    context = {
+        "map": evidence_map,
+        "filters": filters,
+        "data": _map_data(evidence_map, filters),
+        "filters_text": described_filters(_filter_fields(request, evidence_map, filters)),
+        "map_url": request.build_absolute_uri(_with_query(evidence_map.get_absolute_url(), filters)),
+    }
+    response = render(request, "portal/embed.html", context)
+    response["Content-Security-Policy"] = content_security_policy(frame_ancestors=origins)
+    if not origins:
+        response["X-Frame-Options"] = "DENY"
+    return response
+
+
+@with_filters
+def map_download(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    """The map as shown, as one HTML file that draws it offline: the data, the map's script and
+    styles inside, and its own policy allowing exactly those (portal.standalone)."""
+    script = standalone.inline_safe(standalone.link_modules(), "script")
+    style = standalone.inline_safe(standalone.map_style(), "style")
+    made = timezone.now()
+    context = {
+        "map": evidence_map,
+        "data": _absolute_links(request, _map_data(evidence_map, filters)),
+        "filters_text": described_filters(_filter_fields(request, evidence_map, filters)),
+        "map_url": request.build_absolute_uri(_with_query(evidence_map.get_absolute_url(), filters)),
+        "made": made,
+        "script": script,
+        "style": style,
+        "policy": standalone.standalone_policy(script=script, style=style),
+        "segment_code_set": evidence_map.segment_code_set,
+    }
+    response = render(request, "portal/standalone.html", context)
+    name = f"{evidence_map.slug}-map-{made:%Y-%m-%d}.html"
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
     return response
 
 
