@@ -1,10 +1,12 @@
-"""A Content-Security-Policy for every response: scripts and styles from our own origin only."""
+"""A Content-Security-Policy for every HTML response: scripts and styles from our own origin only,
+and no framing except of a map's embed page by the origins the map allows (portal.views.map_embed)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
 from django.http import HttpRequest, HttpResponse
+
 
 # No 'unsafe-inline' anywhere: our templates carry no inline script, style attribute or
 # event handler. Plotly is told not to inject its <style> element (portal/templates/base.html links

@@ -41,8 +41,8 @@ from evidence.synthesis.sensitivity import (
     cell_sensitivity,
 )
 from evidence.synthesis.subgroups import BUILT_IN_FACTORS, explain_cell, subgroup_plot
-from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
 from portal import standalone
+from portal.data import forest_json, map_json, oriented_effects, sensitivity_json
 from portal.forms import FilterField, described_filters, filter_fields
 from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
