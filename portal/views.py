@@ -21,7 +21,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import content_disposition_header
-from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
 from config.middleware import content_security_policy
@@ -132,7 +131,7 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
         def document() -> bytes:
             return _map_document(evidence_map, filters)
 
-        key = versions.cache_key("data.json", evidence_map, query)
+        key = _data_key(evidence_map, filters)
         response: HttpResponse
         if _accepts_gzip(request):
             # Compressed once per version, not once per request, and kept on its own so that a
@@ -167,9 +166,13 @@ def _map_document(evidence_map: EvidenceMap, filters: StudyFilters) -> bytes:
     return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
+def _data_key(evidence_map: EvidenceMap, filters: StudyFilters) -> str:
+    return versions.cache_key("data.json", evidence_map, filters.to_query())
+
+
 def _map_data(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any]:
     """data.json's document, from the cache that map_data fills."""
-    key = versions.cache_key("data.json", evidence_map, filters.to_query())
+    key = _data_key(evidence_map, filters)
     loaded: dict[str, Any] = json.loads(versions.cached(key, lambda: _map_document(evidence_map, filters)))
     return loaded
 
@@ -181,7 +184,6 @@ def _absolute_links(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any
     return {**data, "cell_url": site + data["cell_url"], "urls": {k: site + v for k, v in data["urls"].items()}}
 
 
-@xframe_options_exempt
 @with_filters
 def map_embed(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
     """The grid alone, for partners' pages: framed only by the origins the map allows (its
@@ -196,8 +198,8 @@ def map_embed(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFil
     }
     response = render(request, "portal/embed.html", context)
     response["Content-Security-Policy"] = content_security_policy(frame_ancestors=origins)
-    if not origins:
-        response["X-Frame-Options"] = "DENY"
+    # X-Frame-Options cannot name origins: it goes (Django's middleware adds it otherwise).
+    response.xframe_options_exempt = bool(origins)
     return response
 
 

@@ -60,6 +60,11 @@ def test_the_embed_page_is_framed_by_exactly_the_allowed_origins(client: Client,
         k: v for k, v in directives(CONTENT_SECURITY_POLICY).items() if k != "frame-ancestors"
     }
     assert "unsafe-inline" not in policy
+    # Its answer to a bad filter is not for framing either.
+    refused = client.get(EMBED + "?year_min=soon")
+    assert refused.status_code == 400
+    assert refused["X-Frame-Options"] == "DENY"
+    assert directives(refused["Content-Security-Policy"])["frame-ancestors"] == "'none'"
 
 
 def test_every_other_page_stays_unframeable(client: Client, demo_map: Any) -> None:
@@ -247,8 +252,9 @@ def test_the_file_names_every_kind_of_filter_or_none(client: Client, demo_map: A
     html = client.get(DOWNLOAD).content.decode()
     assert "Filters: none (every published study of the map)." in html
     html = client.get(DOWNLOAD + "?year_min=2010&has_effects=yes&q=treaty").content.decode()
-    assert "Filters: Published from: 2010; Has effect sizes: Yes; " in html
-    assert "treaty" in html.split("Filters:")[1].split("</p>")[0]
+    named = set(html.split("<p>Filters: ")[1].split(".</p>")[0].split("; "))
+    assert {"Published from: 2010", "Has effect sizes: Yes"} < named
+    assert len(named) == 3 and any(part.endswith(": treaty") for part in named)
 
 
 # --- The linked script ------------------------------------------------------------------------------
