@@ -1,5 +1,5 @@
 """The throttle of anonymous readers of the costly public responses: a map's data.json and the
-downloads (portal's and interchange's views, which are not the API's and have no DRF throttle).
+downloads (the offline map file among them) (portal's and interchange's views, which are not the API's and have no DRF throttle).
 
 One middleware applies it to the views named in THROTTLED, with the API's idea of a client
 (DRF's `get_ident`: the address `NUM_PROXIES` trusted proxies report, else the socket's) and
@@ -22,6 +22,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 THROTTLED = frozenset({
     "portal:map_data",
+    "portal:map_download",
     "interchange:studies_csv",
     "interchange:studies_ris",
     "interchange:map_eppi_json",

@@ -265,6 +265,11 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
             "description": "Segment the bubbles by one of this map's code sets (listed below), "
             "or leave it empty to segment them by study design.",
         }),
+        ("Sharing", {
+            "fields": ("embed_origins",),
+            "description": "Partner sites listed here may show the map's embed page (/maps/<slug>/embed/) "
+            "in an iframe; the map page offers the snippet. Every other site is refused.",
+        }),
     )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

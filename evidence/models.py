@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -57,6 +58,45 @@ EffectLabelPreset = models.TextChoices(  # type: ignore[call-overload]
         for name, preset in EFFECT_LABEL_PRESETS.items()
     ],
 )
+
+
+# Plain http is allowed only for the reader's own machine, which browsers treat as secure too.
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]"})
+_URL = URLValidator(schemes=["https", "http"])
+
+
+def embed_origin(text: str) -> str | None:
+    """`text` as a web origin a map's embed page may be framed by ("https://partner.example.org",
+    or "http://localhost:8080"), lower-cased and without a final "/"; None if it is not one."""
+    text = text.strip()
+    try:
+        _URL(text)
+        parts = urlsplit(text)
+        port = parts.port
+    except (ValidationError, ValueError):
+        return None
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        return None
+    if parts.path not in ("", "/") or "*" in host or not host:
+        return None
+    if parts.scheme.lower() != "https" and host not in _LOOPBACK:
+        return None
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
+
+
+def validate_embed_origins(value: str) -> None:
+    """One origin per line; names every line that is not one."""
+    problems = [
+        f"line {number}: “{line.strip()}” is not a web origin such as https://partner.example.org "
+        "(https, a host name and at most a port; no path)"
+        for number, line in enumerate(value.splitlines(), start=1)
+        if line.strip() and embed_origin(line) is None
+    ]
+    if problems:
+        raise ValidationError("; ".join(problems).capitalize() + ".", code="invalid_origin")
 
 
 class EvidenceMapQuerySet(models.QuerySet["EvidenceMap"]):
@@ -123,6 +163,11 @@ class EvidenceMap(CheckedText):
         "CodeSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The code set whose codes segment the map's bubbles (empty: segment by study design).",
     )
+    embed_origins = models.TextField(
+        blank=True, validators=[validate_embed_origins],
+        help_text="The web sites that may show this map's embed page in a frame: one origin per line, "
+        "such as https://partner.example.org. Empty: no site may frame it.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -169,12 +214,22 @@ class EvidenceMap(CheckedText):
         return reverse("portal:map", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
+        lines = [line for line in self.embed_origins.splitlines() if line.strip()]
+        if all(embed_origin(line) for line in lines):
+            self.embed_origins = "\n".join(self.embed_origin_list)  # one canonical spelling each
         segments = self.segment_code_set
         if segments is not None and (self.pk is None or segments.evidence_map_id != self.pk):
             raise ValidationError({
                 "segment_code_set": f"The code set “{segments.name}” belongs to another map; "
                 "choose one of this map's code sets.",
             })
+
+    @property
+    def embed_origin_list(self) -> tuple[str, ...]:
+        """The origins that may frame the embed page, each once (a line that is not an origin,
+        which validation refuses, is left out rather than sent in a header)."""
+        found = (embed_origin(line) for line in self.embed_origins.splitlines())
+        return tuple(dict.fromkeys(origin for origin in found if origin))
 
     @property
     def confidence_rules(self) -> ConfidenceRules:

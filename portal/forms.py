@@ -116,3 +116,27 @@ def active_filters(filters: StudyFilters) -> list[tuple[str, str]]:
         names = dict(field.choices) if hasattr(field, "choices") and name != "code" else {}
         found.append((str(field.label), ", ".join(str(names.get(v, v)) for v in chosen)))
     return found
+
+
+def _chosen(options: tuple[Option, ...]) -> list[str]:
+    found: list[str] = []
+    for option in options:
+        if option.selected:
+            found.append(option.label)
+        found.extend(_chosen(option.children))
+    return found
+
+
+def described_filters(fields: list[FilterField]) -> str:
+    """The chosen filters in words, as the form labels them: "Study design: RCT; Published from: 2010"."""
+    parts = []
+    for field in fields:
+        if field.kind == "tree":
+            chosen = [label for group in field.groups for label in _chosen(group.options)]
+        elif field.options:
+            chosen = _chosen(field.options)
+        else:
+            chosen = [field.value] if field.value else []
+        if chosen:
+            parts.append(f"{field.label}: {', '.join(chosen)}")
+    return "; ".join(parts)

@@ -16,6 +16,8 @@ urlpatterns = [
     # The cells changed since the previous release (the map page's highlight; in a release's
     # URLs, those changed in that release).
     path("maps/<slug:slug>/changes.json", release_views.changes_json, name="map_changes"),
+    path("maps/<slug:slug>/embed/", views.map_embed, name="map_embed"),
+    path("maps/<slug:slug>/download.html", views.map_download, name="map_download"),
     path("maps/<slug:slug>/methods/", views.methods_page, name="methods"),
     path(cell, views.cell_page, name="cell"),
     path("maps/<slug:slug>/studies/<int:pk>/", views.study_page, name="study"),

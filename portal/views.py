@@ -16,10 +16,14 @@ from django.core.paginator import Page, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from config.middleware import content_security_policy
 from evidence import overview, selectors, versions
 from evidence.filters import FilterError, StudyFilters, StudyFilterSet
 from evidence.models import EvidenceMap
@@ -37,6 +41,7 @@ from evidence.synthesis.sensitivity import (
     cell_sensitivity,
 )
 from evidence.synthesis.subgroups import BUILT_IN_FACTORS, explain_cell, subgroup_plot
+from portal import standalone
 from portal.data import (
     data_summary,
     forest_json,
@@ -45,7 +50,7 @@ from portal.data import (
     oriented_effects,
     sensitivity_json,
 )
-from portal.forms import active_filters, filter_fields
+from portal.forms import FilterField, active_filters, described_filters, filter_fields
 from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
 
@@ -134,6 +139,8 @@ def data_document(evidence_map: EvidenceMap, filters: StudyFilters, seg: str, co
             "page": _with_query(reverse("portal:map", kwargs=slug), filters),
             "studies_csv": _with_query(reverse("interchange:studies_csv", kwargs=slug), filters),
             "studies_ris": _with_query(reverse("interchange:studies_ris", kwargs=slug), filters),
+            "download": _with_query(reverse("portal:map_download", kwargs=slug), filters),
+            "embed": _with_query(reverse("portal:map_embed", kwargs=slug), filters),
         }
         data = map_json(
             evidence, cell_url=_cell_url_template(evidence_map), urls=urls,
@@ -149,6 +156,16 @@ def _data_key(evidence_map: EvidenceMap, filters: StudyFilters, seg: str) -> str
     return versions.cache_key("data.json", evidence_map, f"{query}|seg={seg}" if seg else query)
 
 
+def _filter_fields(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> list[FilterField]:
+    members = can_see_drafts(request.user, evidence_map)
+    options = versions.cached(
+        versions.cache_key("filter-options", evidence_map, members=members),
+        lambda: selectors.map_filter_options(evidence_map, request.user),
+    )
+    filterset = StudyFilterSet(queryset=selectors.map_studies(evidence_map, request.user), options=options)
+    return filter_fields(filterset, filters)
+
+
 @with_filters
 def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
     """The filters form, the table view of every cell with studies (readable without script)
@@ -156,12 +173,7 @@ def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
 
     Queries (beyond the session's): the map; on a cache miss, the filter options', the
     segmenting choices' and map_data's."""
-    members = can_see_drafts(request.user, evidence_map)
-    options = versions.cached(
-        versions.cache_key("filter-options", evidence_map, members=members),
-        lambda: selectors.map_filter_options(evidence_map, request.user),
-    )
-    filterset = StudyFilterSet(queryset=selectors.map_studies(evidence_map, request.user), options=options)
+    slug = {"slug": evidence_map.slug}
     choices = _segment_choices(evidence_map)
     default = next((slug for pk, slug, _ in choices if pk == evidence_map.segment_code_set_id), SEGMENT_BY_DESIGN)
     table_key = _data_key(evidence_map, filters, "") + ":table"
@@ -169,11 +181,17 @@ def map_page(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
     context = {
         "map": evidence_map,
         "filters": filters,
-        "filter_fields": filter_fields(filterset, filters),
+        "filter_fields": _filter_fields(request, evidence_map, filters),
         "segment_choices": [(slug, name) for _, slug, name in choices],
         "segment_default": default,
         "table": table,
-        "data_url": reverse("portal:map_data", kwargs={"slug": evidence_map.slug}),
+        "data_url": reverse("portal:map_data", kwargs=slug),
+        "download_url": _with_query(reverse("portal:map_download", kwargs=slug), filters),
+        # The HTML a partner pastes (the map script points it at the filters as they change).
+        "embed_snippet": render_to_string("portal/embed_snippet.html", {
+            "map": evidence_map,
+            "embed_url": request.build_absolute_uri(_with_query(reverse("portal:map_embed", kwargs=slug), filters)),
+        }),
     }
     return render(request, "portal/map.html", context)
 
@@ -208,7 +226,7 @@ def overview_page(request: HttpRequest, evidence_map: EvidenceMap, filters: Stud
 
 def _map_table(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any]:
     """The table view as the page prints it, from data.json's cached document."""
-    data = json.loads(data_document(evidence_map, filters, "", MAP_DEFAULT))
+    data = _map_data(evidence_map, filters)
     return {**map_table(data), "summary": data_summary(data)}
 
 
@@ -252,6 +270,62 @@ def map_data(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilt
         response = not_modified
     response["ETag"] = tag
     response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _map_data(evidence_map: EvidenceMap, filters: StudyFilters) -> dict[str, Any]:
+    """data.json's document, from the cache that map_data fills."""
+    loaded: dict[str, Any] = json.loads(data_document(evidence_map, filters, "", MAP_DEFAULT))
+    return loaded
+
+
+def _absolute_links(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]:
+    """data.json with its links made absolute: a file opened from disk has no site to resolve
+    "/maps/..." against."""
+    site = request.build_absolute_uri("/").rstrip("/")
+    return {**data, "cell_url": site + data["cell_url"], "urls": {k: site + v for k, v in data["urls"].items()}}
+
+
+@with_filters
+def map_embed(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    """The grid alone, for partners' pages: framed only by the origins the map allows (its
+    policy's frame-ancestors), and by none when it allows none (X-Frame-Options: DENY too)."""
+    origins = evidence_map.embed_origin_list
+    context = {
+        "map": evidence_map,
+        "filters": filters,
+        "data": _map_data(evidence_map, filters),
+        "filters_text": described_filters(_filter_fields(request, evidence_map, filters)),
+        "map_url": request.build_absolute_uri(_with_query(evidence_map.get_absolute_url(), filters)),
+    }
+    response = render(request, "portal/embed.html", context)
+    response["Content-Security-Policy"] = content_security_policy(frame_ancestors=origins)
+    # X-Frame-Options cannot name origins: it goes (Django's middleware adds it otherwise).
+    response.xframe_options_exempt = bool(origins)
+    return response
+
+
+@with_filters
+def map_download(request: HttpRequest, evidence_map: EvidenceMap, filters: StudyFilters) -> HttpResponse:
+    """The map as shown, as one HTML file that draws it offline: the data, the map's script and
+    styles inside, and its own policy allowing exactly those (portal.standalone)."""
+    script = standalone.inline_safe(standalone.link_modules(), "script")
+    style = standalone.inline_safe(standalone.map_style(), "style")
+    made = timezone.now()
+    context = {
+        "map": evidence_map,
+        "data": _absolute_links(request, _map_data(evidence_map, filters)),
+        "filters_text": described_filters(_filter_fields(request, evidence_map, filters)),
+        "map_url": request.build_absolute_uri(_with_query(evidence_map.get_absolute_url(), filters)),
+        "made": made,
+        "script": script,
+        "style": style,
+        "policy": standalone.standalone_policy(script=script, style=style),
+        "segment_code_set": evidence_map.segment_code_set,
+    }
+    response = render(request, "portal/standalone.html", context)
+    name = f"{evidence_map.slug}-map-{made:%Y-%m-%d}.html"
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
     return response
 
 

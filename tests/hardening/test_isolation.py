@@ -64,6 +64,8 @@ def _get_all(w: World) -> dict[str, object]:
     pages = [
         reverse("portal:map", kwargs=slug),
         reverse("portal:map_data", kwargs=slug),
+        reverse("portal:map_embed", kwargs=slug),
+        reverse("portal:map_download", kwargs=slug),
         reverse("portal:methods", kwargs=slug),
         reverse("portal:cell", kwargs={**slug, **bad}),
         reverse("portal:cell", kwargs={**slug, **good}),

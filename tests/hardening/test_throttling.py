@@ -81,6 +81,7 @@ def _reader_urls(w: World) -> list[str]:
     return [
         f"/maps/{slug}/studies.csv", f"/maps/{slug}/studies.ris", f"/maps/{slug}/eppi.json",
         f"/maps/{slug}/map.xlsx", f"/maps/{slug}/cells/{w.i_a.pk}/{w.o_x.pk}/effect-sizes.csv",
+        f"/maps/{slug}/download.html",
     ]
 
 

@@ -410,12 +410,20 @@ def our_markup() -> list[Path]:
     return sorted(p for d in TEMPLATE_DIRS for p in d.rglob("*.html"))
 
 
+# The downloaded map file (portal/standalone.py) is the one page with an inline script and
+# style: exactly these two blocks, which its own policy allows by their hashes (test_share.py).
+HASHED_BLOCKS = {"standalone.html": ("<script>{{ script|safe }}</script>", "<style>{{ style|safe }}</style>")}
+
+
 def test_templates_have_no_inline_script_style_or_handlers() -> None:
     files = our_markup()
     assert any(p.name == "cell.html" for p in files)
     problems = []
     for path in files:
         text = path.read_text()
+        for block in HASHED_BLOCKS.get(path.name, ()):
+            assert text.count(block) == 1, (path, block)
+            text = text.replace(block, "")
         for name, pattern in (
             ("inline <script>", INLINE_SCRIPT), ("style attribute", STYLE_ATTRIBUTE),
             ("event handler attribute", EVENT_HANDLER), ("<style> element", STYLE_ELEMENT),

@@ -2,10 +2,12 @@
  * and the table view with DOM APIs. The page arrives with the table view already in its HTML
  * (readable without script); this script turns it into the grid. Filters and view settings
  * update the map in place and the page's URL, which the back button and shared links restore.
+ * A page that carries its data (the embed page and the downloaded file: a JSON block with
+ * id="map-data") is drawn from it, without the filters form or a request.
  * No inline styles: sizes and colours are SVG attributes; the tooltip is placed through
  * the CSSOM (element.style), which a Content-Security-Policy does not restrict.
  * This entry module wires the parts in ./map/ to the page (a native ES module, no build). */
-import { collapseAll, expandAll, layout, state } from "./map/state.js";
+import { collapseAll, expandAll, layout, setData, state } from "./map/state.js";
 import { drawGrid, summary } from "./map/grid.js";
 import { renderLegend } from "./map/legend.js";
 import { renderTable } from "./map/table.js";
@@ -14,22 +16,31 @@ import { wireKeyboard } from "./map/keyboard.js";
 import { currentQuery, setForm, wireFilters } from "./map/filters.js";
 import { dataQuery, readView, splitQuery, withView } from "./map/view.js";
 import { wireMapDownloads } from "./map/export.js";
+import { updateShare, wireShare } from "./map/share.js";
 
-function start(form, grid) {
+// The map's data when the page carries it (portal/templates/portal/map_view.html), else null.
+function embeddedData() {
+  const block = document.getElementById("map-data");
+  return block ? JSON.parse(block.textContent) : null;
+}
+
+// `form` is the filters form, or null on a page that carries its data; every control but
+// the grid is optional.
+function start(grid, form, embedded) {
   const tooltip = document.getElementById("map-tooltip");
   const legend = document.getElementById("map-legend");
   const table = document.getElementById("map-table");
   const statusLine = document.getElementById("map-status");
   const errorBox = document.getElementById("map-error");
   const controls = document.getElementById("map-controls");
-  const segmentDefault = controls.dataset.segmentDefault || "design";
+  const segmentDefault = (controls && controls.dataset.segmentDefault) || "design";
   const showSegments = document.getElementById("show-segments");
   const segmentBy = document.getElementById("segment-by");
 
   // The view from the URL; a segmenting set the page does not offer reads as the default.
   function readUrlView(view) {
     readView(view, segmentDefault);
-    if (!Array.from(segmentBy.options).some((option) => option.value === state.segmentBy)) {
+    if (!segmentBy || !Array.from(segmentBy.options).some((option) => option.value === state.segmentBy)) {
       state.segmentBy = segmentDefault;
     }
   }
@@ -45,23 +56,36 @@ function start(form, grid) {
     document.querySelectorAll("input[name='shade']").forEach((radio) => {
       radio.checked = radio.value === state.shade;
     });
-    showSegments.checked = state.segments;
-    segmentBy.value = state.segmentBy;
+    if (showSegments) {
+      showSegments.checked = state.segments;
+    }
+    if (segmentBy) {
+      segmentBy.value = state.segmentBy;
+    }
     const heat = state.view === "heat";
-    document.getElementById("colour-controls").hidden = heat;
-    document.getElementById("segment-controls").hidden = heat;
-    document.getElementById("shade-controls").hidden = !heat;
+    const shown = { "colour-controls": !heat, "segment-controls": !heat, "shade-controls": heat };
+    Object.entries(shown).forEach(([id, visible]) => {
+      const element = document.getElementById(id);
+      if (element) {
+        element.hidden = !visible;
+      }
+    });
   }
 
   function render() {
     const view = layout();
     drawGrid(grid, view, changed);
-    renderLegend(legend);
-    renderTable(table, view.rows, view.cols);
+    if (legend) {
+      renderLegend(legend);
+    }
+    if (table) {
+      renderTable(table, view.rows, view.cols);
+    }
     statusLine.textContent = summary(state.data, view.rows.length, view.cols.length);
+    updateShare(state.data);
   }
 
-  const load = wireFilters(form, statusLine, errorBox, render, {
+  const load = embedded ? null : wireFilters(form, statusLine, errorBox, render, {
     data: (query) => dataQuery(query, segmentDefault),
     page: withView,
   });
@@ -71,6 +95,10 @@ function start(form, grid) {
   function changed() {
     setControls();
     if (!state.data) {
+      return;
+    }
+    if (embedded) {
+      render();
       return;
     }
     const filters = state.data.query;
@@ -94,24 +122,47 @@ function start(form, grid) {
       changed();
     });
   });
-  showSegments.addEventListener("change", () => {
-    state.segments = showSegments.checked;
-    changed();
-  });
-  segmentBy.addEventListener("change", () => {
-    state.segmentBy = segmentBy.value;
-    state.segments = true; // choosing what to segment by shows the segments
-    changed();
-  });
-  document.getElementById("expand-all").addEventListener("click", () => {
-    expandAll();
-    changed();
-  });
-  document.getElementById("collapse-all").addEventListener("click", () => {
-    collapseAll();
-    changed();
-  });
-  wireMapDownloads(document.getElementById("export-svg"), document.getElementById("export-png"));
+  if (showSegments) {
+    showSegments.addEventListener("change", () => {
+      state.segments = showSegments.checked;
+      changed();
+    });
+  }
+  if (segmentBy) {
+    segmentBy.addEventListener("change", () => {
+      state.segmentBy = segmentBy.value;
+      state.segments = true; // choosing what to segment by shows the segments
+      changed();
+    });
+  }
+  const expand = document.getElementById("expand-all");
+  if (expand) {
+    expand.addEventListener("click", () => {
+      expandAll();
+      changed();
+    });
+  }
+  const collapse = document.getElementById("collapse-all");
+  if (collapse) {
+    collapse.addEventListener("click", () => {
+      collapseAll();
+      changed();
+    });
+  }
+  const svgButton = document.getElementById("export-svg");
+  const pngButton = document.getElementById("export-png");
+  if (svgButton && pngButton) {
+    wireMapDownloads(svgButton, pngButton);
+  }
+  wireShare();
+
+  if (embedded) {
+    readUrlView(splitQuery(window.location.search.replace(/^\?/, "")).view);
+    setControls();
+    setData(embedded);
+    render();
+    return;
+  }
 
   // The back and forward buttons: the filters and the view of that entry.
   window.addEventListener("popstate", () => {
@@ -132,7 +183,10 @@ function start(form, grid) {
     panel.open = false;
   }
   // The table view is open in the HTML for readers without script; with the grid, it is folded.
-  document.getElementById("table-view").open = false;
+  const tableView = document.getElementById("table-view");
+  if (tableView) {
+    tableView.open = false;
+  }
 
   readUrlView(splitQuery(window.location.search.replace(/^\?/, "")).view);
   setControls();
@@ -142,6 +196,7 @@ function start(form, grid) {
 
 const mapForm = document.getElementById("map-filters");
 const mapGrid = document.getElementById("map-grid");
-if (mapForm && mapGrid) {
-  start(mapForm, mapGrid);
+const mapData = embeddedData();
+if (mapGrid && (mapForm || mapData)) {
+  start(mapGrid, mapForm, mapData);
 }

@@ -27,8 +27,16 @@ export function focusCell(grid, r, c) {
   }
 }
 
+// A page framed by another site (the embed page) names where links open with <base target>:
+// a cell opens there too, not inside the frame.
 function openCell(td) {
-  window.location.assign(cellHref(td.dataset.intervention, td.dataset.outcome));
+  const href = cellHref(td.dataset.intervention, td.dataset.outcome);
+  const base = document.querySelector("base[target]");
+  if (base) {
+    window.open(href, base.getAttribute("target"), "noopener");
+  } else {
+    window.location.assign(href);
+  }
 }
 
 export function wireKeyboard(grid, onEscape) {
