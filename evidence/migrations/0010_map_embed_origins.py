@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evidence', '0007_account_history'),
+        ('evidence', '0009_map_organisation'),
     ]
 
     operations = [
