@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from django.core import serializers
+from django.core.serializers.python import Serializer as PythonSerializer
 from django.db.models import Model, QuerySet
 
 from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
@@ -44,9 +44,24 @@ SECTIONS: dict[str, type[Model]] = {
 PRIVATE_FIELDS = frozenset({"created_by", "updated_by"})
 
 
+class _Serializer(PythonSerializer):
+    """Django's "python" serializer, reading prefetched many-to-many values from the prefetch.
+
+    Django's own builds (but does not run) a queryset per object and relation even when the
+    relation is prefetched: for 20,000 studies and three codings, 60,000 querysets and about
+    a third of the time a release takes."""
+
+    def handle_m2m_field(self, obj: Model, field: Any) -> None:
+        prefetched = getattr(obj, "_prefetched_objects_cache", {})
+        if field.name in prefetched:
+            self._current[field.name] = [related.pk for related in prefetched[field.name]]  # type: ignore[attr-defined]
+        else:
+            super().handle_m2m_field(obj, field)
+
+
 def _rows(queryset: QuerySet[Any]) -> list[dict[str, Any]]:
     """The rows as the "python" serializer gives them, without the model name or users."""
-    rows = serializers.serialize("python", queryset)
+    rows = _Serializer().serialize(queryset)
     return [
         {"pk": row["pk"], "fields": {k: v for k, v in row["fields"].items() if k not in PRIVATE_FIELDS}}
         for row in rows
