@@ -105,19 +105,6 @@ def filter_fields(filterset: StudyFilterSet, filters: StudyFilters) -> list[Filt
     return fields
 
 
-def active_filters(filters: StudyFilters) -> list[tuple[str, str]]:
-    """(label, chosen values in words) of each filter in use, for a page that describes them."""
-    fields = StudyFilterSet(queryset=None).form.fields
-    found = []
-    for name, field in fields.items():
-        chosen = filters.texts(name)
-        if not chosen:
-            continue
-        names = dict(field.choices) if hasattr(field, "choices") and name != "code" else {}
-        found.append((str(field.label), ", ".join(str(names.get(v, v)) for v in chosen)))
-    return found
-
-
 def _chosen(options: tuple[Option, ...]) -> list[str]:
     found: list[str] = []
     for option in options:
@@ -127,9 +114,9 @@ def _chosen(options: tuple[Option, ...]) -> list[str]:
     return found
 
 
-def described_filters(fields: list[FilterField]) -> str:
-    """The chosen filters in words, as the form labels them: "Study design: RCT; Published from: 2010"."""
-    parts = []
+def chosen_filters(fields: list[FilterField]) -> list[tuple[str, str]]:
+    """(label, chosen values in words) of each filter in use, as the form labels them."""
+    found = []
     for field in fields:
         if field.kind == "tree":
             chosen = [label for group in field.groups for label in _chosen(group.options)]
@@ -138,5 +125,10 @@ def described_filters(fields: list[FilterField]) -> str:
         else:
             chosen = [field.value] if field.value else []
         if chosen:
-            parts.append(f"{field.label}: {', '.join(chosen)}")
-    return "; ".join(parts)
+            found.append((str(field.label), ", ".join(chosen)))
+    return found
+
+
+def described_filters(fields: list[FilterField]) -> str:
+    """The chosen filters in words: "Study design: RCT; Published from: 2010"."""
+    return "; ".join(f"{label}: {values}" for label, values in chosen_filters(fields))

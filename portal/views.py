@@ -50,7 +50,7 @@ from portal.data import (
     oriented_effects,
     sensitivity_json,
 )
-from portal.forms import FilterField, active_filters, described_filters, filter_fields
+from portal.forms import FilterField, chosen_filters, described_filters, filter_fields
 from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
 
@@ -214,7 +214,7 @@ def overview_page(request: HttpRequest, evidence_map: EvidenceMap, filters: Stud
     context = {
         "map": evidence_map,
         "filters": filters,
-        "active_filters": active_filters(filters),
+        "active_filters": chosen_filters(_filter_fields(request, evidence_map, filters)),
         "overview": summary,
         "charts": charts,
         "overview_data": summary.as_json(),

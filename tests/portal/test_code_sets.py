@@ -221,21 +221,22 @@ def build_segmented_map(n_studies: int) -> EvidenceMap:
     return evidence_map
 
 
-# data.json with a segmenting code set: the 9 queries of tests/portal/test_pages.py (the reader
-# cache's version look-up first), then 10 the set's codes (with its name) and 11 its codings; a
-# code filter adds 12 the check of the ids and 13 the code sets' trees.
+# data.json with a segmenting code set: the 10 queries of tests/portal/test_pages.py (the reader
+# cache's version and release look-up first, then the release look-up), then 11 the set's codes
+# (with its name) and 12 its codings; a code filter adds 13 the check of the ids and 14 the code
+# sets' trees.
 @pytest.mark.parametrize("n_studies", [4, 40])
 def test_segmented_data_json_runs_a_fixed_number_of_queries(client, django_assert_num_queries, n_studies):  # type: ignore[no-untyped-def]
     evidence_map = build_segmented_map(n_studies)
     url = reverse("portal:map_data", kwargs={"slug": evidence_map.slug})
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         body = client.get(url).json()
     uncoded = len(range(0, n_studies, 4))
     # Study n has Subgroup n % 3, unless n % 4 == 0: then no code (n = 0, 4, 8 mod 12 for the groups).
     in_group = [len(range(k, n_studies, 3)) - len(range(4 * k, n_studies, 12)) for k in range(3)]
     assert body["cells"][0]["seg"] == [*in_group, uncoded]
     group = Code.objects.get(code_set__evidence_map=evidence_map, name="Group 1")
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         body = client.get(url, {"code": group.pk}).json()
     assert body["totals"]["studies"] == body["cells"][0]["seg"][1] == in_group[1]
 
