@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.views.decorators.http import require_POST
+from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 from simple_history.admin import SimpleHistoryAdmin
 
 from evidence import services
@@ -66,7 +67,7 @@ def codes_of(**scope: Any) -> QuerySet[Code]:
     return Code.objects.filter(**scope).select_related("code_set")
 
 
-class CodeSetInline(MapRoleInline, admin.TabularInline[CodeSet, EvidenceMap]):
+class CodeSetInline(MapRoleInline, TranslationTabularInline[CodeSet, EvidenceMap]):
     """The map's code sets: which are offered as filters; their codes are edited on each set's page."""
 
     model = CodeSet
@@ -136,7 +137,7 @@ def _safe_str(historical: Any) -> str:
 
 
 @admin.register(EvidenceMap)
-class EvidenceMapAdmin(ServiceSaveAdmin):
+class EvidenceMapAdmin(ServiceSaveAdmin, TranslationAdmin[EvidenceMap]):
     map_lookup = "pk"
     map_fields: dict[str, str] = {}
     change_list_template = "admin/evidence/evidencemap/change_list.html"
@@ -214,7 +215,7 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
         return form
 
 
-class FrameworkNodeAdmin(ServiceSaveAdmin):
+class FrameworkNodeAdmin(ServiceSaveAdmin, TranslationAdmin[Any]):
     list_display: tuple[str, ...] = ("name", "parent", "evidence_map", "position")
     list_filter = ("evidence_map",)
     search_fields = ("name", "description")
@@ -234,7 +235,7 @@ class OutcomeAdmin(FrameworkNodeAdmin):
 
 
 @admin.register(CellSummary)
-class CellSummaryAdmin(ServiceSaveAdmin):
+class CellSummaryAdmin(ServiceSaveAdmin, TranslationAdmin[CellSummary]):
     list_display = ("__str__", "evidence_map", "confidence_override", "updated_at")
     list_filter = ("evidence_map", "confidence_override")
     search_fields = ("headline", "short_summary", "intervention__name", "outcome__name")
@@ -247,7 +248,7 @@ class CellSummaryAdmin(ServiceSaveAdmin):
     )
 
 
-class CodeInline(MapRoleInline, admin.TabularInline[Code, CodeSet]):
+class CodeInline(MapRoleInline, TranslationTabularInline[Code, CodeSet]):
     """A code set's codes; a code's parent is searched among the same set's codes."""
 
     model = Code
@@ -271,7 +272,7 @@ class CodeInline(MapRoleInline, admin.TabularInline[Code, CodeSet]):
 
 
 @admin.register(CodeSet)
-class CodeSetAdmin(ServiceSaveAdmin):
+class CodeSetAdmin(ServiceSaveAdmin, TranslationAdmin[CodeSet]):
     list_display = ("name", "evidence_map", "slug", "is_filter", "position")
     list_filter = ("evidence_map", "is_filter")
     search_fields = ("name", "description", "slug")
@@ -283,7 +284,7 @@ class CodeSetAdmin(ServiceSaveAdmin):
 
 
 @admin.register(Code)
-class CodeAdmin(ServiceSaveAdmin):
+class CodeAdmin(ServiceSaveAdmin, TranslationAdmin[Code]):
     map_lookup = "code_set__evidence_map"
     map_fields = {"code_set": "evidence_map"}
 
