@@ -1,6 +1,6 @@
 // Saving the map as shown: an SVG file drawn from the current rows, columns and colours, and a
 // PNG rendered from that SVG at twice the size.
-import { SVG_NS, append, el, plural, svgEl } from "./dom.js";
+import { SVG_NS, append, el, said, studies, svgEl } from "./dom.js";
 import { state, cellOf } from "./state.js";
 import { shortText } from "./cells.js";
 import { bubbleShapes } from "./bubbles.js";
@@ -21,7 +21,11 @@ export function mapSvg() {
   svg.append(svgEl("text", { x: 10, y: 24, "font-size": 16, "font-weight": "bold", text: state.data.map.title }));
   svg.append(svgEl("text", {
     x: 10, y: 44, "font-size": 11, fill: "#555555",
-    text: `${plural(state.data.totals.studies, "study", "studies")}${state.data.query ? `; filters: ${decodeURIComponent(state.data.query.replace(/\+/g, " "))}` : ""}. Bubble area = number of studies.`,
+    text: state.data.query
+      ? said(gettext("%(studies)s; filters: %(filters)s. Bubble area = number of studies."), {
+        studies: studies(state.data.totals.studies), filters: decodeURIComponent(state.data.query.replace(/\+/g, " ")),
+      })
+      : said(gettext("%(studies)s. Bubble area = number of studies."), { studies: studies(state.data.totals.studies) }),
   }));
   cols.forEach((col, c) => {
     const x = labelWidth + c * colWidth + colWidth / 2;

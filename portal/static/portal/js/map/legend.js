@@ -1,5 +1,6 @@
 // The legend: bubble sizes, the colour key (effect or confidence), the segments and the gap mark.
-import { el, svgEl } from "./dom.js";
+import { el, said, svgEl } from "./dom.js";
+import { BANDS } from "./cells.js";
 import { state } from "./state.js";
 import { PALETTE, bandIndex, radius, segmentColour, swatch } from "./bubbles.js";
 import { cellSegments, segmentTitle } from "./segments.js";
@@ -13,21 +14,21 @@ export function legendSizes(largest) {
 export function legendColours(colour, bands) {
   if (colour === "confidence") {
     return [
-      ["High confidence (High)", PALETTE.confidence.high],
-      ["Medium confidence (Med)", PALETTE.confidence.medium],
-      ["Low confidence (Low)", PALETTE.confidence.low],
-      ["No pooled effect, not rated (n/r)", PALETTE.unpooled],
+      [gettext("High confidence (High)"), PALETTE.confidence.high],
+      [gettext("Medium confidence (Med)"), PALETTE.confidence.medium],
+      [gettext("Low confidence (Low)"), PALETTE.confidence.low],
+      [gettext("No pooled effect, not rated (n/r)"), PALETTE.unpooled],
     ];
   }
   const list = bands || [];
   const items = [];
   list.slice().reverse().forEach((band) => {
-    items.push([`${band} beneficial effect (▲)`, PALETTE.positive[bandIndex(band, list)]]);
+    items.push([said(gettext("%(band)s beneficial effect (▲)"), { band: BANDS[band] || band }), PALETTE.positive[bandIndex(band, list)]]);
   });
   list.slice().reverse().forEach((band) => {
-    items.push([`${band} harmful effect (▼)`, PALETTE.negative[bandIndex(band, list)]]);
+    items.push([said(gettext("%(band)s harmful effect (▼)"), { band: BANDS[band] || band }), PALETTE.negative[bandIndex(band, list)]]);
   });
-  items.push(["Studies but no pooled effect (no g)", PALETTE.unpooled]);
+  items.push([gettext("Studies but no pooled effect (no g)"), PALETTE.unpooled]);
   return items;
 }
 
@@ -42,19 +43,19 @@ export function renderLegend(legend) {
     sizeSvg.append(svgEl("text", { x: cx, y: 46, "text-anchor": "middle", "font-size": 11, text: String(n) }));
   });
   const sizeBlock = el("div", { className: "legend-block" }, [
-    el("p", { className: "legend-title", text: "Number of studies (bubble area)" }),
+    el("p", { className: "legend-title", text: gettext("Number of studies (bubble area)") }),
     sizeSvg,
-    el("span", { className: "visually-hidden", text: `Bubbles are scaled by area from 1 to ${largest} studies.` }),
+    el("span", { className: "visually-hidden", text: said(gettext("Bubbles are scaled by area from 1 to %(n)s studies."), { n: largest }) }),
   ]);
   const colourBlock = el("div", { className: "legend-block" }, [
-    el("p", { className: "legend-title", text: state.colour === "confidence" ? "Cell confidence" : "Pooled effect (Hedges' g)" }),
+    el("p", { className: "legend-title", text: state.colour === "confidence" ? gettext("Cell confidence") : gettext("Pooled effect (Hedges' g)") }),
     el("ul", { className: "legend-list" }, legendColours(state.colour, data.bands).map(([label, fill]) => el("li", {}, [swatch(fill), ` ${label}`]))),
   ]);
   const blocks = [sizeBlock, colourBlock];
   if (state.segments) {
     const used = new Set(data.cells.flatMap((c) => cellSegments(c, data, state.designIndex).map(([index]) => index)));
     blocks.push(el("div", { className: "legend-block" }, [
-      el("p", { className: "legend-title", text: `${segmentTitle(data)} (segments; ring shows the colour above)` }),
+      el("p", { className: "legend-title", text: said(gettext("%(title)s (segments; ring shows the colour above)"), { title: segmentTitle(data) }) }),
       el("ul", { className: "legend-list" }, state.segmentList
         .map((segment, index) => [segment, index])
         .filter(([, index]) => used.has(index))
@@ -62,9 +63,9 @@ export function renderLegend(legend) {
     ]));
   }
   blocks.push(el("div", { className: "legend-block" }, [
-    el("p", { className: "legend-title", text: "Gap" }),
-    el("span", { className: "gap-sample", text: "gap" }),
-    " no study in this cell",
+    el("p", { className: "legend-title", text: gettext("Gap") }),
+    el("span", { className: "gap-sample", text: gettext("gap") }),
+    ` ${gettext("no study in this cell")}`,
   ]));
   legend.replaceChildren(...blocks);
 }
