@@ -85,6 +85,11 @@ CHOICES = (
     gettext_noop("Hedges' g with its standard error"),
     gettext_noop("Hedges' g with its confidence interval"),
     gettext_noop("Hedges' g with its p-value"),
+    # The input fields of effect sizes, as the study page names them (studies.models.EffectSize).
+    gettext_noop("mean 1"), gettext_noop("mean 2"), gettext_noop("SD 1"), gettext_noop("SD 2"),
+    gettext_noop("events 1"), gettext_noop("events 2"), gettext_noop("ratio"), gettext_noop("CI low"),
+    gettext_noop("CI high"), gettext_noop("CI level (%)"), gettext_noop("baseline risk"), gettext_noop("direction"),
+    gettext_noop("total n"), gettext_noop("Hedges' g (reported)"), gettext_noop("SE (reported)"),
     # The pooling settings (evidence.models.PoolingMethod, PoolingTest).
     gettext_noop("Restricted maximum likelihood (REML)"), gettext_noop("Maximum likelihood"),
     gettext_noop("Empirical Bayes"), gettext_noop("Equal effects (fixed effect)"),
