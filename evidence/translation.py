@@ -57,9 +57,9 @@ def _history_columns() -> None:
     copy of every translation column, as simple-history copies the others.
     """
     for model in (EvidenceMap, Intervention, Outcome, CodeSet, Code, CellSummary):
-        historical = model.history.model  # type: ignore[attr-defined]
+        historical = model.history.model
         have = {f.name for f in historical._meta.fields}
-        for name in translator.get_options_for_model(model).fields:
+        for name in translator.get_options_for_model(model).get_field_names():
             for column in model._meta.fields:
                 if column.name.startswith(f"{name}_") and column.name not in have and column.name != name:
                     _, path, args, kwargs = column.deconstruct()  # the plain field, as migrations see it

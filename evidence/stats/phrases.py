@@ -19,21 +19,21 @@ class Phrase(str):
 
     message: str
     plural: str
-    count: int | None
+    number: int | None  # the count that chose between `message` and `plural`
     params: dict[str, Any]
 
-    def __new__(cls, message: str, params: dict[str, Any], *, plural: str = "", count: int | None = None) -> Phrase:
-        template = plural if count is not None and count != 1 else message
+    def __new__(cls, message: str, params: dict[str, Any], *, plural: str = "", number: int | None = None) -> Phrase:
+        template = plural if number is not None and number != 1 else message
         text = super().__new__(cls, template % params if params else template)
-        text.message, text.plural, text.count, text.params = message, plural, count, params
+        text.message, text.plural, text.number, text.params = message, plural, number, params
         return text
 
     def __reduce__(self) -> Any:  # kept in the cache like any other result
-        return (_rebuild, (self.message, self.params, self.plural, self.count))
+        return (_rebuild, (self.message, self.params, self.plural, self.number))
 
 
-def _rebuild(message: str, params: dict[str, Any], plural: str, count: int | None) -> Phrase:
-    return Phrase(message, params, plural=plural, count=count)
+def _rebuild(message: str, params: dict[str, Any], plural: str, number: int | None) -> Phrase:
+    return Phrase(message, params, plural=plural, number=number)
 
 
 def _(message: str, **params: Any) -> Phrase:
@@ -43,4 +43,4 @@ def _(message: str, **params: Any) -> Phrase:
 
 def ngettext(singular: str, plural: str, count: int, **params: Any) -> Phrase:
     """A sentence in the singular or plural by `count` (a parameter of the same name too)."""
-    return Phrase(singular, {"count": count, **params}, plural=plural, count=count)
+    return Phrase(singular, {"count": count, **params}, plural=plural, number=count)

@@ -477,7 +477,7 @@ def say_reason(reason: str) -> str:
     if not isinstance(reason, Phrase):
         return reason
     params = {k: say_reason(v) if isinstance(v, str) else v for k, v in reason.params.items()}
-    template = ngettext(reason.message, reason.plural, reason.count) if reason.count is not None else gettext(reason.message)
+    template = ngettext(reason.message, reason.plural, reason.number) if reason.number is not None else gettext(reason.message)
     return template % params if params else template
 
 

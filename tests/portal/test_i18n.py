@@ -19,7 +19,15 @@ from django.utils import translation
 from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
 from interchange.demo import DIPLOMACY, POLITICAL_SECURITY
-from studies.models import AppraisalCriterion, AppraisalRating, Confidence, EffectSize, Region, Study, StudyDesign
+from studies.models import (
+    AppraisalCriterion,
+    AppraisalRating,
+    Confidence,
+    EffectSize,
+    Region,
+    Study,
+    StudyDesign,
+)
 
 LOCALE = Path(settings.BASE_DIR) / "locale" / "fr" / "LC_MESSAGES"
 CATALOGUES = ("django", "djangojs")
