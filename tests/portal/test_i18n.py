@@ -5,7 +5,7 @@ and the API's error messages follow Accept-Language."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -31,6 +31,13 @@ from studies.models import (
 
 LOCALE = Path(settings.BASE_DIR) / "locale" / "fr" / "LC_MESSAGES"
 CATALOGUES = ("django", "djangojs")
+
+
+@pytest.fixture(autouse=True)
+def english_after() -> Iterator[None]:
+    """A French request leaves French active in this thread; the next test starts in English."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def catalogue(name: str) -> polib.POFile:
