@@ -51,7 +51,7 @@ def test_map_and_cell_pages_in_french_after_their_scripts(browser, live_server, 
     assert re.match(r"^\d+ études et \d+ tailles d'effet", tab.inner_text("#map-status")), tab.inner_text("#map-status")
     assert "Nombre d'études (aire de la bulle)" in tab.inner_text("#map-legend")
     cell = tab.locator(f'td[data-intervention="{i}"][data-outcome="{o}"]')
-    assert "2 études ; 4 tailles d'effet" in cell.get_attribute("aria-label")
+    assert "2 études; 4 tailles d'effet" in cell.get_attribute("aria-label")
     assert "Effet modéré (g = 0.139" in cell.get_attribute("aria-label")
     cell.hover()  # the tooltip, written by script
     tab.locator("#table-view summary").click()  # the table view, written by script
