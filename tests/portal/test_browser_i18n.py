@@ -60,7 +60,8 @@ def test_map_and_cell_pages_in_french_after_their_scripts(browser, live_server, 
     left = english_left(tab.evaluate(PAGE_TEXT), data, fragments)
     assert left == [], f"map: {left}"
 
-    cell.locator("a").click()
+    # The cell's own link (a click could land on the tooltip the hover above opened).
+    tab.goto(live_server.url + cell.locator("a").get_attribute("href"))
     tab.wait_for_url(re.compile(rf"/cells/{i}/{o}/"))
     tab.wait_for_selector("#forest-plot svg.main-svg")
     assert tab.inner_text("#effect-text") == "Effet modéré (g = 0.139)"
