@@ -63,7 +63,7 @@
     traces.push({
       type: "scatter",
       mode: "lines",
-      name: "95% prediction interval",
+      name: gettext("95% prediction interval"),
       x: [pooled.pi[0], pooled.pi[1]],
       y: [pooledY, pooledY],
       line: { color: "#8a5a00", width: 2, dash: "dot" },
