@@ -8,6 +8,7 @@ COPY evidence ./evidence
 COPY portal ./portal
 COPY api ./api
 COPY interchange ./interchange
+COPY locale ./locale
 COPY manage.py gunicorn.conf.py ./
 RUN pip install --no-cache-dir . && \
     SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --noinput

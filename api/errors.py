@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -46,7 +48,8 @@ class InvalidParameter(exceptions.ValidationError):
         super().__init__({name: [message]}, code="invalid_parameter")
 
 
-SERVER_ERROR = "Something went wrong on our side; nothing was changed. Please try again later."
+# In the client's language (Accept-Language), as every message of the API's errors.
+SERVER_ERROR = gettext_lazy("Something went wrong on our side; nothing was changed. Please try again later.")
 
 
 def model_errors(exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -109,12 +112,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             return None  # Django's debug page, with the traceback
         request = context.get("request")
         logger.error("Internal Server Error: %s", getattr(request, "path", "?"), exc_info=exc)
-        return Response(error_body(500, "server_error", SERVER_ERROR), status=500)
+        return Response(error_body(500, "server_error", str(SERVER_ERROR)), status=500)
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         code = "invalid_parameter" if _first_code(exc.detail, "invalid") == "invalid_parameter" else "invalid"
         names = ", ".join(fields)
-        message = f"Invalid {'parameter' if code == 'invalid_parameter' else 'input'}: {names}."
+        if code == "invalid_parameter":
+            message = _("Invalid parameter: %(names)s.") % {"names": names}
+        else:
+            message = _("Invalid input: %(names)s.") % {"names": names}
         response.data = error_body(response.status_code, code, message, fields)
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
@@ -123,7 +129,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 
 def server_error_response() -> JsonResponse:
-    return JsonResponse(error_body(500, "server_error", SERVER_ERROR), status=500)
+    return JsonResponse(error_body(500, "server_error", str(SERVER_ERROR)), status=500)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -139,5 +145,5 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         if isinstance(exception, RequestDataTooBig):
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             return JsonResponse(error_body(413, "request_too_large", str(RequestTooLarge(limit).detail)), status=413)
-        return JsonResponse(error_body(400, "bad_request", "The request cannot be read."), status=400)
+        return JsonResponse(error_body(400, "bad_request", _("The request cannot be read.")), status=400)
     return defaults.bad_request(request, exception)

@@ -74,6 +74,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG o
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # Before the admin: its translation fields (name_en, name_fr, ...) in the admin's forms.
+    "modeltranslation",
     "config.apps.PortalAdminConfig",  # django.contrib.admin with the two-factor login
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -115,6 +117,8 @@ MIDDLEWARE = [
     # compressed here (a map's data.json shrinks about tenfold).
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The reader's language: the language cookie (set by the switcher), else Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -242,6 +246,13 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The interface's languages (README, "Languages"): English is the source, French the proof
+# that everything is translatable. A map's own texts (names, descriptions, summaries) have one
+# column per language (evidence/translation.py); English is the original they fall back to.
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 USE_TZ = True
 
 STATIC_URL = "/static/"

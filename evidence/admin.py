@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.views.decorators.http import require_POST
+from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 from simple_history.admin import SimpleHistoryAdmin
 
 from evidence import services
@@ -70,7 +71,7 @@ def codes_of(**scope: Any) -> QuerySet[Code]:
     return Code.objects.filter(**scope).select_related("code_set")
 
 
-class CodeSetInline(MapRoleInline, admin.TabularInline[CodeSet, EvidenceMap]):
+class CodeSetInline(MapRoleInline, TranslationTabularInline[CodeSet, EvidenceMap]):
     """The map's code sets: which are offered as filters; their codes are edited on each set's page."""
 
     model = CodeSet
@@ -182,7 +183,7 @@ class ReleaseAdmin(admin.ModelAdmin[Release]):
 
 
 @admin.register(EvidenceMap)
-class EvidenceMapAdmin(ServiceSaveAdmin):
+class EvidenceMapAdmin(ServiceSaveAdmin, TranslationAdmin[EvidenceMap]):
     map_lookup = "pk"
     map_fields: dict[str, str] = {}
     change_list_template = "admin/evidence/evidencemap/change_list.html"
@@ -291,7 +292,7 @@ class EvidenceMapAdmin(ServiceSaveAdmin):
         return form
 
 
-class FrameworkNodeAdmin(ServiceSaveAdmin):
+class FrameworkNodeAdmin(ServiceSaveAdmin, TranslationAdmin[Any]):
     list_display: tuple[str, ...] = ("name", "parent", "evidence_map", "position")
     list_filter = ("evidence_map",)
     search_fields = ("name", "description")
@@ -311,7 +312,7 @@ class OutcomeAdmin(FrameworkNodeAdmin):
 
 
 @admin.register(CellSummary)
-class CellSummaryAdmin(ServiceSaveAdmin):
+class CellSummaryAdmin(ServiceSaveAdmin, TranslationAdmin[CellSummary]):
     list_display = ("__str__", "evidence_map", "confidence_override", "updated_at")
     list_filter = ("evidence_map", "confidence_override")
     search_fields = ("headline", "short_summary", "intervention__name", "outcome__name")
@@ -324,7 +325,7 @@ class CellSummaryAdmin(ServiceSaveAdmin):
     )
 
 
-class CodeInline(MapRoleInline, admin.TabularInline[Code, CodeSet]):
+class CodeInline(MapRoleInline, TranslationTabularInline[Code, CodeSet]):
     """A code set's codes; a code's parent is searched among the same set's codes."""
 
     model = Code
@@ -348,7 +349,7 @@ class CodeInline(MapRoleInline, admin.TabularInline[Code, CodeSet]):
 
 
 @admin.register(CodeSet)
-class CodeSetAdmin(ServiceSaveAdmin):
+class CodeSetAdmin(ServiceSaveAdmin, TranslationAdmin[CodeSet]):
     list_display = ("name", "evidence_map", "slug", "is_filter", "position")
     list_filter = ("evidence_map", "is_filter")
     search_fields = ("name", "description", "slug")
@@ -360,7 +361,7 @@ class CodeSetAdmin(ServiceSaveAdmin):
 
 
 @admin.register(Code)
-class CodeAdmin(ServiceSaveAdmin):
+class CodeAdmin(ServiceSaveAdmin, TranslationAdmin[Code]):
     map_lookup = "code_set__evidence_map"
     map_fields = {"code_set": "evidence_map"}
 

@@ -26,6 +26,7 @@ from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django_countries import countries as all_countries
 
 from evidence.columns import STUDY_FIELDS
@@ -80,7 +81,8 @@ class ManyValuesField(forms.Field):
             unknown = [v for v in values if v not in allowed]
             if unknown:
                 raise forms.ValidationError(
-                    f"unknown value(s) {', '.join(unknown)}; choose from {', '.join(allowed)}."
+                    _("unknown value(s) %(values)s; choose from %(allowed)s.")
+                    % {"values": ", ".join(unknown), "allowed": ", ".join(allowed)}
                 )
         return values
 
@@ -94,9 +96,9 @@ class YearField(forms.Field):
         try:
             year = int(str(value))
         except ValueError:
-            raise forms.ValidationError(f"{value!r} is not a year.") from None
+            raise forms.ValidationError(_("%(value)s is not a year.") % {"value": repr(value)}) from None
         if not 1900 <= year <= date.today().year:
-            raise forms.ValidationError(f"{year} is outside 1900-{date.today().year}.")
+            raise forms.ValidationError(_("%(year)s is outside 1900-%(now)s.") % {"year": year, "now": date.today().year})
         return year
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
@@ -127,7 +129,7 @@ class YesNoField(forms.Field):
             return True
         if text in ("no", "false", "0"):
             return False
-        raise forms.ValidationError(f"{value!r} is not yes or no.")
+        raise forms.ValidationError(_("%(value)s is not yes or no.") % {"value": repr(value)})
 
 
 # The largest id a query parameter may carry (every database's integer column holds it).
@@ -159,7 +161,7 @@ class CodeField(ManyValuesField):
         ids: set[int] = set()
         for text in super().to_python(value):
             if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:  # not "²"
-                raise forms.ValidationError(f"{text!r} is not a code id (a whole number from 1).")
+                raise forms.ValidationError(_("%(value)s is not a code id (a whole number from 1).") % {"value": repr(text)})
             ids.add(int(text))
         return tuple(str(pk) for pk in sorted(ids))
 
@@ -440,7 +442,8 @@ class StudyFilters:
             allowed = cls.parameter_names() | set(others)
             for name in params:
                 if name not in allowed:
-                    raise FilterError(name, f"Unknown parameter; the filters are: {', '.join(sorted(allowed))}.")
+                    raise FilterError(name, _("Unknown parameter; the filters are: %(allowed)s.") % {
+                        "allowed": ", ".join(sorted(allowed))})
         filterset = StudyFilterSet(data=params, queryset=Study.objects.none(), maps=maps)
         form = filterset.form
         if not form.is_valid():
@@ -449,7 +452,7 @@ class StudyFilters:
         filters = cls(**form.cleaned_data)
         year_min, year_max = filters.year_min, filters.year_max
         if year_min and year_max and year_min > year_max:
-            raise FilterError("year_min", f"{year_min} is after year_max {year_max}.")
+            raise FilterError("year_min", _("%(low)s is after year_max %(high)s.") % {"low": year_min, "high": year_max})
         return filters
 
     def __getattr__(self, name: str) -> Any:

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from modeltranslation.manager import MultilingualManager
 from simple_history.models import HistoricalRecords
 
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
@@ -180,7 +181,8 @@ class EvidenceMap(CheckedText):
     members_changed_at = models.DateTimeField(default=timezone.now, editable=False)
     history = HistoricalRecords(excluded_fields=["version", "members_version", "changed_at", "members_changed_at"])
 
-    objects = EvidenceMapQuerySet.as_manager()
+    # modeltranslation's manager over the map's queryset (see FrameworkNode.objects).
+    objects = MultilingualManager.from_queryset(EvidenceMapQuerySet)()
 
     class Meta:
         ordering = ["title"]
@@ -257,6 +259,9 @@ class FrameworkNode(CheckedText):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     position = models.PositiveIntegerField(default=0, help_text="Order among its siblings.")
+    # modeltranslation's manager, declared (it would patch it in anyway): queries on `name`
+    # read the active language's column, with English as the fallback (evidence/translation.py).
+    objects = MultilingualManager()
     external_id = models.CharField(
         max_length=64, blank=True, help_text="Identifier in the source system (e.g. EPPI-Reviewer AttributeId)."
     )
@@ -361,6 +366,7 @@ class CodeSet(CheckedText):
     position = models.PositiveIntegerField(default=0, help_text="Order among the map's code sets.")
     is_filter = models.BooleanField("Offer as a filter", default=False)
     history = HistoricalRecords()
+    objects = MultilingualManager()
 
     class Meta:
         ordering = ["position", "name"]
@@ -404,6 +410,7 @@ class Code(CheckedText):
     )
     position = models.PositiveIntegerField(default=0, help_text="Order among its siblings.")
     history = HistoricalRecords()
+    objects = MultilingualManager()
 
     class Meta:
         ordering = ["position", "name"]
@@ -448,6 +455,7 @@ class CellSummary(CheckedText):
     override_justification = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
+    objects = MultilingualManager()
 
     class Meta:
         verbose_name_plural = "cell summaries"

@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db.models import F, Model
 from django.db.models.functions import Now
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save
+from django.utils.translation import get_language
 
 from evidence.filters import StudyFilters
 from evidence.models import CellSummary, Code, CodeSet, EvidenceMap, Intervention, Outcome
@@ -138,13 +139,18 @@ def cache_key(kind: str, evidence_map: EvidenceMap, query: str = "", *, members:
     (evidence.releases: a release's map keeps the version it had when it was made)."""
     digest = hashlib.sha256(query.encode()).hexdigest()[:24]
     version = f"m{evidence_map.members_version}" if members else evidence_map.version
-    return f"egm:{code_release()}.{SHAPE}:{cache_scope()}{kind}:{evidence_map.pk}:{version}:{digest}"
+    return f"egm:{code_release()}.{SHAPE}:{cache_scope()}{kind}:{evidence_map.pk}:{version}:{_language()}:{digest}"
 
 
 def response_key(kind: str, map_id: int, version: int, query: str) -> str:
     """A key for a whole response built from a published map's data at `version`."""
     digest = hashlib.sha256(query.encode()).hexdigest()[:24]
-    return f"egm:{code_release()}.{SHAPE}:{cache_scope()}response:{kind}:{map_id}:{version}:{digest}"
+    return f"egm:{code_release()}.{SHAPE}:{cache_scope()}response:{kind}:{map_id}:{version}:{_language()}:{digest}"
+
+
+def _language() -> str:
+    """Part of every key: the map's names and the texts computed with them are per language."""
+    return get_language() or "-"
 
 
 def etag(kind: str, evidence_map: EvidenceMap, query: str = "") -> str:

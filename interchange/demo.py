@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import translation
 
 from evidence.models import (
     CellSummary,
@@ -94,6 +95,19 @@ class DemoStudy:
     is_global: bool = False
     status: str = Status.PUBLISHED
 
+
+# French names for a few of the demo's texts, to show a map translated per map (README,
+# "Languages"); the rest falls back to English, as an untranslated text does.
+FRENCH = {
+    "Human rights diplomacy (demo)": "Diplomatie des droits humains (démo)",
+    "Diplomatic engagement": "Engagement diplomatique",
+    "Targeted sanctions": "Sanctions ciblées",
+    "Legal and institutional reform": "Réforme juridique et institutionnelle",
+    "Support to civil society": "Soutien à la société civile",
+    "Security and rights": "Sécurité et droits",
+    "Physical integrity rights": "Droits à l'intégrité physique",
+    "Governance": "Gouvernance",
+}
 
 DIPLOMACY = "Diplomatic recognition and other diplomatic efforts"
 POLITICAL_SECURITY = "Political security"
@@ -326,17 +340,25 @@ def _node(model: type[Intervention] | type[Outcome], evidence_map: EvidenceMap, 
     parent_id = parent.pk if parent is not None else None
     node = model.objects.filter(evidence_map=evidence_map, parent_id=parent_id, name=name).first()
     node = node or model(evidence_map=evidence_map, parent_id=parent_id, name=name)
-    if _assign(node, {"position": position, **extra}):
+    if _assign(node, {"position": position, "name_fr": FRENCH.get(name), **extra}):
         framework_save(instance=node, user=None)
     return node
 
 
-@transaction.atomic
 def load_demo() -> EvidenceMap:
     """Create or update the demo map; running it again changes nothing that is already right."""
+    # The demo's texts are its English originals, whatever language is active (a name set or
+    # looked up under French would be the French column's).
+    with translation.override("en"):
+        return _load_demo()
+
+
+@transaction.atomic
+def _load_demo() -> EvidenceMap:
     evidence_map = EvidenceMap.objects.filter(slug=DEMO_SLUG).first() or EvidenceMap(slug=DEMO_SLUG)
     if _assign(evidence_map, {
         "title": "Human rights diplomacy (demo)",
+        "title_fr": FRENCH["Human rights diplomacy (demo)"],
         "description": DESCRIPTION,
         "search_dates": "January 2000 to June 2024 (illustrative)",
         "inclusion_criteria": INCLUSION,

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from django.core.cache import cache
+from django.utils import translation
 from django_tasks import task
 
 from evidence.models import EvidenceMap
@@ -62,6 +63,13 @@ def selection_of(job: ImportJob) -> Selection:
 @task()
 def run_import_job(job_id: int, dry_run: bool) -> str:
     """Check (`dry_run`) or import the job's file; the outcome is kept on the job."""
+    # The file's names are the map's original (English) texts, whatever language the reviewer
+    # who started the import reads the admin in (a name set in French would fill name_fr).
+    with translation.override("en"):
+        return _run_import_job(job_id, dry_run)
+
+
+def _run_import_job(job_id: int, dry_run: bool) -> str:
     job = ImportJob.objects.get(pk=job_id)
     job.status = ImportStatus.PREVIEWING if dry_run else ImportStatus.IMPORTING
     job.save(update_fields=["status", "updated_at"])

@@ -6,16 +6,19 @@ presenter (evidence.synthesis.presenter).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from evidence.selectors import Node
 from evidence.stats.interpret import EFFECT_LABEL_PRESETS
 from evidence.synthesis import Cell, MapEvidence, compact_cell, present_cell
-from evidence.synthesis.presenter import SensitivityView, rounded
+from evidence.synthesis.presenter import CellView, SensitivityView, rounded
 from evidence.synthesis.segments import Segments
+from portal.i18n import say
 from studies.models import EffectSize, StudyDesign
 
 
@@ -45,7 +48,7 @@ def _segments_json(segments: Segments | None) -> dict[str, Any] | None:
         "code_set": segments.code_set_id,
         "title": segments.code_set,
         "codes": [{"id": pk, "name": name} for pk, name in segments.codes],
-        "uncoded": "Not coded",
+        "uncoded": _("Not coded"),
     }
 
 
@@ -65,10 +68,10 @@ def map_json(
         "interventions": [_node_json(n) for n in evidence.interventions.values()],
         "outcomes": [_node_json(n) for n in evidence.outcomes.values()],
         "cells": [
-            compact_cell(present_cell(evidence, c), segments=segments.counts(c) if segments else None)
+            _said(present_cell(evidence, c), segments.counts(c) if segments else None)
             for c in evidence.cells.values()
         ],
-        "designs": dict(StudyDesign.choices),
+        "designs": {value: say(label) for value, label in StudyDesign.choices},
         "segments": _segments_json(segments),
         "bands": _bands(evidence.evidence_map.effect_label_preset),
         "cell_url": cell_url,
@@ -117,7 +120,7 @@ def map_table(data: dict[str, Any]) -> dict[str, Any]:
             "g": _number(cell.get("g")) if pooled else "",
             "ci_low": _number(cell["ci"][0]) if pooled else "",
             "ci_high": _number(cell["ci"][1]) if pooled else "",
-            "label": (cell.get("label") or "No pooled effect") if pooled else "No pooled effect",
+            "label": (cell.get("label") or _("No pooled effect")) if pooled else _("No pooled effect"),
             "confidence": cell.get("confidence") or "",
         })
     return {"rows": out}
@@ -125,15 +128,28 @@ def map_table(data: dict[str, Any]) -> dict[str, Any]:
 
 def data_summary(data: dict[str, Any]) -> str:
     """What the filtered map counts, in words (the map script replaces it with its own)."""
-    def plural(n: int, one: str, many: str) -> str:
-        return f"{n} {one if n == 1 else many}"
-
     totals = data["totals"]
-    filtered = " that pass the filters" if data["filtered"] else ""
-    return (
-        f"{plural(totals['studies'], 'study', 'studies')} and {plural(totals['effects'], 'effect size', 'effect sizes')}"
-        f"{filtered}; {plural(len(data['cells']), 'cell has', 'cells have')} evidence."
-    )
+    studies = ngettext("%(n)d study", "%(n)d studies", totals["studies"]) % {"n": totals["studies"]}
+    effects = ngettext("%(n)d effect size", "%(n)d effect sizes", totals["effects"]) % {"n": totals["effects"]}
+    cells = ngettext("%(n)d cell has evidence", "%(n)d cells have evidence", len(data["cells"])) % {"n": len(data["cells"])}
+    if data["filtered"]:
+        return _("%(studies)s and %(effects)s that pass the filters; %(cells)s.") % {
+            "studies": studies, "effects": effects, "cells": cells}
+    return _("%(studies)s and %(effects)s; %(cells)s.") % {"studies": studies, "effects": effects, "cells": cells}
+
+
+def _said(view: CellView, segments: Sequence[int] | None) -> dict[str, Any]:
+    """A compact cell with its words in the reader's language (its codes, such as the band
+    and the confidence level, stay as they are: the script keys on them)."""
+    cell = compact_cell(view, segments=segments)
+    for key in ("label", "note", "not_pooled"):
+        if key in cell:
+            cell[key] = say(cell[key])
+    if view.confidence is not None and view.confidence.level is not None:
+        level = say(f"{view.confidence.level.capitalize()} confidence")
+        reasons = "; ".join(say(reason) for reason in view.confidence.reasons)
+        cell["confidence_text"] = f"{level}: {reasons}" if reasons else level
+    return cell
 
 
 def oriented_effects(effects: Iterable[EffectSize], cell: Cell) -> list[dict[str, Any]]:
@@ -164,7 +180,7 @@ def forest_json(
     rows = [
         {
             "study": citations.get(row["es"].study_id, str(row["es"].study_id)),
-            "label": row["es"].label + (" (reversed)" if row["reversed"] else ""),
+            "label": row["es"].label + (" " + _("(reversed)") if row["reversed"] else ""),
             "g": rounded(row["g"]),
             "se": rounded(row["se"]),
             "ci": [rounded(row["ci_low"]), rounded(row["ci_high"])],
@@ -181,7 +197,7 @@ def forest_json(
             "g": rounded(r.estimate),
             "ci": [rounded(r.ci_low), rounded(r.ci_high)],
             "pi": [rounded(r.pi_low), rounded(r.pi_high)],
-            "label": cell.label.text if cell.label else "",
+            "label": say(cell.label.text) if cell.label else "",
         }
     return {
         "rows": rows,
@@ -189,7 +205,7 @@ def forest_json(
         "points": [[rounded(g), rounded(se)] for g, se in points],
         "funnel": len(points) >= egger_min_k and pooled is not None,
         "egger_p": rounded(cell.egger_p),
-        "note": note,
+        "note": say(note),
     }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django import forms
 
 from evidence.filters import CodeTreeWidget, StudyFilters, StudyFilterSet
+from portal.i18n import say
 
 
 @dataclass(frozen=True)
@@ -87,18 +88,18 @@ def filter_fields(filterset: StudyFilterSet, filters: StudyFilters) -> list[Filt
             )
             if groups:
                 fields.append(FilterField(
-                    name=name, id=f"filter-{name}", label=str(field.label), help_text=str(field.help_text),
+                    name=name, id=f"filter-{name}", label=say(str(field.label)), help_text=str(field.help_text),
                     kind=kind, groups=groups,
                 ))
             continue
         options = tuple(
-            Option(str(value), str(label), str(value) in chosen)
+            Option(str(value), say(str(label)), str(value) in chosen)
             for value, label in getattr(widget, "choices", ())
             if kind in ("checkboxes", "multiselect", "select")
         )
         attrs = field.widget_attrs(widget) if kind == "number" else {}
         fields.append(FilterField(
-            name=name, id=f"filter-{name.replace('_', '-')}", label=str(field.label), help_text=str(field.help_text),
+            name=name, id=f"filter-{name.replace('_', '-')}", label=say(str(field.label)), help_text=str(field.help_text),
             kind=kind, options=options, value=chosen[0] if chosen and kind in ("number", "search") else "",
             attrs=tuple((k, str(v)) for k, v in attrs.items()),
         ))

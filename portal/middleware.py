@@ -33,6 +33,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
+from django.utils.translation import get_language_from_request
 
 from evidence import versions
 from evidence.models import EvidenceMap
@@ -40,7 +41,7 @@ from evidence.models import EvidenceMap
 # The views whose responses are kept, and whether they are the same for signed-in readers.
 KEPT = {"portal:map_data": True, "portal:map": False}
 # Response headers kept with the body (the outer middleware adds the security headers).
-HEADERS = ("Content-Type", "Content-Encoding", "ETag", "Cache-Control", "Vary", "X-Frame-Options",
+HEADERS = ("Content-Type", "Content-Encoding", "Content-Language", "ETag", "Cache-Control", "Vary", "X-Frame-Options",
            "Cross-Origin-Opener-Policy", "Referrer-Policy", "X-Content-Type-Options")
 
 
@@ -102,8 +103,10 @@ class ReaderCacheMiddleware:
         query = request.META.get("QUERY_STRING", "")
         # Anonymous readers of a released map read its latest release (portal.releases).
         release = f"|release:{row[2]}" if row[2] is not None else ""
+        # The language LocaleMiddleware (below) will choose: the language cookie, else Accept-Language.
+        language = get_language_from_request(request)
         return versions.response_key(
-            match.view_name, row[0], row[1], f"{query}|{encoding}|{static_fingerprint()}{release}"
+            match.view_name, row[0], row[1], f"{query}|{encoding}|{language}|{static_fingerprint()}{release}"
         )
 
     @staticmethod
@@ -112,8 +115,9 @@ class ReaderCacheMiddleware:
             return False
         # Cookie: the session was looked at (for the user), and a reader without a session
         # cookie, the only one a page is replayed to, is the anonymous reader it was for.
+        # Accept-Language: the key holds the language chosen from it (and the language cookie).
         vary = {v.strip().lower() for v in response.get("Vary", "").split(",") if v.strip()}
-        return vary <= {"accept-encoding", "cookie"}
+        return vary <= {"accept-encoding", "cookie", "accept-language"}
 
     @staticmethod
     def _replay(request: HttpRequest, kept: dict[str, Any]) -> HttpResponseBase:
@@ -121,7 +125,7 @@ class ReaderCacheMiddleware:
         asked = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
         if etag and (etag.removeprefix("W/") in asked or "*" in asked):
             not_modified = HttpResponseNotModified()
-            for name in ("ETag", "Cache-Control", "Vary"):
+            for name in ("ETag", "Cache-Control", "Vary", "Content-Language"):
                 if name in kept["headers"]:
                     not_modified[name] = kept["headers"][name]
             return not_modified

@@ -9,6 +9,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 
@@ -21,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from config.middleware import content_security_policy
@@ -40,7 +43,7 @@ from evidence.synthesis.sensitivity import (
     TRIM_AND_FILL_MIN_K,
     cell_sensitivity,
 )
-from evidence.synthesis.subgroups import BUILT_IN_FACTORS, explain_cell, subgroup_plot
+from evidence.synthesis.subgroups import BUILT_IN_FACTORS, SubgroupView, explain_cell, subgroup_plot
 from portal import standalone
 from portal.data import (
     data_summary,
@@ -51,6 +54,7 @@ from portal.data import (
     sensitivity_json,
 )
 from portal.forms import FilterField, chosen_filters, described_filters, filter_fields
+from portal.i18n import say
 from studies.effect_sizes import G_BOUND, VAR_G_MAX, VAR_G_MIN
 from studies.models import StudyDesign, can_see_drafts
 
@@ -121,11 +125,12 @@ def _segment_set(request: HttpRequest, evidence_map: EvidenceMap) -> tuple[str, 
     if asked == SEGMENT_BY_DESIGN:
         return asked, None
     choices = _segment_choices(evidence_map)
-    for pk, slug, _ in choices:
+    for pk, slug, _name in choices:
         if slug == asked:
             return ("" if pk == evidence_map.segment_code_set_id else slug), pk
     offered = ", ".join([SEGMENT_BY_DESIGN, *(slug for _, slug, _ in choices)])
-    raise FilterError("seg", f"“{asked}” is not a code set this map segments by; choose from {offered}.")
+    raise FilterError("seg", _("“%(asked)s” is not a code set this map segments by; choose from %(offered)s.") % {
+        "asked": asked, "offered": offered})
 
 
 def data_document(evidence_map: EvidenceMap, filters: StudyFilters, seg: str, code_set_id: int | None) -> bytes:
@@ -384,9 +389,9 @@ def cell_page(
     if factor not in BUILT_IN_FACTORS and not factor.startswith("code:"):
         factor = ""  # the default, under one key
     where = f"{filters.to_query()}|{intervention_id}|{outcome_id}|{factor}"
-    differ = versions.cached(
+    differ = _said_differ(versions.cached(
         versions.cache_key("differ", evidence_map, where), lambda: explain_cell(evidence_map, cell, factor or None)
-    )
+    ))
     context = {
         **_cell_texts(cell),
         **_sensitivity(evidence_map, filters, cell, citations, paged=page.paginator.num_pages > 1),
@@ -407,8 +412,9 @@ def cell_page(
         "page": page,
         "page_numbers": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
         "ellipsis": page.paginator.ELLIPSIS,
-        "designs": [(StudyDesign(d).label, n) for d, n in cell.designs.items()],
+        "designs": [(say(StudyDesign(d).label), n) for d, n in cell.designs.items()],
         "direction_note": note,
+        **_confidence_texts(cell),
         "forest": forest_json(effects, cell, citations=citations, egger_min_k=evidence_map.egger_min_k, note=note),
         "show_funnel": result is not None and cell.n_effects >= evidence_map.egger_min_k,
         "other_outcomes": other_outcomes,
@@ -420,6 +426,17 @@ def cell_page(
         ),
     }
     return render(request, "portal/cell.html", context)
+
+
+def _said_differ(view: SubgroupView | None) -> SubgroupView | None:
+    """The comparison's words in the reader's language (the API keeps them in English)."""
+    if view is None:
+        return None
+    return replace(
+        view, factor_label=say(view.factor_label), choices=[(value, say(label)) for value, label in view.choices],
+        rule=say(view.rule), reason=say(view.reason), test=say(view.test), text=say(view.text),
+        levels=[replace(level, label=say(level.label)) for level in view.levels],
+    )
 
 
 # Studies shown on one cell page, with their effect sizes in the table and the forest plot.
@@ -457,32 +474,43 @@ def _sensitivity(
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
-    return f"{value:.{digits}f}" if value is not None and math.isfinite(value) else "not estimable"
+    return f"{value:.{digits}f}" if value is not None and math.isfinite(value) else _("not estimable")
 
 
 def _p(value: float | None) -> str:
     """A p-value as printed: "= 0.256", "< 0.001"."""
     if value is None or not math.isfinite(value):
-        return "not estimable"
+        return _("not estimable")
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+def _confidence_texts(cell: Cell) -> dict[str, Any]:
+    """The cell's confidence rating and its reasons in the reader's language."""
+    confidence = cell.confidence
+    if confidence is None:
+        return {"confidence_reasons": []}
+    return {
+        "confidence_reasons": [say(reason) for reason in confidence.reasons],
+        "confidence_level": say(confidence.level),
+        "confidence_computed_level": say(confidence.computed_level),
+    }
 
 
 def _cell_texts(cell: Cell) -> dict[str, Any]:
     """The cell's headline numbers as the page prints them, e.g. "Moderate effect (g = 0.139)"."""
-    counts = f"{_plural(cell.n_studies, 'study', 'studies')}; {cell.n_effects} ES"
+    studies = ngettext("%(n)s study", "%(n)s studies", cell.n_studies) % {"n": cell.n_studies}
+    counts = _("%(studies)s; %(effects)s ES") % {"studies": studies, "effects": cell.n_effects}
     texts: dict[str, Any] = {"counts_text": counts, "effect_text": "", "ci_text": "", "confidence_text": ""}
     result = cell.result
     if result is not None and cell.label is not None:
-        texts["effect_text"] = f"{cell.label.text} (g = {result.estimate:.3f})"
-        texts["ci_text"] = f"95% confidence interval {_fmt(result.ci_low)} to {_fmt(result.ci_high)}"
-        texts["pi_text"] = f"95% prediction interval {_fmt(result.pi_low)} to {_fmt(result.pi_high)}"
+        texts["effect_text"] = _("%(label)s (g = %(g)s)") % {"label": say(cell.label.text), "g": f"{result.estimate:.3f}"}
+        texts["ci_text"] = _("95%% confidence interval %(low)s to %(high)s") % {
+            "low": _fmt(result.ci_low), "high": _fmt(result.ci_high)}
+        texts["pi_text"] = _("95%% prediction interval %(low)s to %(high)s") % {
+            "low": _fmt(result.pi_low), "high": _fmt(result.pi_high)}
         texts["heterogeneity"] = {
             "tau2": _fmt(result.tau2),
-            "i2": f"{result.i2:.0f}%" if math.isfinite(result.i2) else "not estimable",
+            "i2": f"{result.i2:.0f}%" if math.isfinite(result.i2) else _("not estimable"),
             "q": _fmt(result.q, 2),
             "q_df": result.q_df,
             "q_p": _p(result.q_p),
@@ -490,9 +518,10 @@ def _cell_texts(cell: Cell) -> dict[str, Any]:
             "has_omega2": getattr(result, "omega2", None) is not None,
         }
     if cell.confidence is not None:
-        texts["confidence_text"] = f"{cell.confidence.level.capitalize()} confidence ({counts})"
+        level = say(f"{cell.confidence.level.capitalize()} confidence")
+        texts["confidence_text"] = _("%(level)s (%(counts)s)") % {"level": level, "counts": counts}
     if cell.egger_p is not None:
-        texts["egger_text"] = f"Egger's test for small-study effects: p {_p(cell.egger_p)}"
+        texts["egger_text"] = _("Egger's test for small-study effects: p %(p)s") % {"p": _p(cell.egger_p)}
     return texts
 
 
@@ -502,20 +531,26 @@ def _model_description(evidence_map: EvidenceMap, result: Any) -> str:
         return ""
     model = getattr(result, "model", "")
     if model == "CHE":
-        df = f", {result.df:.1f} df" if result.df is not None else ""
-        return (
-            f"Correlated and hierarchical effects (CHE) working model with ρ = {result.rho:g}, "
-            f"{result.n_clusters} studies; cluster-robust ({result.vcov}) inference{df}."
-        )
+        if result.df is not None:
+            return _(
+                "Correlated and hierarchical effects (CHE) working model with ρ = %(rho)s, %(n)s studies; "
+                "cluster-robust (%(vcov)s) inference, %(df)s df."
+            ) % {"rho": f"{result.rho:g}", "n": result.n_clusters, "vcov": result.vcov, "df": f"{result.df:.1f}"}
+        return _(
+            "Correlated and hierarchical effects (CHE) working model with ρ = %(rho)s, %(n)s studies; "
+            "cluster-robust (%(vcov)s) inference."
+        ) % {"rho": f"{result.rho:g}", "n": result.n_clusters, "vcov": result.vcov}
     if model == "univariate":
-        return (
-            f"Random-effects model, one effect size per study ({result.k} studies): between-study "
-            f"variance by {evidence_map.get_pooling_method_display()}, "
-            f"{evidence_map.get_pooling_test_display()}."
-        )
+        return _(
+            "Random-effects model, one effect size per study (%(k)s studies): between-study "
+            "variance by %(method)s, %(test)s."
+        ) % {"k": result.k, "method": say(evidence_map.get_pooling_method_display()),
+             "test": say(evidence_map.get_pooling_test_display())}
     if model:
-        return f"{model} model, {result.vcov} inference, {getattr(result, 'n_clusters', result.k)} studies."
-    return f"Random-effects model ({evidence_map.get_pooling_method_display()}), {result.test} test."
+        return _("%(model)s model, %(vcov)s inference, %(n)s studies.") % {
+            "model": model, "vcov": result.vcov, "n": getattr(result, "n_clusters", result.k)}
+    return _("Random-effects model (%(method)s), %(test)s test.") % {
+        "method": say(evidence_map.get_pooling_method_display()), "test": result.test}
 
 
 def study_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
@@ -535,8 +570,10 @@ def methods_page(request: HttpRequest, slug: str) -> HttpResponse:
     evidence_map = selectors.visible_map(slug, request.user)
     context = {
         "map": evidence_map,
-        "bands": describe_preset(evidence_map.effect_label_preset),
-        "rules": describe_rules(evidence_map.confidence_rules),
+        "bands": say(describe_preset(evidence_map.effect_label_preset)),
+        "rules": say(describe_rules(evidence_map.confidence_rules)),
+        "pooling_method": say(evidence_map.get_pooling_method_display()),
+        "pooling_test": say(evidence_map.get_pooling_test_display()),
         "lower_is_better": selectors.lower_is_better(evidence_map),
         "sensitivity_limits": SENSITIVITY_LIMITS,
         **reproduce.examples(request.build_absolute_uri(reverse("api:cells", kwargs={"slug": evidence_map.slug}))),

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date, quote_etag
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import MethodNotAllowed, NotAuthenticated, NotFound
@@ -94,7 +95,7 @@ def _check_parameters(params: Mapping[str, Any]) -> None:
     for name in params:
         values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
         if any("\x00" in str(v) for v in values):
-            raise InvalidParameter(name, "contains a NUL character.")
+            raise InvalidParameter(name, _("contains a NUL character."))
 
 
 def _id_parameter(params: Mapping[str, Any], name: str) -> int | None:
@@ -104,9 +105,9 @@ def _id_parameter(params: Mapping[str, Any], name: str) -> int | None:
     try:
         value = int(str(raw))
     except ValueError:
-        raise InvalidParameter(name, f"{raw!r} is not an id.") from None
+        raise InvalidParameter(name, _("%(value)s is not an id.") % {"value": repr(raw)}) from None
     if not 1 <= value <= MAX_INT:
-        raise InvalidParameter(name, f"{value} is not an id.")
+        raise InvalidParameter(name, _("%(value)s is not an id.") % {"value": value})
     return value
 
 
@@ -119,7 +120,7 @@ def _nodes_below(
         return None
     nodes = selectors.with_descendants(model, node_id, map_ids)
     if not nodes:
-        raise InvalidParameter(name, f"No {name} {node_id} on the visible maps.")
+        raise InvalidParameter(name, _("No %(name)s %(id)s on the visible maps.") % {"name": name, "id": node_id})
     return nodes
 
 
@@ -139,9 +140,10 @@ def _whole_number(params: Mapping[str, Any], name: str, *, low: int, high: int) 
     try:
         value = int(str(raw).strip())
     except ValueError:
-        raise InvalidParameter(name, f"{raw!r} is not a whole number.") from None
+        raise InvalidParameter(name, _("%(value)s is not a whole number.") % {"value": repr(raw)}) from None
     if not low <= value <= high:
-        raise InvalidParameter(name, f"{value} is out of range: {low} to {high}.")
+        raise InvalidParameter(name, _("%(value)s is out of range: %(low)s to %(high)s.") % {
+            "value": value, "low": low, "high": high})
     return value
 
 
@@ -157,7 +159,8 @@ def updated_since(params: Mapping[str, Any], name: str = "updated_since") -> dat
         value = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidParameter(
-            name, f"{raw!r} is not an ISO 8601 date or time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)."
+            name, _("%(value)s is not an ISO 8601 date or time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z).") % {
+                "value": repr(raw)}
         ) from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
@@ -172,7 +175,8 @@ def _ordering_fields(params: Mapping[str, Any], allowed: Mapping[str, str]) -> l
         name = name.strip()
         key = name.removeprefix("-")
         if key not in allowed:
-            raise InvalidParameter("ordering", f"{key!r} is not one of: {', '.join(sorted(allowed))}.")
+            raise InvalidParameter("ordering", _("%(value)s is not one of: %(allowed)s.") % {
+                "value": repr(key), "allowed": ", ".join(sorted(allowed))})
         fields.append((allowed[key], name.startswith("-")))
     return fields
 
@@ -219,7 +223,7 @@ class Pagination(PageNumberPagination):
         paginator = self.django_paginator_class(queryset, self.page_size)
         last = max(1, math.ceil(paginator.count / self.page_size))
         if page > last:
-            raise InvalidParameter("page", f"{page} is past the last page ({last}).")
+            raise InvalidParameter("page", _("%(page)s is past the last page (%(last)s).") % {"page": page, "last": last})
         self.page = paginator.page(page)
         return list(self.page)
 
@@ -303,14 +307,15 @@ class ApiView(APIView):
         for name in request.query_params:
             if name not in allowed:
                 known = ", ".join(sorted(allowed))
-                raise InvalidParameter(name, f"Unknown query parameter; this resource takes: {known}.")
+                raise InvalidParameter(name, _("Unknown query parameter; this resource takes: %(known)s.") % {"known": known})
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         try:
             return super().perform_content_negotiation(request, force)
         except Http404:
             formats = ", ".join(sorted({r.format for r in self.get_renderers()}))
-            raise InvalidParameter("format", f"{request.query_params.get('format')!r} is not one of: {formats}.") from None
+            raise InvalidParameter("format", _("%(value)s is not one of: %(allowed)s.") % {
+                "value": repr(request.query_params.get("format")), "allowed": formats}) from None
 
     def get_throttles(self) -> list[BaseThrottle]:
         # Kept, so that the response can say how much of the rate is left.
@@ -423,7 +428,7 @@ def _requested_maps(request: Request, params: Any) -> list[EvidenceMap]:
         maps_qs = maps_qs.filter(slug=params["map"])
     maps = list(maps_qs)
     if params.get("map") and not maps:
-        raise InvalidParameter("map", f"No map {params['map']!r}.")
+        raise InvalidParameter("map", _("No map %(map)s.") % {"map": repr(params["map"])})
     return maps
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from evidence.stats.phrases import _, ngettext
+
 __all__ = [
     "CONFIDENCE_LEVELS",
     "DEFAULT_RULES",
@@ -198,16 +200,29 @@ def describe_preset(name: str | LabelPreset) -> str:
     """The label bands in words, for a map's methods page."""
     bands = _preset(name)
     edges = [_number(t) for t in bands.thresholds]
-    parts = [f"below {edges[0]} {bands.bands[0].lower()}"]
+    parts = [_("below %(edge)s %(band)s", edge=edges[0], band=_band_word(bands.bands[0]))]
     for i in range(1, len(edges)):
-        parts.append(f"{edges[i - 1]} to below {edges[i]} {bands.bands[i].lower()}")
-    parts.append(f"{edges[-1]} and above {bands.bands[-1].lower()}")
-    source = f" ({bands.source})" if bands.source else ""
-    return (
-        "Effects are labelled by the size of Hedges' g, whatever its sign: "
-        f"{', '.join(parts)}{source}. An effect in the direction that is bad for the "
-        "outcome is called a negative effect."
+        parts.append(_("%(low)s to below %(high)s %(band)s", low=edges[i - 1], high=edges[i], band=_band_word(bands.bands[i])))
+    parts.append(_("%(edge)s and above %(band)s", edge=edges[-1], band=_band_word(bands.bands[-1])))
+    # The parts as one parameter each, so that a translation may join them its own way.
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = _("%(first)s, %(rest)s", first=joined, rest=part)
+    text = _(
+        "Effects are labelled by the size of Hedges' g, whatever its sign: %(bands)s. An effect in the "
+        "direction that is bad for the outcome is called a negative effect.", bands=joined,
     )
+    if bands.source:
+        text = _(
+            "Effects are labelled by the size of Hedges' g, whatever its sign: %(bands)s (%(source)s). An effect "
+            "in the direction that is bad for the outcome is called a negative effect.", bands=joined, source=bands.source,
+        )
+    return text
+
+
+def _band_word(band: str) -> str:
+    """A band's name within a sentence ("moderate"), as a phrase the interface can translate."""
+    return _(band.lower())
 
 
 # --------------------------------------------------------------------------------------
@@ -216,6 +231,8 @@ def describe_preset(name: str | LabelPreset) -> str:
 
 Level = Literal["high", "medium", "low"]
 CONFIDENCE_LEVELS: tuple[Level, ...] = ("low", "medium", "high")  # worst to best
+# Each level as a word within a sentence (a phrase, so that the interface can translate it).
+LEVEL_WORDS = {"low": _("low"), "medium": _("medium"), "high": _("high")}
 
 
 def _level_index(value: str, what: str) -> int:
@@ -406,27 +423,31 @@ def cell_confidence(
         raise ValueError(f"k must be a whole number, 0 or more (got {k!r})")
 
     if n_studies < rules.min_studies:
-        reason = f"limited number of studies ({n_studies} < {rules.min_studies})"
+        reason = _("limited number of studies (%(n)s < %(min)s)", n=n_studies, min=rules.min_studies)
         return CellConfidence(level="low", reasons=(reason,))
     if not n_rated:
-        return CellConfidence(level="low", reasons=("no study has a confidence rating",))
+        return CellConfidence(level="low", reasons=(_("no study has a confidence rating"),))
 
     start = median_confidence(dict(zip(CONFIDENCE_LEVELS, counts, strict=True)))
-    studies = "study" if n_rated == 1 else "studies"
-    reasons = [f"median study rating is {start} ({n_rated} {studies})"]
+    reasons = [ngettext(
+        "median study rating is %(level)s (%(count)s study)", "median study rating is %(level)s (%(count)s studies)",
+        n_rated, level=LEVEL_WORDS[start],
+    )]
     if i2 is not None and i2 >= rules.i2_threshold:
-        reasons.append(
-            f"substantial inconsistency (I² = {i2:.0f}% ≥ {_number(rules.i2_threshold, 0)}%)"
-        )
+        reasons.append(_(
+            "substantial inconsistency (I² = %(i2)s%% ≥ %(threshold)s%%)",
+            i2=f"{i2:.0f}", threshold=_number(rules.i2_threshold, 0),
+        ))
     if ci_low is not None and ci_high is not None and ci_low <= 0 <= ci_high:
-        reasons.append(
-            f"imprecision (the confidence interval, {ci_low:.2f} to {ci_high:.2f}, includes zero)"
-        )
+        reasons.append(_(
+            "imprecision (the confidence interval, %(low)s to %(high)s, includes zero)",
+            low=f"{ci_low:.2f}", high=f"{ci_high:.2f}",
+        ))
     if egger_p is not None and n_effects >= rules.egger_min_k and egger_p < rules.egger_alpha:
-        reasons.append(
-            f"possible small-study effects (Egger's test p = {egger_p:.3f} < "
-            f"{_number(rules.egger_alpha)}, {n_effects} effect sizes)"
-        )
+        reasons.append(_(
+            "possible small-study effects (Egger's test p = %(p)s < %(alpha)s, %(k)s effect sizes)",
+            p=f"{egger_p:.3f}", alpha=_number(rules.egger_alpha), k=n_effects,
+        ))
     concerns = len(reasons) - 1
     index = max(0, CONFIDENCE_LEVELS.index(start) - concerns)
     return CellConfidence(level=CONFIDENCE_LEVELS[index], reasons=tuple(reasons))
@@ -451,20 +472,23 @@ def apply_override(conf: CellConfidence, level: str, justification: str) -> Cell
 
 def describe_rules(rules: ConfidenceRules = DEFAULT_RULES) -> str:
     """The confidence rules in plain words, for a map's methods page."""
-    studies = "study" if rules.min_studies == 1 else "studies"
     few = (
-        f"Cells with fewer than {rules.min_studies} {studies} are rated low confidence. "
+        ngettext(
+            "Cells with fewer than %(count)s study are rated low confidence. ",
+            "Cells with fewer than %(count)s studies are rated low confidence. ", rules.min_studies,
+        )
         if rules.min_studies > 1
         else ""
     )
-    return (
+    return _(
         "Each cell's confidence rating (high, medium or low) starts from the median of "
         "its studies' own ratings; with an even number of studies, the lower of the two "
-        f"middle ratings is used. {few}The rating is lowered one level, but not below "
+        "middle ratings is used. %(few)sThe rating is lowered one level, but not below "
         "low, for each of these concerns: substantial inconsistency between studies (I² "
-        f"of {_number(rules.i2_threshold, 0)}% or more); imprecision (the confidence "
+        "of %(i2)s%% or more); imprecision (the confidence "
         "interval of the pooled effect includes zero); and possible small-study effects "
-        f"(Egger's test p below {_number(rules.egger_alpha)}, checked only when the cell "
-        f"has at least {rules.egger_min_k} effect sizes). Reviewers may override a "
-        "rating, and must say why."
+        "(Egger's test p below %(alpha)s, checked only when the cell "
+        "has at least %(min_k)s effect sizes). Reviewers may override a "
+        "rating, and must say why.",
+        few=few, i2=_number(rules.i2_threshold, 0), alpha=_number(rules.egger_alpha), min_k=rules.egger_min_k,
     )

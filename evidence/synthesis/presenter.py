@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal, cast, get_args, get_type_hints
 
+from django.utils.translation import gettext, ngettext
+
 from evidence.columns import flat
 from evidence.models import EvidenceMap
 from evidence.stats import ClusteredResult, stopping_tolerance
 from evidence.stats.interpret import Direction, Level
+from evidence.stats.phrases import Phrase, _
 from evidence.stats.results import PoolResult
 from evidence.synthesis.cells import Cell, MapEvidence
 from evidence.synthesis.pooling import plain_reason
@@ -297,8 +300,10 @@ def direction_note(evidence: MapEvidence, cell: Cell) -> str:
     names = [_lower_first(evidence.outcomes[o].name) for o in cell.reversed_outcomes if o in evidence.outcomes]
     if not names:
         return ""
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    return f"Effects on {listed} are reversed so that positive means improvement."
+    listed: str = names[0]
+    if len(names) > 1:
+        listed = _("%(first)s and %(last)s", first=", ".join(names[:-1]), last=names[-1])
+    return _("Effects on %(outcomes)s are reversed so that positive means improvement.", outcomes=listed)
 
 
 def pooled_effects(cell: Cell) -> list[dict[str, Any]]:
@@ -374,6 +379,8 @@ class AlternativeView:
     label: str = ""  # "" when there is no fit
     keeps_label: bool | None = None  # None when there is no fit
     note: str = ""  # why there is no fit
+    rho: str = ""  # the correlation assumed, for a correlation's refit
+    nothing_filled: bool = False  # trim-and-fill found nothing missing
 
 
 @dataclass(frozen=True)
@@ -391,62 +398,87 @@ class SensitivityView:
 
 
 def _refit(
-    cell: Cell, evidence_map: EvidenceMap, name: str, k: int, estimate: float, ci: tuple[float, float]
+    cell: Cell, evidence_map: EvidenceMap, name: str, k: int, estimate: float, ci: tuple[float, float], **more: Any
 ) -> AlternativeView:
     label = cell.label_of(evidence_map, estimate, ci).text
     return AlternativeView(
-        name=name, k=k, estimate=finite(estimate), ci_low=finite(ci[0]), ci_high=finite(ci[1]), label=label,
-        keeps_label=cell.label is not None and label == cell.label.text,
+        name=name, k=k, estimate=finite(estimate), ci_low=finite(ci[0]), ci_high=finite(ci[1]),
+        label=gettext(label), keeps_label=cell.label is not None and label == cell.label.text, **more,
     )
 
 
-def _alternative(cell: Cell, evidence_map: EvidenceMap, name: str, result: PoolResult | str) -> AlternativeView:
+def _alternative(
+    cell: Cell, evidence_map: EvidenceMap, name: str, result: PoolResult | str, **more: Any
+) -> AlternativeView:
     if isinstance(result, str) or not math.isfinite(result.estimate):
-        return AlternativeView(name=name, note=plain_reason(result) if isinstance(result, str) else "")
-    return _refit(cell, evidence_map, name, result.k, result.estimate, (result.ci_low, result.ci_high))
+        return AlternativeView(name=name, note=plain_reason(result) if isinstance(result, str) else "", **more)
+    return _refit(cell, evidence_map, name, result.k, result.estimate, (result.ci_low, result.ci_high), **more)
 
 
 def present_sensitivity(
     evidence_map: EvidenceMap, cell: Cell, sensitivity: Sensitivity, *, citations: dict[int, str]
 ) -> SensitivityView:
-    """The sensitivity analyses in words: each refit with its label, and whether the cell's label
-    holds (`citations`: the short citation of each study of the cell, by id)."""
-    own = cell.label.text if cell.label is not None else ""
+    """The sensitivity analyses in words, in the reader's language (the cell page alone shows
+    them): each refit with its label, and whether the cell's label holds (`citations`: the
+    short citation of each study of the cell, by id)."""
+    own = gettext(cell.label.text) if cell.label is not None else ""
     rows: list[AlternativeView] = []
+    names: dict[int, str] = {}  # row -> the study left out
     loo = sensitivity.leave_one_out
     if loo is not None:
         for j, study in enumerate(loo.clusters):
-            name = f"Without {citations.get(int(str(study)), f'study {study}')}"
+            study_name = citations.get(int(str(study)), gettext("study %(id)s") % {"id": study})
+            names[len(rows)] = study_name
+            name = gettext("Without %(study)s") % {"study": study_name}
             if not math.isfinite(loo.estimate[j]):
                 rows.append(AlternativeView(name=name, note=plain_reason(loo.errors.get(study, ""))))
                 continue
             ci = (float(loo.ci_low[j]), float(loo.ci_high[j]))
             rows.append(_refit(cell, evidence_map, name, int(loo.k[j]), float(loo.estimate[j]), ci))
-    changed_by = [row.name.removeprefix("Without ") for row in rows if row.keeps_label is False]
+    changed_by = [names[i] for i, row in enumerate(rows) if row.keeps_label is False]
     filled = sensitivity.trim_and_fill
     trim = None
     if filled is not None:
-        added = f"{filled.k0} filled-in effect size{'' if filled.k0 == 1 else 's'}"
-        trim = _alternative(cell, evidence_map, f"With {added}" if filled.k0 else "Nothing to fill in", filled.pooled)
+        added = ngettext(
+            "With %(k)s filled-in effect size", "With %(k)s filled-in effect sizes", filled.k0
+        ) % {"k": filled.k0}
+        trim = _alternative(
+            cell, evidence_map, added if filled.k0 else gettext("Nothing to fill in"), filled.pooled,
+            nothing_filled=not filled.k0,
+        )
     correlations = [
-        _alternative(cell, evidence_map, f"Within-study correlation {rho:g}", result)
+        _alternative(
+            cell, evidence_map, gettext("Within-study correlation %(rho)s") % {"rho": f"{rho:g}"}, result,
+            rho=f"{rho:g}",
+        )
         for rho, result in sensitivity.correlations.items()
     ]
     failing = [a.name.lower() for a in [trim, *correlations] if a is not None and a.keeps_label is False]
     checks = [a for a in [*rows, trim, *correlations] if a is not None and a.keeps_label is not None]
     if not checks:
-        summary = "No sensitivity analysis could be run for this cell."
+        summary = gettext("No sensitivity analysis could be run for this cell.")
     elif not changed_by and not failing:
-        summary = f"The label ({own}) holds in every check below."
+        summary = gettext("The label (%(label)s) holds in every check below.") % {"label": own}
     else:
-        parts = [f"without {', '.join(changed_by)}"] if changed_by else []
-        summary = f"The label ({own}) changes {'; '.join([*parts, *failing])}: read it with care."
+        parts = [gettext("without %(studies)s") % {"studies": ", ".join(changed_by)}] if changed_by else []
+        summary = gettext("The label (%(label)s) changes %(where)s: read it with care.") % {
+            "label": own, "where": "; ".join([*parts, *failing])}
     return SensitivityView(
-        label=own, leave_one_out=rows, leave_one_out_reason=sensitivity.leave_one_out_reason, changed_by=changed_by,
+        label=own, leave_one_out=rows, leave_one_out_reason=say_reason(sensitivity.leave_one_out_reason),
+        changed_by=changed_by,
         trim_and_fill=trim, trim_and_fill_side=filled.side if filled is not None else "",
-        trim_and_fill_reason=sensitivity.trim_and_fill_reason, correlations=correlations,
-        correlations_reason=sensitivity.correlations_reason, summary=summary,
+        trim_and_fill_reason=say_reason(sensitivity.trim_and_fill_reason), correlations=correlations,
+        correlations_reason=say_reason(sensitivity.correlations_reason), summary=summary,
     )
+
+
+def say_reason(reason: str) -> str:
+    """A phrase of the synthesis layer in the reader's language (plain text stays as it is)."""
+    if not isinstance(reason, Phrase):
+        return reason
+    params = {k: say_reason(v) if isinstance(v, str) else v for k, v in reason.params.items()}
+    template = ngettext(reason.message, reason.plural, reason.number) if reason.number is not None else gettext(reason.message)
+    return template % params if params else template
 
 
 def _columns(view: type[Any], prefix: str = "") -> list[str]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from evidence.models import EvidenceMap
+from evidence.stats.phrases import _
 from evidence.stats.pubbias import TrimAndFill, trim_and_fill
 from evidence.stats.results import ClusteredResult, StatsError
 from evidence.stats.sensitivity import (
@@ -63,11 +64,12 @@ def cell_sensitivity(evidence_map: EvidenceMap, cell: Cell) -> Sensitivity | Non
     n_studies = int(np.unique(cell.clusters).size)
     leave_one_out, leave_one_out_reason = None, ""
     if n_studies < 3:
-        leave_one_out_reason = "it needs at least 3 studies with effect sizes, so that two are left to pool"
+        leave_one_out_reason = _("it needs at least 3 studies with effect sizes, so that two are left to pool")
     elif n_studies > LEAVE_ONE_OUT_MAX_STUDIES or cell.n_effects > LEAVE_ONE_OUT_MAX_K:
-        leave_one_out_reason = (
-            f"it is run for cells of at most {LEAVE_ONE_OUT_MAX_STUDIES} studies and {LEAVE_ONE_OUT_MAX_K} "
-            f"effect sizes (this one has {n_studies} and {cell.n_effects})"
+        leave_one_out_reason = _(
+            "it is run for cells of at most %(max_studies)s studies and %(max_k)s effect sizes "
+            "(this one has %(studies)s and %(k)s)",
+            max_studies=LEAVE_ONE_OUT_MAX_STUDIES, max_k=LEAVE_ONE_OUT_MAX_K, studies=n_studies, k=cell.n_effects,
         )
     else:
         leave_one_out = leave_one_cluster_out(
@@ -76,21 +78,23 @@ def cell_sensitivity(evidence_map: EvidenceMap, cell: Cell) -> Sensitivity | Non
 
     filled, filled_reason = None, ""
     if cell.n_effects < TRIM_AND_FILL_MIN_K:
-        filled_reason = f"it needs at least {TRIM_AND_FILL_MIN_K} effect sizes (this cell has {cell.n_effects})"
+        filled_reason = _(
+            "it needs at least %(min_k)s effect sizes (this cell has %(k)s)", min_k=TRIM_AND_FILL_MIN_K, k=cell.n_effects
+        )
     elif cell.n_effects > TRIM_AND_FILL_MAX_K:
-        filled_reason = f"it is run for cells of at most {TRIM_AND_FILL_MAX_K} effect sizes"
+        filled_reason = _("it is run for cells of at most %(max_k)s effect sizes", max_k=TRIM_AND_FILL_MAX_K)
     else:
         try:
             filled = trim_and_fill(cell.yi, cell.vi, estimator="L0", method=evidence_map.pooling_method)
         except StatsError as problem:  # ConvergenceError included
-            filled_reason = f"it could not be computed: {problem}"
+            filled_reason = _("it could not be computed: %(problem)s", problem=str(problem))
 
     correlations: dict[float, ClusteredResult | str] = {}
     correlations_reason = ""
     if dependent(cell):
         correlations = pool_by_correlation(cell.yi, cell.vi, cell.clusters, CORRELATIONS, method=method, test=test)
     else:
-        correlations_reason = "every study contributes one effect size, so no within-study correlation is assumed"
+        correlations_reason = _("every study contributes one effect size, so no within-study correlation is assumed")
     return Sensitivity(
         leave_one_out=leave_one_out, leave_one_out_reason=leave_one_out_reason,
         trim_and_fill=filled, trim_and_fill_reason=filled_reason,

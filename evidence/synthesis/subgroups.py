@@ -35,6 +35,7 @@ from evidence.stats import (
     subgroup_analysis,
 )
 from evidence.stats.metareg import REGRESSION_METHODS
+from evidence.stats.phrases import _, ngettext
 from evidence.synthesis.cells import Cell
 from evidence.synthesis.presenter import finite
 from studies.models import Confidence, Region, StudyDesign
@@ -46,12 +47,13 @@ MIN_STUDIES_YEAR = 3
 # effect-size covariance, whose cost grows with the cube of k: a page computes them for cells
 # of up to this many effect sizes (0.1 to 0.5 s on one core), and says so beyond.
 CLUSTERED_MAX_K = 400
-RULE = (
-    f"Groups are compared only when at least {MIN_LEVELS} groups each hold at least "
-    f"{MIN_STUDIES_PER_LEVEL} studies with effect sizes; smaller groups are left out of the "
-    f"comparison. A trend over publication years needs at least {MIN_STUDIES_YEAR} studies "
+RULE = _(
+    "Groups are compared only when at least %(levels)s groups each hold at least "
+    "%(per_level)s studies with effect sizes; smaller groups are left out of the "
+    "comparison. A trend over publication years needs at least %(year)s studies "
     "from at least two different years. Where studies give several effect sizes, the groups "
-    f"are tested for cells of up to {CLUSTERED_MAX_K} effect sizes."
+    "are tested for cells of up to %(max_k)s effect sizes.",
+    levels=MIN_LEVELS, per_level=MIN_STUDIES_PER_LEVEL, year=MIN_STUDIES_YEAR, max_k=CLUSTERED_MAX_K,
 )
 
 BUILT_IN = (
@@ -187,14 +189,16 @@ def _subgroups(
     if len(usable) < MIN_LEVELS:
         return SubgroupView(
             **base, shown=False, clustered=clustered, levels=levels,
-            reason=(
-                f"Not enough data to compare groups by {base['factor_label'].lower()}: "
-                f"{len(usable)} group{'s' if len(usable) != 1 else ''} with at least "
-                f"{MIN_STUDIES_PER_LEVEL} studies, and a comparison needs {MIN_LEVELS}."
+            reason=ngettext(
+                "Not enough data to compare groups by %(factor)s: %(count)s group with at least "
+                "%(per_level)s studies, and a comparison needs %(levels)s.",
+                "Not enough data to compare groups by %(factor)s: %(count)s groups with at least "
+                "%(per_level)s studies, and a comparison needs %(levels)s.",
+                len(usable), factor=_(base["factor_label"].lower()), per_level=MIN_STUDIES_PER_LEVEL, levels=MIN_LEVELS,
             ),
         )
     keep = np.isin(groups, np.array(usable, dtype=object))
-    name = base["factor_label"].lower()
+    name = _(base["factor_label"].lower())
     if clustered and int(keep.sum()) > CLUSTERED_MAX_K:
         return SubgroupView(**base, shown=False, clustered=clustered, levels=levels, reason=_too_big(int(keep.sum())))
     try:
@@ -203,28 +207,29 @@ def _subgroups(
                 yi[keep], vi[keep], cluster[keep], list(groups[keep]), categorical=True,
                 rho=evidence_map.within_study_correlation,
             )
-            test = "HTZ Wald test with cluster-robust (CR2) standard errors"
+            test = _("HTZ Wald test with cluster-robust (CR2) standard errors")
             stat, df, df_denom, p = reg.wald_f, float(reg.wald_df_num), reg.wald_df_denom, reg.wald_p
             stat_text = f"F({reg.wald_df_num}, {reg.wald_df_denom:.1f}) = {stat:.2f}"
         else:
             sub = subgroup_analysis(yi[keep], vi[keep], list(groups[keep]), method=evidence_map.pooling_method)
-            test = "test of subgroup differences (Q between groups)"
+            test = _("test of subgroup differences (Q between groups)")
             stat, df, df_denom, p = sub.q_between, float(sub.df), None, sub.p_value
-            stat_text = f"Q = {stat:.2f} on {sub.df} df"
+            stat_text = _("Q = %(q)s on %(df)s df", q=f"{stat:.2f}", df=sub.df)
     except StatsError as error:
         return SubgroupView(**base, shown=False, clustered=clustered, levels=levels,
-                            reason=f"The groups could not be compared: {error}")
-    text = (
-        f"{'The groups differ' if p < 0.05 else 'No clear difference between the groups'}: "
-        f"{stat_text}, p = {_p_text(p)}. "
-        + (
-            f"The effect appears to depend on {name}; this is an observational comparison "
-            "between studies, not proof of cause."
-            if p < 0.05 else
-            f"The data do not show that the effect depends on {name}; with few studies a real "
-            "difference can go undetected."
+                            reason=_("The groups could not be compared: %(error)s", error=str(error)))
+    if p < 0.05:
+        text = _(
+            "The groups differ: %(statistic)s, p = %(p)s. The effect appears to depend on %(name)s; this is an "
+            "observational comparison between studies, not proof of cause.",
+            statistic=stat_text, p=_p_text(p), name=name,
         )
-    )
+    else:
+        text = _(
+            "No clear difference between the groups: %(statistic)s, p = %(p)s. The data do not show that the "
+            "effect depends on %(name)s; with few studies a real difference can go undetected.",
+            statistic=stat_text, p=_p_text(p), name=name,
+        )
     return SubgroupView(
         **base, shown=True, clustered=clustered, levels=levels, test=test, statistic=finite(stat),
         df=df, df_denom=finite(df_denom), p_value=finite(p), text=text,
@@ -240,9 +245,10 @@ def _trend(
     if n_studies < MIN_STUDIES_YEAR or np.unique(years).size < 2:
         return SubgroupView(
             **base, kind="trend", shown=False, clustered=clustered,
-            reason=(
-                f"Not enough data for a trend over publication years: {n_studies} studies with a "
-                f"year, in {np.unique(years).size} different year(s)."
+            reason=_(
+                "Not enough data for a trend over publication years: %(studies)s studies with a "
+                "year, in %(years)s different year(s).",
+                studies=n_studies, years=int(np.unique(years).size),
             ),
         )
     centred = years - float(np.round(years.mean()))
@@ -255,7 +261,7 @@ def _trend(
             )
             slope, low, high = float(reg.b[1]), float(reg.ci_low[1]), float(reg.ci_high[1])
             p, stat, df = float(reg.p_value[1]), float(reg.statistic[1]), float(reg.df[1])
-            test = "meta-regression with cluster-robust (CR2) t test"
+            test = _("meta-regression with cluster-robust (CR2) t test")
         else:
             method = evidence_map.pooling_method if evidence_map.pooling_method in REGRESSION_METHODS else "REML"
             test_name = "knha" if evidence_map.pooling_test == "knha" else "z"
@@ -263,17 +269,23 @@ def _trend(
             slope, low, high = float(fit.b[1]), float(fit.ci_low[1]), float(fit.ci_high[1])
             p, stat = float(fit.p_value[1]), float(fit.statistic[1])
             df = fit.df if fit.df is not None else math.nan
-            test = f"meta-regression ({method}, {'Knapp-Hartung' if test_name == 'knha' else 'z'} test)"
+            test = _("meta-regression (%(method)s, %(test)s test)", method=method,
+                     test="Knapp-Hartung" if test_name == "knha" else "z")
     except StatsError as error:
         return SubgroupView(**base, kind="trend", shown=False, clustered=clustered,
-                            reason=f"The trend could not be estimated: {error}")
+                            reason=_("The trend could not be estimated: %(error)s", error=str(error)))
     per_decade = 10 * slope
-    text = (
-        f"Each ten years later, the effect changes by g = {per_decade:+.3f} (95% CI {10 * low:+.3f} to "
-        f"{10 * high:+.3f}), p = {_p_text(p)}. "
-        + ("Newer studies report different effects from older ones." if p < 0.05 else
-           "The data do not show that newer studies report different effects.")
-    )
+    numbers = {"g": f"{per_decade:+.3f}", "low": f"{10 * low:+.3f}", "high": f"{10 * high:+.3f}", "p": _p_text(p)}
+    if p < 0.05:
+        text = _(
+            "Each ten years later, the effect changes by g = %(g)s (95%% CI %(low)s to %(high)s), p = %(p)s. "
+            "Newer studies report different effects from older ones.", **numbers,
+        )
+    else:
+        text = _(
+            "Each ten years later, the effect changes by g = %(g)s (95%% CI %(low)s to %(high)s), p = %(p)s. "
+            "The data do not show that newer studies report different effects.", **numbers,
+        )
     return SubgroupView(
         **base, kind="trend", shown=True, clustered=clustered, test=test, statistic=finite(stat),
         df=finite(df), p_value=finite(p), slope=slope, slope_ci_low=low, slope_ci_high=high, text=text,
@@ -281,9 +293,9 @@ def _trend(
 
 
 def _too_big(k: int) -> str:
-    return (
-        f"The cluster-robust test is run for cells of up to {CLUSTERED_MAX_K} effect sizes; this comparison "
-        f"has {k}. Narrow the map with its filters to compare these studies."
+    return _(
+        "The cluster-robust test is run for cells of up to %(max_k)s effect sizes; this comparison "
+        "has %(k)s. Narrow the map with its filters to compare these studies.", max_k=CLUSTERED_MAX_K, k=k,
     )
 
 

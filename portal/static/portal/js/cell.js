@@ -14,7 +14,7 @@
   const font = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 13, color: "#1d2433" };
 
   function fmt(value) {
-    return value === null || value === undefined ? "n/a" : Number(value).toFixed(3);
+    return value === null || value === undefined ? gettext("n/a") : Number(value).toFixed(3);
   }
 
   // One row per effect size, grouped by study (a blank line between studies), pooled last.
@@ -41,7 +41,7 @@
     {
       type: "scatter",
       mode: "markers",
-      name: "Effect sizes",
+      name: gettext("Effect sizes"),
       x: data.rows.map((r) => r.g),
       y,
       marker: { symbol: "square", size: sizes, color: "#0b5cad" },
@@ -54,8 +54,8 @@
         thickness: 1.5,
         width: 4,
       },
-      text: data.rows.map((r) => `${r.study}<br>${r.label}<br>g = ${fmt(r.g)} (95% CI ${fmt(r.ci[0])} to ${fmt(r.ci[1])})`
-        + (r.w !== null && r.w !== undefined ? `<br>weight ${Number(r.w).toFixed(1)}%` : "")),
+      text: data.rows.map((r) => `${r.study}<br>${r.label}<br>${interpolate(gettext("g = %(g)s (95% CI %(low)s to %(high)s)"), { g: fmt(r.g), low: fmt(r.ci[0]), high: fmt(r.ci[1]) }, true)}`
+        + (r.w !== null && r.w !== undefined ? `<br>${interpolate(gettext("weight %(w)s%"), { w: Number(r.w).toFixed(1) }, true)}` : "")),
       hovertemplate: "%{text}<extra></extra>",
     },
   ];
@@ -63,25 +63,25 @@
     traces.push({
       type: "scatter",
       mode: "lines",
-      name: "95% prediction interval",
+      name: gettext("95% prediction interval"),
       x: [pooled.pi[0], pooled.pi[1]],
       y: [pooledY, pooledY],
       line: { color: "#8a5a00", width: 2, dash: "dot" },
-      hovertemplate: `Prediction interval ${fmt(pooled.pi[0])} to ${fmt(pooled.pi[1])}<extra></extra>`,
+      hovertemplate: `${interpolate(gettext("Prediction interval %(low)s to %(high)s"), { low: fmt(pooled.pi[0]), high: fmt(pooled.pi[1]) }, true)}<extra></extra>`,
     });
     traces.push({
       type: "scatter",
       mode: "lines",
-      name: "Pooled estimate (95% CI)",
+      name: gettext("Pooled estimate (95% CI)"),
       x: [pooled.ci[0], pooled.g, pooled.ci[1], pooled.g, pooled.ci[0]],
       y: [pooledY, pooledY + 0.35, pooledY, pooledY - 0.35, pooledY],
       fill: "toself",
       fillcolor: "#1d2433",
       line: { color: "#1d2433", width: 1 },
-      hovertemplate: `${pooled.label}: g = ${fmt(pooled.g)} (95% CI ${fmt(pooled.ci[0])} to ${fmt(pooled.ci[1])})<extra></extra>`,
+      hovertemplate: `${pooled.label}: ${interpolate(gettext("g = %(g)s (95% CI %(low)s to %(high)s)"), { g: fmt(pooled.g), low: fmt(pooled.ci[0]), high: fmt(pooled.ci[1]) }, true)}<extra></extra>`,
     });
     y.push(pooledY);
-    ticks.push("Pooled estimate");
+    ticks.push(gettext("Pooled estimate"));
   }
 
   const layout = {
@@ -91,7 +91,7 @@
     showlegend: true,
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
     xaxis: {
-      title: { text: data.note ? "Hedges' g (positive means improvement)" : "Hedges' g (positive favours the intervention)" },
+      title: { text: data.note ? gettext("Hedges' g (positive means improvement)") : gettext("Hedges' g (positive favours the intervention)") },
       zeroline: false,
     },
     yaxis: { tickvals: y, ticktext: ticks, automargin: true, zeroline: false, showgrid: false },
@@ -112,7 +112,7 @@
     {
       type: "scatter",
       mode: "markers",
-      name: "Effect sizes",
+      name: gettext("Effect sizes"),
       x: points.map((p) => p[0]),
       y: points.map((p) => p[1]),
       marker: { size: 8, color: "#0b5cad", symbol: "circle" },
@@ -121,7 +121,7 @@
     {
       type: "scatter",
       mode: "lines",
-      name: "Pseudo 95% limits",
+      name: gettext("Pseudo 95% limits"),
       x: [pooled.g - 1.96 * largest, pooled.g, pooled.g + 1.96 * largest],
       y: [largest, 0, largest],
       line: { color: "#888888", dash: "dash", width: 1 },
@@ -133,7 +133,7 @@
     height: 360,
     margin: { l: 60, r: 20, t: 40, b: 50 },
     xaxis: { title: { text: "Hedges' g" } },
-    yaxis: { title: { text: "Standard error" }, autorange: "reversed" },
+    yaxis: { title: { text: gettext("Standard error") }, autorange: "reversed" },
     shapes: [{ type: "line", x0: pooled.g, x1: pooled.g, y0: 0, y1: largest, line: { color: "#1d2433", width: 1 } }],
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
     paper_bgcolor: "#ffffff",

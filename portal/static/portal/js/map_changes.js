@@ -13,8 +13,8 @@ let changes = null;
 
 function describe(change) {
   const [before, after] = change.label;
-  const studies = `studies ${change.studies[0]} → ${change.studies[1]}`;
-  const effects = `effect sizes ${change.effects[0]} → ${change.effects[1]}`;
+  const studies = interpolate(gettext("studies %(before)s → %(after)s"), { before: change.studies[0], after: change.studies[1] }, true);
+  const effects = interpolate(gettext("effect sizes %(before)s → %(after)s"), { before: change.effects[0], after: change.effects[1] }, true);
   return `${before} → ${after} (${studies}, ${effects})`;
 }
 
@@ -31,7 +31,7 @@ function mark() {
     td.classList.add("cell-changed");
     if (!td.dataset.changeNoted) {
       td.dataset.changeNoted = "1";
-      td.setAttribute("aria-label", `${td.getAttribute("aria-label")}. Changed since release ${changes.since}: ${describe(change)}`);
+      td.setAttribute("aria-label", `${td.getAttribute("aria-label")}. ${interpolate(gettext("Changed since release %(since)s: %(change)s"), { since: changes.since, change: describe(change) }, true)}`);
     }
   });
 }
@@ -40,10 +40,10 @@ function showList() {
   list.replaceChildren();
   const n = changes.cells.length;
   if (changes.since === null) {
-    summaryText.textContent = "There is no earlier release to compare with.";
+    summaryText.textContent = gettext("There is no earlier release to compare with.");
   } else {
-    const what = changes.release === null ? "the working copy" : `release ${changes.release}`;
-    summaryText.textContent = `${n} cell${n === 1 ? "" : "s"} changed from release ${changes.since} to ${what} (outlined in the map):`;
+    const what = changes.release === null ? gettext("the working copy") : interpolate(gettext("release %(n)s"), { n: changes.release }, true);
+    summaryText.textContent = interpolate(ngettext("%(n)s cell changed from release %(since)s to %(what)s (outlined in the map):", "%(n)s cells changed from release %(since)s to %(what)s (outlined in the map):", n), { n, since: changes.since, what }, true);
   }
   changes.cells.forEach((change) => {
     const item = document.createElement("li");
@@ -82,7 +82,7 @@ async function update() {
   if (!changes) {
     const response = await fetch(root.dataset.changesUrl, { headers: { Accept: "application/json" } });
     if (!response.ok) {
-      summaryText.textContent = "The changes could not be loaded.";
+      summaryText.textContent = gettext("The changes could not be loaded.");
       detail.hidden = false;
       return;
     }

@@ -50,7 +50,7 @@
     }));
     const most = Math.max(...chart.categories.map((_, i) => chart.series.reduce((sum, s) => sum + s.counts[i], 0)));
     const countAxis = {
-      title: { text: "Number of studies" }, rangemode: "tozero", tickformat: "d", gridcolor: "#e3e6ea", automargin: true,
+      title: { text: gettext("Number of studies") }, rangemode: "tozero", tickformat: "d", gridcolor: "#e3e6ea", automargin: true,
     };
     if (most <= 10) {
       countAxis.dtick = 1; // whole studies only
@@ -150,7 +150,7 @@
       }
     }).catch((error) => {
       div.hidden = true;
-      showError(`The chart “${chart.title}” could not be drawn: ${error.message}. Its data table gives the numbers.`);
+      showError(interpolate(gettext("The chart “%(title)s” could not be drawn: %(error)s. Its data table gives the numbers."), { title: chart.title, error: error.message }, true));
     });
   });
 }());

@@ -15,7 +15,7 @@
   }
   const font = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 13, color: "#1d2433" };
   const y = data.rows.map((_, n) => -n);
-  const fmt = (value) => (value === null || value === undefined ? "n/a" : Number(value).toFixed(3));
+  const fmt = (value) => (value === null || value === undefined ? gettext("n/a") : Number(value).toFixed(3));
 
   function trace(rows, positions, name, marker) {
     return {
@@ -34,17 +34,17 @@
         thickness: 1.5,
         width: 3,
       },
-      text: rows.map((r) => `${r.name}<br>g = ${fmt(r.g)} (95% CI ${fmt(r.ci[0])} to ${fmt(r.ci[1])})<br>${r.label}`),
+      text: rows.map((r) => `${r.name}<br>${interpolate(gettext("g = %(g)s (95% CI %(low)s to %(high)s)"), { g: fmt(r.g), low: fmt(r.ci[0]), high: fmt(r.ci[1]) }, true)}<br>${r.label}`),
       hovertemplate: "%{text}<extra></extra>",
     };
   }
   const holds = data.rows.map((r, n) => [r, y[n]]).filter(([r]) => !r.changed);
   const changes = data.rows.map((r, n) => [r, y[n]]).filter(([r]) => r.changed);
   const traces = [
-    trace(holds.map(([r]) => r), holds.map(([, p]) => p), "Label holds", { symbol: "square", size: 8, color: "#0b5cad" }),
+    trace(holds.map(([r]) => r), holds.map(([, p]) => p), gettext("Label holds"), { symbol: "square", size: 8, color: "#0b5cad" }),
   ];
   if (changes.length) {
-    traces.push(trace(changes.map(([r]) => r), changes.map(([, p]) => p), "Label changes",
+    traces.push(trace(changes.map(([r]) => r), changes.map(([, p]) => p), gettext("Label changes"),
       { symbol: "diamond", size: 11, color: "#b3261e" }));
   }
   window.Plotly.newPlot(plotDiv, traces, {
@@ -53,7 +53,7 @@
     margin: { l: 10, r: 20, t: 40, b: 50 },
     showlegend: true,
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
-    xaxis: { title: { text: "Pooled Hedges' g without the study" }, zeroline: false },
+    xaxis: { title: { text: gettext("Pooled Hedges' g without the study") }, zeroline: false },
     yaxis: { tickvals: y, ticktext: data.rows.map((r) => r.name), automargin: true, zeroline: false, showgrid: false },
     shapes: [
       { type: "rect", xref: "x", yref: "paper", x0: data.full.ci[0], x1: data.full.ci[1], y0: 0, y1: 1,

@@ -13,13 +13,13 @@
   if (!data || !data.levels.length) {
     return;
   }
-  const fmt = (v) => (v === null || v === undefined ? "n/a" : Number(v).toFixed(3));
+  const fmt = (v) => (v === null || v === undefined ? gettext("n/a") : Number(v).toFixed(3));
   const levels = data.levels;
   const y = levels.map((_, i) => -i);
   const trace = {
     type: "scatter",
     mode: "markers",
-    name: "Pooled effect of the group",
+    name: gettext("Pooled effect of the group"),
     x: levels.map((l) => l.g),
     y,
     marker: { symbol: "diamond", size: 12, color: "#1d2433" },
@@ -32,7 +32,7 @@
       thickness: 1.5,
       width: 6,
     },
-    text: levels.map((l) => `${l.label}: g = ${fmt(l.g)} (95% CI ${fmt(l.ci[0])} to ${fmt(l.ci[1])}); ${l.studies} studies, ${l.k} effect sizes`),
+    text: levels.map((l) => `${l.label}: ${interpolate(gettext("g = %(g)s (95% CI %(low)s to %(high)s); %(studies)s studies, %(k)s effect sizes"), { g: fmt(l.g), low: fmt(l.ci[0]), high: fmt(l.ci[1]), studies: l.studies, k: l.k }, true)}`),
     hovertemplate: "%{text}<extra></extra>",
   };
   window.Plotly.newPlot(div, [trace], {
@@ -40,10 +40,10 @@
     height: Math.max(200, 110 + 40 * levels.length),
     margin: { l: 10, r: 20, t: 20, b: 50 },
     showlegend: false,
-    xaxis: { title: { text: "Hedges' g (positive favours the intervention)" }, zeroline: false },
+    xaxis: { title: { text: gettext("Hedges' g (positive favours the intervention)") }, zeroline: false },
     yaxis: {
       tickvals: y,
-      ticktext: levels.map((l) => `${l.label} (${l.studies} studies)`),
+      ticktext: levels.map((l) => interpolate(gettext("%(label)s (%(studies)s studies)"), { label: l.label, studies: l.studies }, true)),
       automargin: true,
       zeroline: false,
       showgrid: false,

@@ -41,9 +41,20 @@ export function svgEl(tag, attrs, children) {
 }
 
 export function fmt(value, digits) {
-  return value === null || value === undefined ? "n/a" : Number(value).toFixed(digits === undefined ? 3 : digits);
+  return value === null || value === undefined ? gettext("n/a") : Number(value).toFixed(digits === undefined ? 3 : digits);
 }
 
-export function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many}`;
+// A translated message with its named %(name)s parameters filled in. The messages come from the
+// page's script catalogue (the JavaScriptCatalog view: gettext, ngettext and interpolate).
+export function said(message, params) {
+  return interpolate(message, params, true);
+}
+
+// "3 studies", "1 effect size": the counts the map speaks of, in the reader's language.
+export function studies(n) {
+  return said(ngettext("%(n)s study", "%(n)s studies", n), { n });
+}
+
+export function effectSizes(n) {
+  return said(ngettext("%(n)s effect size", "%(n)s effect sizes", n), { n });
 }

@@ -1,6 +1,6 @@
 // Saving the map as shown: an SVG file drawn from the current rows, columns and colours, and a
 // PNG rendered from that SVG at twice the size.
-import { SVG_NS, append, el, plural, svgEl } from "./dom.js";
+import { SVG_NS, append, el, said, studies, svgEl } from "./dom.js";
 import { state, cellOf } from "./state.js";
 import { markText } from "./cells.js";
 import { cellShapes } from "./bubbles.js";
@@ -21,7 +21,11 @@ export function mapSvg() {
   svg.append(svgEl("text", { x: 10, y: 24, "font-size": 16, "font-weight": "bold", text: state.data.map.title }));
   svg.append(svgEl("text", {
     x: 10, y: 44, "font-size": 11, fill: "#555555",
-    text: `${plural(state.data.totals.studies, "study", "studies")}${state.data.query ? `; filters: ${decodeURIComponent(state.data.query.replace(/\+/g, " "))}` : ""}. ${state.view === "heat" ? "Heat map" : "Bubble area = number of studies"}.`,
+    text: said(state.data.query ? gettext("%(studies)s; filters: %(filters)s. %(view)s.") : gettext("%(studies)s. %(view)s."), {
+      studies: studies(state.data.totals.studies),
+      filters: state.data.query ? decodeURIComponent(state.data.query.replace(/\+/g, " ")) : "",
+      view: state.view === "heat" ? gettext("Heat map") : gettext("Bubble area = number of studies"),
+    }),
   }));
   cols.forEach((col, c) => {
     const x = labelWidth + c * colWidth + colWidth / 2;

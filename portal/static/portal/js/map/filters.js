@@ -48,7 +48,7 @@ function filterLabel(form, name) {
 // The message for a rejected query: the field's label, then the server's words.
 export function errorText(form, body) {
   const label = body && body.field ? `${filterLabel(form, body.field)}: ` : "";
-  return body && body.error ? `${label}${body.error}` : "The map could not be loaded.";
+  return body && body.error ? `${label}${body.error}` : gettext("The map could not be loaded.");
 }
 
 // Wires the form to the map; returns load(query, how), where `query` is the filters' and `how`
@@ -61,14 +61,14 @@ export function wireFilters(form, statusLine, errorBox, onData, urls) {
   function showError(message) {
     errorBox.replaceChildren(el("p", { text: message }));
     errorBox.hidden = false;
-    statusLine.textContent = "The map was not updated.";
+    statusLine.textContent = gettext("The map was not updated.");
   }
 
   async function load(query, how) {
     const id = state.request + 1;
     state.request = id;
     const asked = urls.data(query);
-    statusLine.textContent = "Updating the map…";
+    statusLine.textContent = gettext("Updating the map…");
     let response;
     let body = null;
     try {
@@ -76,7 +76,7 @@ export function wireFilters(form, statusLine, errorBox, onData, urls) {
       body = await response.json();
     } catch (error) {
       if (id === state.request) {
-        showError("The map could not be loaded. Please try again.");
+        showError(gettext("The map could not be loaded. Please try again."));
       }
       return;
     }

@@ -1,6 +1,6 @@
 // The grid: tree headers with ▸/▾ fold buttons, one cell per row × column, a bubble (or in the
 // heat map a shaded square) in each cell with studies and a "gap" mark in each cell without.
-import { append, el, plural, svgEl } from "./dom.js";
+import { append, effectSizes, el, said, studies, svgEl } from "./dom.js";
 import { state, cellHref, cellOf, toggleFold } from "./state.js";
 import { describe, markText } from "./cells.js";
 import { BUBBLE, cellShapes } from "./bubbles.js";
@@ -54,7 +54,7 @@ function gridCell(row, col, r, c) {
     // The name also holds what the cell shows, so that the visible words name it too
     // (WCAG 2.5.3, label in name), without the arrow symbols.
     const code = markText(cell, state).replace(/^[▲▼●]\s*/u, "");
-    lines.push(code ? `Shown as ${cell.studies}, ${code}` : `Shown as ${cell.studies}`);
+    lines.push(code ? said(gettext("Shown as %(n)s, %(code)s"), { n: cell.studies, code }) : said(gettext("Shown as %(n)s"), { n: cell.studies }));
   }
   const focused = r === state.focus.r && c === state.focus.c;
   const td = el("td", {
@@ -67,7 +67,7 @@ function gridCell(row, col, r, c) {
     "aria-label": lines.join(". "),
   });
   if (!cell) {
-    td.append(el("span", { className: "gap-mark", "aria-hidden": "true", text: "gap" }));
+    td.append(el("span", { className: "gap-mark", "aria-hidden": "true", text: gettext("gap") }));
     return td;
   }
   const link = el("a", { href: cellHref(row.id, col.id), tabindex: -1, "aria-hidden": "true", className: "cell-link" });
@@ -95,7 +95,7 @@ export function drawGrid(grid, view, rerender) {
     headRows.push(el("tr"));
   }
   headRows[0].append(el("th", { className: "corner", rowspan: depth + 1, scope: "col" }, [
-    el("span", { text: "Interventions ↓" }), el("br"), el("span", { text: "Outcomes →" }),
+    el("span", { text: gettext("Interventions ↓") }), el("br"), el("span", { text: gettext("Outcomes →") }),
   ]));
   colsVisible.forEach(({ node, leaf }) => {
     const attrs = { scope: leaf ? "col" : "colgroup", className: `col-head depth-${node.depth}` };
@@ -132,6 +132,10 @@ export function drawGrid(grid, view, rerender) {
 
 // The status line under the filters: what the map counts and how much of it is shown.
 export function summary(data, rowCount, colCount) {
-  const filtered = data.filtered ? " that pass the filters" : "";
-  return `${plural(data.totals.studies, "study", "studies")} and ${plural(data.totals.effects, "effect size", "effect sizes")}${filtered}; ${data.cells.length ? "" : "no cell has evidence. "}${rowCount} rows × ${colCount} columns shown.`;
+  const counts = { studies: studies(data.totals.studies), effects: effectSizes(data.totals.effects) };
+  const found = data.filtered
+    ? said(gettext("%(studies)s and %(effects)s that pass the filters"), counts)
+    : said(gettext("%(studies)s and %(effects)s"), counts);
+  const empty = data.cells.length ? "" : `${gettext("no cell has evidence.")} `;
+  return `${found}; ${empty}${said(gettext("%(rows)s rows × %(cols)s columns shown."), { rows: rowCount, cols: colCount })}`;
 }

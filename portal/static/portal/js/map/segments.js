@@ -20,7 +20,7 @@ export function cellSegments(cell, data, designIndex) {
 
 // The legend's heading for the segments.
 export function segmentTitle(data) {
-  return data.segments ? data.segments.title : "Study design";
+  return data.segments ? data.segments.title : gettext("Study design");
 }
 
 // "Urban 2, Rural 1": the cell's segments in words, or "" without any.

@@ -29,11 +29,11 @@ export function wireShare() {
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(snippet.value);
-      status.textContent = "Copied: paste it into your page's HTML.";
+      status.textContent = gettext("Copied: paste it into your page's HTML.");
     } catch (error) {
       snippet.focus();
       snippet.select();
-      status.textContent = "Copying was not allowed: the snippet is selected, copy it with Ctrl+C (⌘C on a Mac).";
+      status.textContent = gettext("Copying was not allowed: the snippet is selected, copy it with Ctrl+C (⌘C on a Mac).");
     }
   });
 }

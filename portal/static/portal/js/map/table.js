@@ -1,9 +1,12 @@
 // The table view: one row per shown cell with studies, with its counts, pooled g, CI and confidence.
-import { el, fmt } from "./dom.js";
+import { el, fmt, said } from "./dom.js";
+
+const CONFIDENCE = { high: gettext("high"), medium: gettext("medium"), low: gettext("low") };
 import { cellHref, cellOf } from "./state.js";
 
 const HEADINGS = [
-  "Intervention", "Outcome", "Studies", "Effect sizes", "Pooled g", "95% CI low", "95% CI high", "Effect", "Confidence",
+  gettext("Intervention"), gettext("Outcome"), gettext("Studies"), gettext("Effect sizes"), gettext("Pooled g"),
+  gettext("95% CI low"), gettext("95% CI high"), gettext("Effect"), gettext("Confidence"),
 ];
 
 function tableRow(row, col, cell) {
@@ -16,8 +19,8 @@ function tableRow(row, col, cell) {
     el("td", { className: "num", text: pooled ? fmt(cell.g) : "" }),
     el("td", { className: "num", text: pooled ? fmt(cell.ci[0]) : "" }),
     el("td", { className: "num", text: pooled ? fmt(cell.ci[1]) : "" }),
-    el("td", { text: pooled ? cell.label : "No pooled effect" }),
-    el("td", { text: cell.confidence || "" }),
+    el("td", { text: pooled ? cell.label : gettext("No pooled effect") }),
+    el("td", { text: cell.confidence ? CONFIDENCE[cell.confidence] || cell.confidence : "" }),
   ]);
 }
 
@@ -32,6 +35,8 @@ export function renderTable(table, rows, cols) {
       }
     });
   });
-  const caption = el("caption", { text: `Cells with studies, for the rows and columns shown above (${body.children.length} cells)` });
+  const caption = el("caption", {
+    text: said(gettext("Cells with studies, for the rows and columns shown above (%(n)s cells)"), { n: body.children.length }),
+  });
   table.replaceChildren(caption, head, body);
 }
