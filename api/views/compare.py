@@ -46,6 +46,7 @@ def comparison_record(evidence_map: Any, pair: compare.Pair, found: compare.Comp
 
 class CompareView(ApiView):
     permission_classes = [AllowAny]
+    reads_releases = False  # it names its releases itself (`from`, `to`) and reads their documents
     query_parameters = frozenset({"from", "to"})
 
     @extend_schema(

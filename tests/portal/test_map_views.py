@@ -90,11 +90,12 @@ def test_view_parameters_never_clash_with_a_filter() -> None:
 
 
 # map page (a reader without a session; the reader cache keeps nothing yet): 1 the published
-# map's version (portal.middleware), 2 the map, 3 the visible studies' populations and countries
-# and 4 the code sets offered as filters (the filter options; its codes only with such a set),
-# 5 the code sets it may segment by, then data.json's 3 to 9 (tests/portal/test_pages.py) for
-# the table view.
-MAP_PAGE_QUERIES = 12
+# map's version and latest release (portal.middleware), 2 the map's latest release
+# (portal.releases: none, so the working copy), 3 the map, 4 the visible studies' populations and
+# countries and 5 the code sets offered as filters (the filter options; its codes only with such
+# a set), 6 the code sets it may segment by, then data.json's 4 to 10 (tests/portal/test_pages.py)
+# for the table view.
+MAP_PAGE_QUERIES = 13
 
 
 @pytest.mark.parametrize("n_studies", [3, 30])
@@ -103,8 +104,9 @@ def test_map_page_runs_a_fixed_number_of_queries(client, django_assert_num_queri
     url = reverse("portal:map", kwargs={"slug": evidence_map.slug})
     with django_assert_num_queries(MAP_PAGE_QUERIES):
         html = client.get(url).content.decode()
-    # The table reads data.json's cached document: data.json then needs only the version and the map.
-    with django_assert_num_queries(2):
+    # The table reads data.json's cached document: data.json then needs only the version and
+    # release look-up, the release look-up and the map.
+    with django_assert_num_queries(3):
         data = client.get(reverse("portal:map_data", kwargs={"slug": evidence_map.slug})).json()
     assert len(links(table_of(html))) == len(data["cells"]) >= 4
 

@@ -99,7 +99,7 @@ def test_changes_json_for_the_map_page(client: Client, two: Small) -> None:
     first = client.get(f"/maps/{two.map.slug}/releases/1/changes.json").json()
     assert first == {"since": None, "release": 1, "cells": []}
     page = client.get(_url("portal:map", two) + "?changes=previous").content.decode()
-    assert 'id="show-changes" checked' in page and "portal/js/map/changes" in page
+    assert 'id="show-changes" checked' in page and "portal/js/map_changes.js" in page
 
 
 def test_release_citation_formats(client: Client, two: Small) -> None:
