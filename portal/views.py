@@ -106,6 +106,7 @@ VIEW_PARAMETERS = {
     "seg": "segment the bubbles by: design, or a code set's slug (shown only when present)",
     "fold_i": "folded intervention categories: ids, comma-separated",
     "fold_o": "folded outcome categories: ids, comma-separated",
+    "changes": "previous: outline the cells changed since the previous release (portal/js/map_changes.js)",
 }
 SEGMENT_BY_DESIGN = "design"
 

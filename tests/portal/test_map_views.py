@@ -82,7 +82,7 @@ def test_view_parameters_are_ignored_by_the_filters(client, demo_map):  # type: 
 
 def test_view_parameters_never_clash_with_a_filter() -> None:
     names = set(VIEW_PARAMETERS)
-    assert names == {"view", "colour", "shade", "seg", "fold_i", "fold_o"}
+    assert names == {"view", "colour", "shade", "seg", "fold_i", "fold_o", "changes"}
     assert not names & (StudyFilters.parameter_names() | RESERVED_NAMES | {"page", "differ"})
     js = (Path(settings.BASE_DIR) / "portal" / "static" / "portal" / "js" / "map" / "view.js").read_text()
     for name in names:

@@ -4,7 +4,9 @@
 // at its default is left out of the URL.
 import { state } from "./state.js";
 
-export const PARAMS = { view: "view", colour: "colour", shade: "shade", seg: "seg", foldRows: "fold_i", foldCols: "fold_o" };
+export const PARAMS = {
+  view: "view", colour: "colour", shade: "shade", seg: "seg", foldRows: "fold_i", foldCols: "fold_o", changes: "changes",
+};
 const NAMES = new Set(Object.values(PARAMS));
 const CHOICES = { view: ["bubbles", "heat"], colour: ["effect", "confidence"], shade: ["studies", "g"] };
 
@@ -67,6 +69,11 @@ export function viewQuery() {
   }
   if (state.collapsedCols.size) {
     parts.push(`${PARAMS.foldCols}=${sorted(state.collapsedCols)}`);
+  }
+  // The highlight of the cells changed since the previous release (portal/js/map_changes.js
+  // keeps it in the URL): kept as it is.
+  if (new URLSearchParams(window.location.search).get(PARAMS.changes) === "previous") {
+    parts.push(`${PARAMS.changes}=previous`);
   }
   return parts.join("&");
 }
