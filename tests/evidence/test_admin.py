@@ -110,8 +110,9 @@ def test_the_map_page_lists_its_code_sets_and_offers_only_them_for_segments(boss
     before = versions_of(evidence_map)
     data["segment_code_set"] = str(funding.pk)
     # ... and offer Funding as a filter, in the same save.
-    funding_row = next(k for k, v in data.items() if k.endswith("-name") and v == "Funding")
-    data[funding_row.replace("-name", "-is_filter")] = "on"
+    # Names are per language (modeltranslation): the admin edits name_en and name_fr.
+    funding_row = next(k for k, v in data.items() if k.endswith("-name_en") and v == "Funding")
+    data[funding_row.replace("-name_en", "-is_filter")] = "on"
     assert boss.post(url, data).status_code == 302
     evidence_map.refresh_from_db()
     assert evidence_map.segment_code_set == funding
@@ -127,7 +128,7 @@ def test_a_new_map_offers_no_code_set_for_segments(boss: Client, evidence_map: E
 
 def test_a_reserved_slug_is_refused_on_its_field(boss: Client, evidence_map: EvidenceMap) -> None:
     url = reverse("admin:evidence_evidencemap_change", args=[evidence_map.pk])
-    data = with_rows(form_data(boss.get(url)), "code_sets", [{"name": "Designs", "slug": "design", "position": "2"}])
+    data = with_rows(form_data(boss.get(url)), "code_sets", [{"name_en": "Designs", "slug": "design", "position": "2"}])
     found = errors(boss.post(url, data))
     assert list(found) == ["slug"]
     assert "“design” is reserved" in found["slug"][0]
@@ -153,8 +154,8 @@ def test_codes_are_edited_inline_with_parents_searched_in_the_same_set(boss: Cli
 
     before = versions_of(evidence_map)
     data = with_rows(form_data(page), "codes", [
-        {"name": "Capital city", "parent": str(urban.pk), "position": "1"},
-        {"name": "Rural", "position": "2"},
+        {"name_en": "Capital city", "parent": str(urban.pk), "position": "1"},
+        {"name_en": "Rural", "position": "2"},
     ])
     assert boss.post(url, data).status_code == 302
     capital = Code.objects.get(code_set=setting, name="Capital city")
@@ -165,7 +166,7 @@ def test_codes_are_edited_inline_with_parents_searched_in_the_same_set(boss: Cli
     # A parent from another set is refused on its field, and nothing is saved.
     funding = CodeSet.objects.get(evidence_map=evidence_map, slug="funding")
     public = Code.objects.create(code_set=funding, name="Public")
-    data = with_rows(form_data(boss.get(url)), "codes", [{"name": "Orphan", "parent": str(public.pk), "position": "0"}])
+    data = with_rows(form_data(boss.get(url)), "codes", [{"name_en": "Orphan", "parent": str(public.pk), "position": "0"}])
     assert "parent" in errors(boss.post(url, data))
     assert not Code.objects.filter(name="Orphan").exists()
 
