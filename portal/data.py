@@ -121,7 +121,8 @@ def map_table(data: dict[str, Any]) -> dict[str, Any]:
             "ci_low": _number(cell["ci"][0]) if pooled else "",
             "ci_high": _number(cell["ci"][1]) if pooled else "",
             "label": (cell.get("label") or _("No pooled effect")) if pooled else _("No pooled effect"),
-            "confidence": cell.get("confidence") or "",
+            # data.json keeps the level's code (the script keys on it); the table shows its words.
+            "confidence": say(f"{cell['confidence'].capitalize()} confidence") if cell.get("confidence") else "",
         })
     return {"rows": out}
 

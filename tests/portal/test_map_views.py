@@ -57,7 +57,7 @@ def test_the_map_page_links_every_cell_with_studies(client, demo_map):  # type: 
     assert cells[0] == f"Diplomatic engagement › {DIPLOMACY}"
     assert cells[2:5] == ["2", "4", "0.139"]
     assert float(cells[5]) < 0.139 < float(cells[6])
-    assert cells[7:] == ["Moderate effect", "low"]
+    assert cells[7:] == ["Moderate effect", "Low confidence"]
     # Without script the status says what the map holds, not "loading".
     assert "24 studies and 27 effect sizes;" in html
 
