@@ -114,12 +114,22 @@ def _in_order(entry: str) -> list[_Module]:
     return ordered
 
 
+_NO_CATALOGUE = """\
+const gettext = globalThis.gettext || ((text) => text);
+const ngettext = globalThis.ngettext || ((one, many, n) => (n === 1 ? one : many));
+const interpolate = globalThis.interpolate || ((text, values, named) => (named
+  ? text.replace(/%\\(\\w+\\)s/g, (match) => String(values[match.slice(2, -2)]))
+  : text.replace(/%s/g, () => String(values.shift()))));"""
+
+
 def link_modules(entry: str = MAP_SCRIPT) -> str:
     """The entry module and its imports as one classic script (strict mode, like a module)."""
     modules = _in_order(entry)
     variables = {m.path: f"module{index}" for index, m in enumerate(modules)}
     exported = {m.path: set(m.exports) for m in modules}
-    parts = ['"use strict";']
+    # The map's scripts take their words from Django's JavaScript catalogue (/jsi18n/), which a
+    # file opened from disk does not have: there, its words stay as written (English).
+    parts = ['"use strict";', _NO_CATALOGUE]
     for module in modules:
         head = []
         for target, names in module.imports:
